@@ -1,0 +1,233 @@
+//! One order line as clv sees it, and turning raw text fields into one (or into a [`Reject`]).
+
+use crate::columns::{ColumnMapping, Role};
+use crate::reject::{Reject, RejectReason};
+use crate::time::DateParser;
+
+/// An accepted order line. Borrowed from the reader's buffer: copy what you keep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OrderLine<'a> {
+    pub customer: &'a [u8],
+    /// Shop-local seconds since 1970-01-01.
+    pub time: i64,
+    /// Net value of the line. Returns and cancellations are negative; a return worth nothing is
+    /// `-0.0`, so [`OrderLine::is_return`] still knows it is one.
+    pub value: f64,
+    pub order: Option<&'a [u8]>,
+    pub sku: Option<&'a [u8]>,
+    pub quantity: f64,
+}
+
+impl OrderLine<'_> {
+    /// A return or cancellation: negative amount or quantity.
+    pub fn is_return(&self) -> bool {
+        self.value.is_sign_negative()
+    }
+}
+
+/// Text that stands for "no value" in exports.
+fn is_null(s: &[u8]) -> bool {
+    s.is_empty()
+        || [&b"null"[..], b"na", b"n/a", b"nan", b"none", b"-", b"#n/a"]
+            .iter()
+            .any(|n| s.eq_ignore_ascii_case(n))
+}
+
+/// Trim spaces and surrounding quotes.
+pub fn trim_field(s: &[u8]) -> &[u8] {
+    let s = s.trim_ascii();
+    match s {
+        [b'"', inner @ .., b'"'] => inner.trim_ascii(),
+        _ => s,
+    }
+}
+
+/// Parse a money or count value: `12.50`, `-3`, `$1,234.50`, `€ 12.50`, `(12.50)` (negative), and
+/// with `decimal_comma` also `12,50` and `1.234,50`. Rejects NaN and infinities.
+pub fn parse_number(raw: &[u8], decimal_comma: bool) -> Option<f64> {
+    let s = trim_field(raw);
+    if let Some(v) = std::str::from_utf8(s)
+        .ok()
+        .and_then(|t| t.parse::<f64>().ok())
+    {
+        if !decimal_comma || !s.contains(&b',') {
+            return v.is_finite().then_some(v);
+        }
+    }
+    let text = std::str::from_utf8(s).ok()?;
+    let (negative, text) = match text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+        Some(inner) => (true, inner),
+        None => (false, text),
+    };
+    let (group, decimal) = if decimal_comma {
+        ('.', ',')
+    } else {
+        (',', '.')
+    };
+    let mut cleaned = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '0'..='9' | '-' | '+' | 'e' | 'E' => cleaned.push(c),
+            c if c == decimal => cleaned.push('.'),
+            c if c == group || c.is_whitespace() || c == '\'' => {}
+            '$' | '€' | '£' | '¥' | '₹' | '₩' | '₽' | '¢' => {}
+            _ => return None,
+        }
+    }
+    let v: f64 = cleaned.parse().ok()?;
+    let v = if negative { -v } else { v };
+    v.is_finite().then_some(v)
+}
+
+/// Builds [`OrderLine`]s from raw fields according to a column mapping.
+#[derive(Debug, Clone)]
+pub struct LineBuilder {
+    file: String,
+    customer: usize,
+    date: usize,
+    amount: Option<usize>,
+    order: Option<usize>,
+    sku: Option<usize>,
+    quantity: Option<usize>,
+    price: Option<usize>,
+    names: Vec<(usize, String)>,
+    widest: usize,
+    decimal_comma: bool,
+    dates: DateParser,
+}
+
+impl LineBuilder {
+    pub fn new(
+        file: &str,
+        mapping: &ColumnMapping,
+        dates: DateParser,
+        decimal_comma: bool,
+    ) -> Self {
+        let idx = |r: Role| mapping.get(r).map(|c| c.index);
+        LineBuilder {
+            file: file.to_string(),
+            customer: idx(Role::Customer).expect("mapping has a customer column"),
+            date: idx(Role::Date).expect("mapping has a date column"),
+            amount: idx(Role::Amount),
+            order: idx(Role::Order),
+            sku: idx(Role::Sku),
+            quantity: idx(Role::Quantity),
+            price: idx(Role::Price),
+            names: mapping
+                .columns
+                .iter()
+                .map(|(_, c)| (c.index, c.name.clone()))
+                .collect(),
+            widest: mapping.widest(),
+            decimal_comma,
+            dates,
+        }
+    }
+
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// Build one line from `field(i)` (the i-th raw field, 0-based) found on `line`.
+    pub fn build<'a>(
+        &self,
+        field: impl Fn(usize) -> Option<&'a [u8]>,
+        width: usize,
+        line: u64,
+    ) -> Result<OrderLine<'a>, Reject> {
+        let reject = |index: usize, value: &[u8], reason| Reject {
+            file: self.file.clone(),
+            line,
+            column: self.column_name(index),
+            value: String::from_utf8_lossy(value).into_owned(),
+            reason,
+        };
+        if width <= self.widest {
+            let missing = self.widest.min(width);
+            return Err(reject(missing, b"", RejectReason::ShortRow));
+        }
+        let get = |i: usize| field(i).unwrap_or(b"");
+        let customer = trim_field(get(self.customer));
+        if is_null(customer) {
+            return Err(reject(
+                self.customer,
+                customer,
+                RejectReason::MissingCustomer,
+            ));
+        }
+        let raw_date = get(self.date);
+        let time = self
+            .dates
+            .parse(raw_date)
+            .ok_or_else(|| reject(self.date, raw_date, RejectReason::BadDate))?;
+        let number = |index: usize, reason| {
+            let raw = get(index);
+            parse_number(raw, self.decimal_comma).ok_or_else(|| reject(index, raw, reason))
+        };
+        let quantity = match self.quantity {
+            Some(i) if !is_null(trim_field(get(i))) => number(i, RejectReason::BadQuantity)?,
+            _ => 1.0,
+        };
+        let mut value = match (self.amount, self.price) {
+            (Some(i), _) => {
+                let amount = number(i, RejectReason::BadAmount)?;
+                // Some exports keep the amount positive and mark returns by a negative quantity.
+                if quantity < 0.0 {
+                    -amount.abs()
+                } else {
+                    amount
+                }
+            }
+            (None, Some(i)) => quantity * number(i, RejectReason::BadPrice)?,
+            (None, None) => unreachable!("ColumnMapping::resolve requires amount or price"),
+        };
+        if value == 0.0 && quantity < 0.0 {
+            value = -0.0;
+        }
+        let optional = |i: Option<usize>| i.map(|i| trim_field(get(i))).filter(|s| !is_null(s));
+        Ok(OrderLine {
+            customer,
+            time,
+            value,
+            order: optional(self.order),
+            sku: optional(self.sku),
+            quantity,
+        })
+    }
+
+    fn column_name(&self, index: usize) -> String {
+        self.names
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_else(|| format!("column {}", index + 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        let cases: &[(&str, bool, Option<f64>)] = &[
+            ("29.33", false, Some(29.33)),
+            (" -3 ", false, Some(-3.0)),
+            ("$1,234.50", false, Some(1234.5)),
+            ("€ 12.50", false, Some(12.5)),
+            ("(12.50)", false, Some(-12.5)),
+            ("\"7\"", false, Some(7.0)),
+            ("12,50", true, Some(12.5)),
+            ("1.234,50", true, Some(1234.5)),
+            ("1e3", false, Some(1000.0)),
+            ("NaN", false, None),
+            ("inf", false, None),
+            ("12.5.3", false, None),
+            ("abc", false, None),
+            ("", false, None),
+        ];
+        for (text, comma, want) in cases {
+            assert_eq!(parse_number(text.as_bytes(), *comma), *want, "{text}");
+        }
+    }
+}

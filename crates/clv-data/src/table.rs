@@ -1,0 +1,272 @@
+//! Column-oriented output tables (one per command result) and their CSV, JSON and terminal
+//! renderings. Parquet output lives in `clv-parquet`, which reads the same [`Table`].
+
+use std::io::{self, Write};
+
+/// One column's values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    Text(Vec<String>),
+    Int(Vec<i64>),
+    Float(Vec<f64>),
+    /// Floats that may be absent (written as an empty field / JSON null).
+    MaybeFloat(Vec<Option<f64>>),
+    /// Calendar dates as shop-local seconds at midnight; written `YYYY-MM-DD`.
+    Date(Vec<i64>),
+}
+
+impl Values {
+    pub fn len(&self) -> usize {
+        match self {
+            Values::Text(v) => v.len(),
+            Values::Int(v) => v.len(),
+            Values::Float(v) => v.len(),
+            Values::MaybeFloat(v) => v.len(),
+            Values::Date(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A named, typed column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub values: Values,
+}
+
+/// Columns of equal length.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Table {
+    pub columns: Vec<Column>,
+}
+
+impl Table {
+    pub fn new() -> Self {
+        Table::default()
+    }
+
+    /// Add a column (builder style). Panics if its length differs from the others: that is a bug.
+    pub fn with(mut self, name: &str, values: Values) -> Self {
+        if let Some(first) = self.columns.first() {
+            assert_eq!(first.values.len(), values.len(), "column {name} length");
+        }
+        self.columns.push(Column {
+            name: name.to_string(),
+            values,
+        });
+        self
+    }
+
+    pub fn rows(&self) -> usize {
+        self.columns.first().map_or(0, |c| c.values.len())
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Values> {
+        self.columns
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| &c.values)
+    }
+
+    /// RFC 4180 CSV with a header row; floats in shortest round-trip form.
+    pub fn write_csv(&self, out: impl Write) -> io::Result<()> {
+        let mut w = csv::WriterBuilder::new()
+            .buffer_capacity(1 << 20)
+            .from_writer(out);
+        w.write_record(self.columns.iter().map(|c| c.name.as_bytes()))?;
+        let mut scratch = Cell::default();
+        for row in 0..self.rows() {
+            for c in &self.columns {
+                w.write_field(scratch.render(&c.values, row, false))?;
+            }
+            w.write_record(None::<&[u8]>)?;
+        }
+        w.flush()?;
+        Ok(())
+    }
+
+    /// A JSON array of row objects.
+    pub fn write_json(&self, mut out: impl Write) -> io::Result<()> {
+        let keys: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| serde_json::to_string(&c.name).expect("string serialises"))
+            .collect();
+        let mut scratch = Cell::default();
+        out.write_all(b"[")?;
+        for row in 0..self.rows() {
+            out.write_all(if row == 0 { b"\n{" } else { b",\n{" })?;
+            for (i, c) in self.columns.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                out.write_all(keys[i].as_bytes())?;
+                out.write_all(b":")?;
+                out.write_all(scratch.render(&c.values, row, true))?;
+            }
+            out.write_all(b"}")?;
+        }
+        out.write_all(b"\n]\n")?;
+        out.flush()
+    }
+
+    /// An aligned plain-text table of the first `max_rows` rows, for the terminal.
+    pub fn render_text(&self, max_rows: usize) -> String {
+        let shown = self.rows().min(max_rows);
+        let cells: Vec<Vec<String>> = self
+            .columns
+            .iter()
+            .map(|c| {
+                std::iter::once(c.name.clone())
+                    .chain((0..shown).map(|r| text_cell(&c.values, r)))
+                    .collect()
+            })
+            .collect();
+        let widths: Vec<usize> = cells
+            .iter()
+            .map(|col| col.iter().map(|s| s.chars().count()).max().unwrap_or(0))
+            .collect();
+        let mut out = String::new();
+        for r in 0..=shown {
+            let line: Vec<String> = cells
+                .iter()
+                .zip(&widths)
+                .enumerate()
+                .map(|(i, (col, w))| {
+                    if i == 0 {
+                        format!("{:<w$}", col[r], w = *w)
+                    } else {
+                        format!("{:>w$}", col[r], w = *w)
+                    }
+                })
+                .collect();
+            out.push_str(line.join("  ").trim_end());
+            out.push('\n');
+        }
+        if self.rows() > shown {
+            out.push_str(&format!(
+                "… {} more rows (write them all with --format csv|json|parquet -o FILE)\n",
+                self.rows() - shown
+            ));
+        }
+        out
+    }
+}
+
+/// Reusable formatting buffers for one cell.
+#[derive(Default)]
+struct Cell {
+    buf: Vec<u8>,
+    ryu: ryu::Buffer,
+    itoa: itoa::Buffer,
+}
+
+impl Cell {
+    fn render(&mut self, values: &Values, row: usize, json: bool) -> &[u8] {
+        self.buf.clear();
+        let null: &[u8] = if json { b"null" } else { b"" };
+        match values {
+            Values::Text(v) => {
+                if json {
+                    serde_json::to_writer(&mut self.buf, &v[row]).expect("writes to a Vec");
+                } else {
+                    self.buf.extend_from_slice(v[row].as_bytes());
+                }
+            }
+            Values::Int(v) => self
+                .buf
+                .extend_from_slice(self.itoa.format(v[row]).as_bytes()),
+            Values::Float(v) => self.float(v[row], null),
+            Values::MaybeFloat(v) => match v[row] {
+                Some(x) => self.float(x, null),
+                None => self.buf.extend_from_slice(null),
+            },
+            Values::Date(v) => {
+                if json {
+                    self.buf.push(b'"');
+                }
+                self.buf
+                    .extend_from_slice(crate::time::format_date(v[row]).as_bytes());
+                if json {
+                    self.buf.push(b'"');
+                }
+            }
+        }
+        &self.buf
+    }
+
+    fn float(&mut self, x: f64, null: &[u8]) {
+        if x.is_finite() {
+            let s = self.ryu.format_finite(x);
+            self.buf
+                .extend_from_slice(s.strip_suffix(".0").unwrap_or(s).as_bytes());
+        } else {
+            // Never reached by clv's own tables (they guard against non-finite values); kept so a
+            // bug shows as a missing value instead of text no reader accepts.
+            self.buf.extend_from_slice(null);
+        }
+    }
+}
+
+fn text_cell(values: &Values, row: usize) -> String {
+    let float = |x: f64| {
+        let s = format!("{x:.4}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        if s == "-0" {
+            "0".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    match values {
+        Values::Text(v) => v[row].clone(),
+        Values::Int(v) => v[row].to_string(),
+        Values::Float(v) => float(v[row]),
+        Values::MaybeFloat(v) => v[row].map(float).unwrap_or_else(|| "-".into()),
+        Values::Date(v) => crate::time::format_date(v[row]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Table {
+        Table::new()
+            .with("id", Values::Text(vec!["a".into(), "b\"q".into()]))
+            .with("n", Values::Int(vec![1, -2]))
+            .with("x", Values::Float(vec![0.1, 38.857142857142854]))
+            .with("m", Values::MaybeFloat(vec![None, Some(2.0)]))
+            .with("d", Values::Date(vec![0, 86_400 * 365]))
+    }
+
+    #[test]
+    fn csv_and_json_round_trip_values() {
+        let mut csv = Vec::new();
+        sample().write_csv(&mut csv).unwrap();
+        assert_eq!(
+            String::from_utf8(csv).unwrap(),
+            "id,n,x,m,d\na,1,0.1,,1970-01-01\n\"b\"\"q\",-2,38.857142857142854,2,1971-01-01\n"
+        );
+        let mut json = Vec::new();
+        sample().write_json(&mut json).unwrap();
+        let parsed: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(parsed[1]["id"], "b\"q");
+        assert_eq!(parsed[1]["x"], 38.857142857142854);
+        assert!(parsed[0]["m"].is_null());
+        assert_eq!(parsed[0]["d"], "1970-01-01");
+    }
+
+    #[test]
+    fn text_rendering_is_aligned_and_truncated() {
+        let text = sample().render_text(1);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "id  n    x  m           d");
+        assert_eq!(lines[1], "a   1  0.1  -  1970-01-01");
+        assert!(lines[2].starts_with("… 1 more rows"));
+    }
+}
