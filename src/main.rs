@@ -1,1 +1,46 @@
-fn main() {}
+//! `clv`: the command-line front end. It parses arguments, calls the library crates, and is the
+//! only place that talks to the terminal.
+
+mod cli;
+mod commands;
+mod input;
+mod output;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()),
+        )
+        .init();
+    let result = match &cli.command {
+        Command::Summary(args) => commands::summary(args),
+        Command::Metrics(args) => commands::metrics(args),
+        Command::Simulate(args) => commands::simulate(args),
+        Command::Demo => commands::demo(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed pipe (`clv summary … | head`) is not an error worth reporting.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

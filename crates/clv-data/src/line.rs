@@ -46,6 +46,9 @@ pub fn trim_field(s: &[u8]) -> &[u8] {
 /// with `decimal_comma` also `12,50` and `1.234,50`. Rejects NaN and infinities.
 pub fn parse_number(raw: &[u8], decimal_comma: bool) -> Option<f64> {
     let s = trim_field(raw);
+    if let Some(v) = plain_decimal(s) {
+        return Some(v);
+    }
     if let Some(v) = std::str::from_utf8(s)
         .ok()
         .and_then(|t| t.parse::<f64>().ok())
@@ -77,6 +80,43 @@ pub fn parse_number(raw: &[u8], decimal_comma: bool) -> Option<f64> {
     let v: f64 = cleaned.parse().ok()?;
     let v = if negative { -v } else { v };
     v.is_finite().then_some(v)
+}
+
+/// Exact fast path for `-?digits[.digits]` with at most 15 significant digits: the digits form an
+/// integer below 2^53 and 10^k is exact, so one IEEE division gives the correctly rounded value
+/// (Clinger's fast path), the same as `str::parse`. Anything else returns `None`.
+fn plain_decimal(s: &[u8]) -> Option<f64> {
+    let (negative, body) = match s {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, s),
+    };
+    if body.is_empty() || body.len() > 16 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut digits = 0;
+    let mut scale: Option<usize> = None;
+    for &c in body {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + (c - b'0') as u64;
+                digits += 1;
+                if let Some(k) = &mut scale {
+                    *k += 1;
+                }
+            }
+            b'.' if scale.is_none() => scale = Some(0),
+            _ => return None,
+        }
+    }
+    if digits == 0 || digits > 15 {
+        return None;
+    }
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let v = mantissa as f64 / POW10[scale.unwrap_or(0)];
+    Some(if negative { -v } else { v })
 }
 
 /// Builds [`OrderLine`]s from raw fields according to a column mapping.
@@ -135,6 +175,18 @@ impl LineBuilder {
         width: usize,
         line: u64,
     ) -> Result<OrderLine<'a>, Reject> {
+        self.build_with_time(field, width, line, None)
+    }
+
+    /// Like [`LineBuilder::build`], for sources whose date column is already typed (Parquet
+    /// dates and timestamps): `time` replaces parsing the date field when it is `Some`.
+    pub fn build_with_time<'a>(
+        &self,
+        field: impl Fn(usize) -> Option<&'a [u8]>,
+        width: usize,
+        line: u64,
+        time: Option<i64>,
+    ) -> Result<OrderLine<'a>, Reject> {
         let reject = |index: usize, value: &[u8], reason| Reject {
             file: self.file.clone(),
             line,
@@ -156,9 +208,8 @@ impl LineBuilder {
             ));
         }
         let raw_date = get(self.date);
-        let time = self
-            .dates
-            .parse(raw_date)
+        let time = time
+            .or_else(|| self.dates.parse(raw_date))
             .ok_or_else(|| reject(self.date, raw_date, RejectReason::BadDate))?;
         let number = |index: usize, reason| {
             let raw = get(index);
@@ -207,6 +258,30 @@ impl LineBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_path_equals_the_standard_parser() {
+        for text in [
+            "0",
+            "0.1",
+            "20.42",
+            "-3.07",
+            "123456789.12345",
+            "999999999999999",
+            "0.000000000000001",
+            "-0",
+        ] {
+            let fast = plain_decimal(text.as_bytes()).unwrap();
+            assert_eq!(
+                fast.to_bits(),
+                text.parse::<f64>().unwrap().to_bits(),
+                "{text}"
+            );
+        }
+        for text in ["1.2.3", ".", "-", "1e5", "1234567890123456"] {
+            assert_eq!(plain_decimal(text.as_bytes()), None, "{text}");
+        }
+    }
 
     #[test]
     fn numbers() {

@@ -189,8 +189,7 @@ impl Cell {
                 if json {
                     self.buf.push(b'"');
                 }
-                self.buf
-                    .extend_from_slice(crate::time::format_date(v[row]).as_bytes());
+                crate::time::write_date(v[row], &mut self.buf);
                 if json {
                     self.buf.push(b'"');
                 }

@@ -149,6 +149,26 @@ impl FromStr for Period {
     }
 }
 
+/// A length of time such as `90d`, `12w`, `6m`, `1y`, `36h` or a bare number of days, in days.
+/// Months and years are Gregorian averages, like [`TimeUnit`].
+pub fn parse_days(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a length of time: use e.g. 90d, 12w, 6m or 1y"))?;
+    let unit = if unit.is_empty() {
+        TimeUnit::Day
+    } else {
+        unit.parse::<TimeUnit>()
+            .map_err(|_| format!("`{text}`: unknown unit `{unit}`; use h, d, w, m or y"))?
+    };
+    Ok(n * unit.days())
+}
+
 /// Local seconds of midnight at the start of `date`.
 pub fn date_to_local(date: NaiveDate) -> i64 {
     date.and_hms_opt(0, 0, 0)
@@ -164,9 +184,48 @@ pub fn local_date(t: i64) -> NaiveDate {
         .date_naive()
 }
 
+/// Year, month, day of a day number (days since 1970-01-01), for any proleptic Gregorian date;
+/// Howard Hinnant's `civil_from_days`. Formatting millions of dates through chrono's strftime
+/// machinery was a tenth of `clv summary`'s time.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// Append `YYYY-MM-DD` for local time `t` to `out`.
+pub fn write_date(t: i64, out: &mut Vec<u8>) {
+    let (y, m, d) = civil_from_days(t.div_euclid(DAY));
+    if (0..=9999).contains(&y) {
+        let y = y as u32;
+        out.extend_from_slice(&[
+            b'0' + (y / 1000) as u8,
+            b'0' + (y / 100 % 10) as u8,
+            b'0' + (y / 10 % 10) as u8,
+            b'0' + (y % 10) as u8,
+            b'-',
+            b'0' + (m / 10) as u8,
+            b'0' + (m % 10) as u8,
+            b'-',
+            b'0' + (d / 10) as u8,
+            b'0' + (d % 10) as u8,
+        ]);
+    } else {
+        out.extend_from_slice(format!("{y}-{m:02}-{d:02}").as_bytes());
+    }
+}
+
 /// `YYYY-MM-DD` for local time `t`.
 pub fn format_date(t: i64) -> String {
-    local_date(t).format("%Y-%m-%d").to_string()
+    let mut out = Vec::with_capacity(10);
+    write_date(t, &mut out);
+    String::from_utf8(out).expect("ASCII digits")
 }
 
 /// `YYYY-MM` for local time `t`.
@@ -275,7 +334,8 @@ impl DateParser {
         }
     }
 
-    fn utc_to_local(&self, utc: i64) -> i64 {
+    /// Shop-local seconds for an instant given as UTC seconds.
+    pub fn utc_to_local(&self, utc: i64) -> i64 {
         if self.zone == Tz::UTC {
             return utc;
         }
@@ -475,6 +535,35 @@ mod tests {
                 assert!(p.start(i) <= t && t < p.start(i + 1), "{p:?} {t}");
             }
         }
+    }
+
+    #[test]
+    fn fast_date_formatting_agrees_with_chrono() {
+        for days in (-800_000i64..800_000).step_by(997) {
+            let t = days * DAY + 12_345;
+            assert_eq!(
+                format_date(t),
+                local_date(t).format("%Y-%m-%d").to_string(),
+                "{days}"
+            );
+        }
+    }
+
+    #[test]
+    fn lengths_of_time() {
+        let cases = [
+            ("90d", 90.0),
+            ("12w", 84.0),
+            ("1y", 365.2425),
+            ("6m", 182.62125),
+            ("48h", 2.0),
+            ("7", 7.0),
+        ];
+        for (text, days) in cases {
+            assert!((parse_days(text).unwrap() - days).abs() < 1e-9, "{text}");
+        }
+        assert!(parse_days("soon").is_err());
+        assert!(parse_days("3 fortnights").is_err());
     }
 
     #[test]

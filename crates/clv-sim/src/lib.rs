@@ -1,1 +1,467 @@
-//! placeholder
+//! Synthetic order logs from known processes, so tests and benchmarks can check that clv recovers
+//! what was planted.
+//!
+//! Purchases follow BG/NBD (Fader, Hardie & Lee 2005): each customer buys at a Poisson rate
+//! λ ~ Gamma(r, α) and, after each repeat purchase, drops out with probability p ~ Beta(a, b).
+//! Order values follow Gamma-Gamma: each order is Gamma(p, ν) with ν ~ Gamma(q, γ) per customer.
+//! Customers arrive uniformly over an acquisition window; everything is observed until the end.
+//! With a catalogue, each order also gets SKU lines: popular products are chosen more often,
+//! some products come with a planted companion, and replenishable products are re-bought about
+//! every `cycle_days`.
+
+use clv_data::time::DAY;
+use clv_data::TimeUnit;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Beta, Distribution, Exp, Gamma, LogNormal, Poisson};
+
+/// BG/NBD purchase-process parameters, per `time_unit`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BgNbd {
+    pub r: f64,
+    pub alpha: f64,
+    pub a: f64,
+    pub b: f64,
+}
+
+/// Gamma-Gamma spend parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GammaGamma {
+    pub p: f64,
+    pub q: f64,
+    pub gamma: f64,
+}
+
+/// Product catalogue settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CatalogueOptions {
+    pub skus: usize,
+    /// Mean number of distinct products per order (at least one).
+    pub lines_per_order: f64,
+    /// Share of products that are replenishable (re-bought on a cycle).
+    pub replenishable_share: f64,
+    /// Share of products with a planted companion bought with them.
+    pub paired_share: f64,
+    /// Chance that the companion joins a basket holding its product.
+    pub pair_probability: f64,
+}
+
+impl Default for CatalogueOptions {
+    fn default() -> Self {
+        CatalogueOptions {
+            skus: 200,
+            lines_per_order: 2.0,
+            replenishable_share: 0.2,
+            paired_share: 0.1,
+            pair_probability: 0.6,
+        }
+    }
+}
+
+/// What to simulate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulationOptions {
+    pub customers: usize,
+    /// Shop-local seconds at which the acquisition window opens.
+    pub start: i64,
+    pub acquisition_days: f64,
+    /// Observation length in days, from `start`.
+    pub observation_days: f64,
+    /// Unit of the model parameters (α and γ are rates per this unit).
+    pub time_unit: TimeUnit,
+    pub purchases: BgNbd,
+    pub spend: GammaGamma,
+    pub catalogue: Option<CatalogueOptions>,
+    pub seed: u64,
+}
+
+/// One simulated order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimOrder {
+    /// 0-based customer number.
+    pub customer: u32,
+    /// Shop-local seconds.
+    pub time: i64,
+    /// Order value in currency units, rounded to cents (> 0).
+    pub amount: f64,
+    /// SKU lines when there is a catalogue; line amounts add up to `amount`.
+    pub lines: Vec<SimLine>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimLine {
+    pub sku: u32,
+    pub quantity: u32,
+    pub amount: f64,
+}
+
+/// One simulated product.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Product {
+    pub list_price: f64,
+    /// Planted repeat cycle in days for replenishable products.
+    pub cycle_days: Option<f64>,
+    /// Planted companion product.
+    pub companion: Option<u32>,
+}
+
+/// The per-customer truth behind the log.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimCustomer {
+    pub lambda: f64,
+    pub dropout: f64,
+    pub nu: f64,
+    /// Still active at the end of observation.
+    pub alive_at_end: bool,
+}
+
+/// A simulated log, orders sorted by time as shop exports are.
+#[derive(Debug, Clone)]
+pub struct SimulatedLog {
+    pub orders: Vec<SimOrder>,
+    pub customers: Vec<SimCustomer>,
+    pub products: Vec<Product>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SimError {
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn check(name: &str, v: f64) -> Result<(), SimError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(SimError::Invalid(format!(
+            "{name} must be a positive number, got {v}"
+        )))
+    }
+}
+
+impl SimulationOptions {
+    fn validate(&self) -> Result<(), SimError> {
+        let BgNbd { r, alpha, a, b } = self.purchases;
+        let GammaGamma { p, q, gamma } = self.spend;
+        for (name, v) in [
+            ("r", r),
+            ("alpha", alpha),
+            ("a", a),
+            ("b", b),
+            ("p", p),
+            ("q", q),
+            ("gamma", gamma),
+            ("observation length", self.observation_days),
+        ] {
+            check(name, v)?;
+        }
+        if !(self.acquisition_days >= 0.0 && self.acquisition_days <= self.observation_days) {
+            return Err(SimError::Invalid(
+                "the acquisition window must fit inside the observation period".into(),
+            ));
+        }
+        if let Some(c) = &self.catalogue {
+            if c.skus == 0 {
+                return Err(SimError::Invalid(
+                    "a catalogue needs at least one SKU".into(),
+                ));
+            }
+            check("lines per order", c.lines_per_order)?;
+        }
+        Ok(())
+    }
+}
+
+/// Simulate an order log.
+pub fn simulate(options: &SimulationOptions) -> Result<SimulatedLog, SimError> {
+    options.validate()?;
+    let mut rng = StdRng::seed_from_u64(options.seed);
+    let BgNbd { r, alpha, a, b } = options.purchases;
+    let GammaGamma { p, q, gamma } = options.spend;
+    let rate = Gamma::new(r, 1.0 / alpha).expect("validated");
+    let dropout = Beta::new(a, b).expect("validated");
+    let nu = Gamma::new(q, 1.0 / gamma).expect("validated");
+    let unit_days = options.time_unit.days();
+    let products = options
+        .catalogue
+        .as_ref()
+        .map(|c| catalogue(c, &mut rng))
+        .unwrap_or_default();
+    let basket = options
+        .catalogue
+        .as_ref()
+        .map(|c| BasketPicker::new(c, &products));
+
+    let mut orders = Vec::new();
+    let mut customers = Vec::with_capacity(options.customers);
+    for id in 0..options.customers as u32 {
+        let lambda: f64 = rate.sample(&mut rng);
+        let p_drop: f64 = dropout.sample(&mut rng);
+        let nu_i: f64 = nu.sample(&mut rng);
+        let spend = Gamma::new(p, 1.0 / nu_i.max(1e-300)).expect("positive");
+        let arrival_days = rng.random::<f64>() * options.acquisition_days;
+        let horizon = (options.observation_days - arrival_days) / unit_days;
+        // Purchase times in model units since the first purchase.
+        let mut times = vec![0.0];
+        let mut alive = true;
+        if lambda > 0.0 {
+            let gap = Exp::new(lambda).expect("positive rate");
+            let mut t = 0.0;
+            loop {
+                t += gap.sample(&mut rng);
+                if t > horizon {
+                    break;
+                }
+                times.push(t);
+                if rng.random::<f64>() < p_drop {
+                    alive = false;
+                    break;
+                }
+            }
+        }
+        customers.push(SimCustomer {
+            lambda,
+            dropout: p_drop,
+            nu: nu_i,
+            alive_at_end: alive,
+        });
+        let mut last_bought: Vec<(u32, f64)> = Vec::new();
+        for t in times {
+            let day = arrival_days + t * unit_days;
+            let amount = cents(spend.sample(&mut rng)).max(0.01);
+            let lines = match &basket {
+                Some(picker) => picker.lines(amount, day, &mut last_bought, &mut rng),
+                None => Vec::new(),
+            };
+            orders.push(SimOrder {
+                customer: id,
+                time: options.start + (day * DAY as f64).floor() as i64,
+                amount,
+                lines,
+            });
+        }
+    }
+    orders.sort_by_key(|o| (o.time, o.customer));
+    Ok(SimulatedLog {
+        orders,
+        customers,
+        products,
+    })
+}
+
+fn cents(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn catalogue(c: &CatalogueOptions, rng: &mut StdRng) -> Vec<Product> {
+    let price = LogNormal::new(3.0, 0.6).expect("valid");
+    let mut products: Vec<Product> = (0..c.skus)
+        .map(|_| Product {
+            list_price: cents(price.sample(rng)).max(0.5),
+            cycle_days: (rng.random::<f64>() < c.replenishable_share)
+                .then(|| rng.random_range(14.0..90.0f64).round()),
+            companion: None,
+        })
+        .collect();
+    if c.skus > 1 {
+        for i in 0..c.skus {
+            if rng.random::<f64>() < c.paired_share {
+                let mut j = rng.random_range(0..c.skus);
+                if j == i {
+                    j = (j + 1) % c.skus;
+                }
+                products[i].companion = Some(j as u32);
+            }
+        }
+    }
+    products
+}
+
+/// Chooses the products of each order.
+struct BasketPicker<'a> {
+    products: &'a [Product],
+    /// Cumulative Zipf(1) popularity weights.
+    cumulative: Vec<f64>,
+    extra_lines: Poisson<f64>,
+    pair_probability: f64,
+}
+
+impl<'a> BasketPicker<'a> {
+    fn new(c: &CatalogueOptions, products: &'a [Product]) -> Self {
+        let mut total = 0.0;
+        let cumulative = (0..products.len())
+            .map(|k| {
+                total += 1.0 / (k as f64 + 1.0);
+                total
+            })
+            .collect();
+        BasketPicker {
+            products,
+            cumulative,
+            extra_lines: Poisson::new((c.lines_per_order - 1.0).max(1e-9)).expect("positive"),
+            pair_probability: c.pair_probability,
+        }
+    }
+
+    fn popular(&self, rng: &mut StdRng) -> u32 {
+        let total = *self.cumulative.last().expect("non-empty catalogue");
+        let u = rng.random::<f64>() * total;
+        self.cumulative
+            .partition_point(|&c| c < u)
+            .min(self.products.len() - 1) as u32
+    }
+
+    /// Lines for an order worth `amount` on `day`; `last_bought` remembers when this customer last
+    /// bought each replenishable product.
+    fn lines(
+        &self,
+        amount: f64,
+        day: f64,
+        last_bought: &mut Vec<(u32, f64)>,
+        rng: &mut StdRng,
+    ) -> Vec<SimLine> {
+        let mut skus: Vec<u32> = Vec::new();
+        // Replenishment: a product whose cycle has come round is re-bought, most of the time.
+        for (sku, when) in last_bought.iter() {
+            let cycle = self.products[*sku as usize].cycle_days.unwrap_or(f64::MAX);
+            if day - when >= 0.8 * cycle && rng.random::<f64>() < 0.7 {
+                skus.push(*sku);
+            }
+        }
+        let wanted = 1 + self.extra_lines.sample(rng) as usize;
+        let mut guard = 0;
+        while skus.len() < wanted && guard < 10 * wanted {
+            guard += 1;
+            let sku = self.popular(rng);
+            if !skus.contains(&sku) {
+                skus.push(sku);
+            }
+        }
+        let mut k = 0;
+        while k < skus.len() {
+            if let Some(c) = self.products[skus[k] as usize].companion {
+                if !skus.contains(&c) && rng.random::<f64>() < self.pair_probability {
+                    skus.push(c);
+                }
+            }
+            k += 1;
+        }
+        for &sku in &skus {
+            if self.products[sku as usize].cycle_days.is_some() {
+                match last_bought.iter_mut().find(|(s, _)| *s == sku) {
+                    Some(entry) => entry.1 = day,
+                    None => last_bought.push((sku, day)),
+                }
+            }
+        }
+        let quantities: Vec<u32> = skus
+            .iter()
+            .map(|_| if rng.random::<f64>() < 0.8 { 1 } else { 2 })
+            .collect();
+        let list: Vec<f64> = skus
+            .iter()
+            .zip(&quantities)
+            .map(|(s, q)| self.products[*s as usize].list_price * *q as f64)
+            .collect();
+        let list_total: f64 = list.iter().sum();
+        // The order value comes from the spend model; lines share it in proportion to list prices.
+        let mut lines: Vec<SimLine> = Vec::with_capacity(skus.len());
+        let mut assigned = 0.0;
+        for (i, (&sku, &quantity)) in skus.iter().zip(&quantities).enumerate() {
+            let share = if i + 1 == skus.len() {
+                cents(amount - assigned)
+            } else {
+                cents(amount * list[i] / list_total)
+            };
+            assigned += share;
+            lines.push(SimLine {
+                sku,
+                quantity,
+                amount: share,
+            });
+        }
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(customers: usize) -> SimulationOptions {
+        SimulationOptions {
+            customers,
+            start: 0,
+            acquisition_days: 84.0,
+            observation_days: 364.0,
+            time_unit: TimeUnit::Week,
+            purchases: BgNbd {
+                r: 0.243,
+                alpha: 4.414,
+                a: 0.793,
+                b: 2.426,
+            },
+            spend: GammaGamma {
+                p: 6.25,
+                q: 3.74,
+                gamma: 15.44,
+            },
+            catalogue: None,
+            seed: 7,
+        }
+    }
+
+    #[test]
+    fn same_seed_same_log_and_every_customer_buys_once() {
+        let a = simulate(&options(500)).unwrap();
+        let b = simulate(&options(500)).unwrap();
+        assert_eq!(a.orders, b.orders);
+        let mut first = vec![false; 500];
+        for o in &a.orders {
+            first[o.customer as usize] = true;
+            assert!(o.amount > 0.0);
+            assert!(o.time >= 0 && o.time < 364 * DAY);
+        }
+        assert!(first.iter().all(|&f| f));
+        assert!(a.orders.windows(2).all(|w| w[0].time <= w[1].time));
+    }
+
+    #[test]
+    fn mean_order_value_matches_gamma_gamma() {
+        // E[z] = p/ν and E[1/ν] = γ/(q−1), so the population mean order value is pγ/(q−1).
+        let log = simulate(&options(40_000)).unwrap();
+        let mean = log.orders.iter().map(|o| o.amount).sum::<f64>() / log.orders.len() as f64;
+        let want = 6.25 * 15.44 / 2.74;
+        assert!((mean - want).abs() / want < 0.03, "{mean} vs {want}");
+    }
+
+    #[test]
+    fn catalogue_lines_add_up_and_pairs_are_planted() {
+        let mut o = options(3000);
+        o.catalogue = Some(CatalogueOptions {
+            skus: 50,
+            paired_share: 1.0,
+            pair_probability: 1.0,
+            ..Default::default()
+        });
+        let log = simulate(&o).unwrap();
+        for order in &log.orders {
+            let total: f64 = order.lines.iter().map(|l| l.amount).sum();
+            assert!((total - order.amount).abs() < 1e-6);
+            for line in &order.lines {
+                let companion = log.products[line.sku as usize].companion.unwrap();
+                assert!(order.lines.iter().any(|l| l.sku == companion));
+            }
+        }
+    }
+
+    #[test]
+    fn bad_parameters_are_refused() {
+        let mut o = options(10);
+        o.purchases.a = -1.0;
+        assert!(simulate(&o).is_err());
+        o = options(10);
+        o.acquisition_days = 400.0;
+        assert!(simulate(&o).is_err());
+    }
+}

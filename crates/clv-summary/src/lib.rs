@@ -14,6 +14,8 @@ pub mod ledger;
 pub mod metrics;
 pub mod summary;
 
-pub use ledger::{CustomerHistory, Histories, Ledger, LedgerOptions, LedgerStats, PurchasePeriod};
+pub use ledger::{
+    CustomerHistory, Histories, Ledger, LedgerOptions, LedgerStats, PurchasePeriod, WindowHistory,
+};
 pub use metrics::{metrics_table, shop_metrics, MetricsOptions, ShopMetrics};
-pub use summary::{summary_rows, summary_table, SummaryOptions, SummaryRow};
+pub use summary::{summarise, summary_rows, summary_table, HoldoutRow, SummaryOptions, SummaryRow};

@@ -91,34 +91,29 @@ fn ratio(num: f64, den: f64) -> Option<f64> {
 /// Compute every shop metric.
 pub fn shop_metrics(h: &Histories, options: MetricsOptions) -> ShopMetrics {
     let end = h.main_end();
-    let customers = h.customers.len() as u64;
-    let orders: u64 = h.customers.iter().map(|c| c.main.orders).sum();
-    let revenue: f64 = h.customers.iter().map(|c| c.main.revenue).sum();
-    let repeaters = h
-        .customers
-        .iter()
-        .filter(|c| c.main.periods.len() > 1)
-        .count() as f64;
-    let (gap_days, gaps) = h
-        .customers
-        .iter()
-        .flat_map(|c| c.main.periods.windows(2))
-        .fold((0.0, 0u64), |(sum, n), w| {
-            let gap = h.period.floor(w[1].time) - h.period.floor(w[0].time);
-            (sum + gap as f64 / DAY as f64, n + 1)
-        });
+    let customers = h.len() as u64;
+    let orders: u64 = h.iter().map(|c| c.main.orders).sum();
+    let revenue: f64 = h.iter().map(|c| c.main.revenue).sum();
+    let repeaters = h.iter().filter(|c| c.main.periods.len() > 1).count() as f64;
+    let (gap_days, gaps) =
+        h.iter()
+            .flat_map(|c| c.main.periods.windows(2))
+            .fold((0.0, 0u64), |(sum, n), w| {
+                let gap = h.period.floor(w[1].time) - h.period.floor(w[0].time);
+                (sum + gap as f64 / DAY as f64, n + 1)
+            });
 
     let window = options.window_days as i64 * DAY;
     let (current_start, previous_start) = (end - window, end - 2 * window);
-    let bought_in = |c: &crate::ledger::CustomerHistory, from: i64, to: i64| {
+    let bought_in = |c: &crate::ledger::CustomerHistory<'_>, from: i64, to: i64| {
         c.main.periods.iter().any(|p| p.time > from && p.time <= to)
     };
     let mut active_previous = 0;
     let mut retained = 0;
     let mut active_current = 0;
-    for c in &h.customers {
-        let prev = bought_in(c, previous_start, current_start);
-        let cur = bought_in(c, current_start, end);
+    for c in h.iter() {
+        let prev = bought_in(&c, previous_start, current_start);
+        let cur = bought_in(&c, current_start, end);
         active_previous += u64::from(prev);
         retained += u64::from(prev && cur);
         active_current += u64::from(cur);
@@ -136,7 +131,7 @@ pub fn shop_metrics(h: &Histories, options: MetricsOptions) -> ShopMetrics {
         active_current,
     };
 
-    let mut values: Vec<f64> = h.customers.iter().map(|c| c.main.revenue).collect();
+    let mut values: Vec<f64> = h.iter().map(|c| c.main.revenue).collect();
     values.sort_by(f64::total_cmp);
     let mean_clv = ratio(revenue, customers as f64).unwrap_or(0.0);
     let historic_clv = Quantiles {
@@ -176,7 +171,7 @@ fn cohorts(h: &Histories, end: i64) -> Vec<Cohort> {
     let month = |t: i64| Period::Month.index(t);
     let last = month(end);
     let mut by_cohort: std::collections::BTreeMap<i64, (u64, Vec<u64>)> = Default::default();
-    for c in &h.customers {
+    for c in h.iter() {
         let first = month(c.main.periods[0].time);
         let (size, active) = by_cohort
             .entry(first)

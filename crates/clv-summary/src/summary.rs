@@ -15,8 +15,8 @@ pub struct SummaryOptions {
 
 /// One customer's summary row.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SummaryRow {
-    pub customer_id: String,
+pub struct SummaryRow<'a> {
+    pub customer_id: &'a str,
     /// Repeat purchase periods.
     pub frequency: u64,
     /// Time from first to last purchase period.
@@ -26,6 +26,7 @@ pub struct SummaryRow {
     /// Mean net value of repeat purchase periods (0 without repeats), or of all periods with
     /// `include_first`.
     pub monetary_value: f64,
+    /// Start of the first and last purchase periods (shop-local seconds).
     pub first_purchase: i64,
     pub last_purchase: i64,
     pub orders: u64,
@@ -49,11 +50,15 @@ fn mean(periods: &[PurchasePeriod]) -> f64 {
     }
 }
 
-/// Summarise one customer. `histories` supplies the period and window ends.
-pub fn summarise(c: &CustomerHistory, h: &Histories, options: SummaryOptions) -> SummaryRow {
+/// Summarise one customer of `h`.
+pub fn summarise<'a>(
+    c: &CustomerHistory<'a>,
+    h: &Histories,
+    options: SummaryOptions,
+) -> SummaryRow<'a> {
     let unit = options.time_unit.seconds();
     let floor = |t: i64| h.period.floor(t);
-    let periods = &c.main.periods;
+    let periods = c.main.periods;
     let first = floor(periods[0].time);
     let last = floor(periods[periods.len() - 1].time);
     let monetary_value = if options.include_first {
@@ -63,11 +68,11 @@ pub fn summarise(c: &CustomerHistory, h: &Histories, options: SummaryOptions) ->
     };
     let holdout = c.holdout.as_ref().map(|w| HoldoutRow {
         frequency: w.periods.len() as u64,
-        monetary_value: mean(&w.periods),
+        monetary_value: mean(w.periods),
         duration: (floor(h.observation_end) - floor(h.main_end())) as f64 / unit,
     });
     SummaryRow {
-        customer_id: c.id.clone(),
+        customer_id: c.id,
         frequency: periods.len() as u64 - 1,
         recency: (last - first) as f64 / unit,
         t: (floor(h.main_end()) - first) as f64 / unit,
@@ -81,41 +86,52 @@ pub fn summarise(c: &CustomerHistory, h: &Histories, options: SummaryOptions) ->
 }
 
 /// Summarise every customer.
-pub fn summary_rows(h: &Histories, options: SummaryOptions) -> Vec<SummaryRow> {
-    h.customers
-        .iter()
-        .map(|c| summarise(c, h, options))
-        .collect()
+pub fn summary_rows(h: &Histories, options: SummaryOptions) -> Vec<SummaryRow<'_>> {
+    h.iter().map(|c| summarise(&c, h, options)).collect()
 }
 
-/// The summary as an output table.
-pub fn summary_table(rows: &[SummaryRow]) -> Table {
-    let col = |f: &dyn Fn(&SummaryRow) -> f64| Values::Float(rows.iter().map(f).collect());
-    let int =
-        |f: &dyn Fn(&SummaryRow) -> u64| Values::Int(rows.iter().map(|r| f(r) as i64).collect());
-    let date = |f: &dyn Fn(&SummaryRow) -> i64| Values::Date(rows.iter().map(f).collect());
+/// The summary as an output table, built column by column without a row vector in between.
+pub fn summary_table(h: &Histories, options: SummaryOptions) -> Table {
+    let n = h.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut ints: [Vec<i64>; 3] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let mut floats: [Vec<f64>; 6] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let mut dates: [Vec<i64>; 2] = std::array::from_fn(|_| Vec::with_capacity(n));
+    for c in h.iter() {
+        let r = summarise(&c, h, options);
+        ids.push(r.customer_id.to_string());
+        ints[0].push(r.frequency as i64);
+        ints[1].push(r.orders as i64);
+        floats[0].push(r.recency);
+        floats[1].push(r.t);
+        floats[2].push(r.monetary_value);
+        floats[3].push(r.revenue);
+        dates[0].push(r.first_purchase);
+        dates[1].push(r.last_purchase);
+        if let Some(x) = r.holdout {
+            ints[2].push(x.frequency as i64);
+            floats[4].push(x.monetary_value);
+            floats[5].push(x.duration);
+        }
+    }
+    let [frequency, orders, frequency_holdout] = ints;
+    let [recency, t, monetary, revenue, monetary_holdout, duration_holdout] = floats;
+    let [first, last] = dates;
     let mut table = Table::new()
-        .with(
-            "customer_id",
-            Values::Text(rows.iter().map(|r| r.customer_id.clone()).collect()),
-        )
-        .with("frequency", int(&|r| r.frequency))
-        .with("recency", col(&|r| r.recency))
-        .with("T", col(&|r| r.t))
-        .with("monetary_value", col(&|r| r.monetary_value));
-    if rows.first().is_some_and(|r| r.holdout.is_some()) {
-        let hold = |r: &SummaryRow| {
-            r.holdout
-                .expect("every row has a holdout when the first does")
-        };
+        .with("customer_id", Values::Text(ids))
+        .with("frequency", Values::Int(frequency))
+        .with("recency", Values::Float(recency))
+        .with("T", Values::Float(t))
+        .with("monetary_value", Values::Float(monetary));
+    if h.calibration_end.is_some() {
         table = table
-            .with("frequency_holdout", int(&|r| hold(r).frequency))
-            .with("monetary_value_holdout", col(&|r| hold(r).monetary_value))
-            .with("duration_holdout", col(&|r| hold(r).duration));
+            .with("frequency_holdout", Values::Int(frequency_holdout))
+            .with("monetary_value_holdout", Values::Float(monetary_holdout))
+            .with("duration_holdout", Values::Float(duration_holdout));
     }
     table
-        .with("first_purchase", date(&|r| r.first_purchase))
-        .with("last_purchase", date(&|r| r.last_purchase))
-        .with("orders", int(&|r| r.orders))
-        .with("revenue", col(&|r| r.revenue))
+        .with("first_purchase", Values::Date(first))
+        .with("last_purchase", Values::Date(last))
+        .with("orders", Values::Int(orders))
+        .with("revenue", Values::Float(revenue))
 }

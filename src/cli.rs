@@ -1,0 +1,202 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "clv",
+    version,
+    about = "Customer lifetime value from a shop's order history",
+    long_about = "Customer lifetime value from a shop's order history.\n\nStart with `clv demo`; then point `clv summary` or `clv metrics` at your own CSV or Parquet export."
+)]
+pub struct Cli {
+    /// Log what clv is doing to stderr (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Per-customer summary: frequency, recency, T, monetary_value (lifetimes semantics), revenue.
+    Summary(SummaryArgs),
+    /// Shop-wide metrics: order value, frequency, repeat rate, retention, cohorts, historic CLV.
+    Metrics(MetricsArgs),
+    /// Write a synthetic order log from known BG/NBD and Gamma-Gamma parameters.
+    Simulate(SimulateArgs),
+    /// Run summary and metrics on the bundled CDNOW sample and show what to try next.
+    Demo,
+}
+
+/// Where the orders are and how to read them.
+#[derive(Args, Debug, Clone)]
+pub struct InputArgs {
+    /// Order log: CSV/TSV/whitespace-separated text, or Parquet (by extension or --input-format).
+    pub orders: PathBuf,
+    /// csv or parquet; by default from the file extension (.parquet/.pq is Parquet).
+    #[arg(long, value_enum)]
+    pub input_format: Option<InputFormat>,
+    /// Field separator: ',', tab, ';', '|' or whitespace. Detected when not given.
+    #[arg(long)]
+    pub delimiter: Option<String>,
+    /// The first row is a header (detected when neither --header nor --no-header is given).
+    #[arg(long, conflicts_with = "no_header")]
+    pub header: bool,
+    /// The first row is data.
+    #[arg(long)]
+    pub no_header: bool,
+    /// Customer id column: header name or 1-based position.
+    #[arg(long, value_name = "NAME|N")]
+    pub customer_col: Option<String>,
+    /// Order date/time column.
+    #[arg(long, value_name = "NAME|N")]
+    pub date_col: Option<String>,
+    /// Order (line) amount column; negative for returns.
+    #[arg(long, value_name = "NAME|N")]
+    pub amount_col: Option<String>,
+    /// Order id column: lines of one order merge, and refunds net into their order.
+    #[arg(long, value_name = "NAME|N")]
+    pub order_col: Option<String>,
+    /// Product/SKU column.
+    #[arg(long, value_name = "NAME|N")]
+    pub sku_col: Option<String>,
+    /// Quantity column (negative marks a return); amount = quantity × price without an amount column.
+    #[arg(long, value_name = "NAME|N")]
+    pub quantity_col: Option<String>,
+    /// Unit price column.
+    #[arg(long, value_name = "NAME|N")]
+    pub price_col: Option<String>,
+    /// strftime format of the dates when they are not ISO 8601 or yyyymmdd (e.g. %d/%m/%Y).
+    #[arg(long)]
+    pub date_format: Option<String>,
+    /// IANA time zone of the shop: naive timestamps are in it, offsets are converted to it.
+    #[arg(long, default_value = "UTC")]
+    pub timezone: String,
+    /// Amounts use a decimal comma (12,50).
+    #[arg(long)]
+    pub decimal_comma: bool,
+    /// Write every rejected row (file, line, column, value, reason) to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+    /// Stop at the first bad row instead of skipping and counting it.
+    #[arg(long)]
+    pub strict: bool,
+    /// Last day (inclusive) of the observation; later orders are left out and counted.
+    /// Default: the last order in the data.
+    #[arg(long, value_name = "DATE")]
+    pub observation_end: Option<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputFormat {
+    Csv,
+    Parquet,
+}
+
+/// Where and how to write a result.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// table (terminal), csv, json or parquet. Default: from the -o extension, else table.
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+    /// Output file (stdout when absent; required for parquet).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    Table,
+    Csv,
+    Json,
+    Parquet,
+}
+
+#[derive(Args, Debug)]
+pub struct SummaryArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Unit of recency, T and durations.
+    #[arg(long, default_value = "day")]
+    pub time_unit: String,
+    /// Purchases of a customer in the same period count once (default: day; hour with --time-unit hour).
+    #[arg(long)]
+    pub period: Option<String>,
+    /// Split here: the summary covers orders up to this day, `_holdout` columns the rest.
+    #[arg(long, value_name = "DATE")]
+    pub calibration_end: Option<String>,
+    /// Count the first purchase in monetary_value.
+    #[arg(long)]
+    pub include_first: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MetricsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Length of the retention/churn windows (e.g. 90d, 12w, 3m).
+    #[arg(long, default_value = "90d")]
+    pub window: String,
+    /// Customer acquisition cost, to report LTV:CAC.
+    #[arg(long)]
+    pub cac: Option<f64>,
+}
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// Output file (.csv or .parquet).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// csv or parquet; by default from the extension.
+    #[arg(long, value_enum)]
+    pub format: Option<InputFormat>,
+    #[arg(long, default_value_t = 10_000)]
+    pub customers: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// First day of the acquisition window.
+    #[arg(long, default_value = "2024-01-01")]
+    pub start: String,
+    /// Customers arrive uniformly over this window.
+    #[arg(long, default_value = "12w")]
+    pub acquisition: String,
+    /// Observation length from the start.
+    #[arg(long, default_value = "52w")]
+    pub observation: String,
+    /// Unit the rate parameters (alpha, gamma) refer to.
+    #[arg(long, default_value = "week")]
+    pub time_unit: String,
+    /// BG/NBD r (shape of the purchase rate).
+    #[arg(long, default_value_t = 0.243)]
+    pub r: f64,
+    /// BG/NBD alpha (rate of the purchase-rate gamma, per time unit).
+    #[arg(long, default_value_t = 4.414)]
+    pub alpha: f64,
+    /// BG/NBD a (dropout beta).
+    #[arg(long, default_value_t = 0.793)]
+    pub a: f64,
+    /// BG/NBD b (dropout beta).
+    #[arg(long, default_value_t = 2.426)]
+    pub b: f64,
+    /// Gamma-Gamma p (shape of each order's value).
+    #[arg(long, default_value_t = 6.25)]
+    pub p: f64,
+    /// Gamma-Gamma q (shape of the spend-rate gamma).
+    #[arg(long, default_value_t = 3.74)]
+    pub q: f64,
+    /// Gamma-Gamma gamma (scale of the spend-rate gamma).
+    #[arg(long, default_value_t = 15.44)]
+    pub gamma: f64,
+    /// Give orders SKU lines from a catalogue of this many products (one row per line).
+    #[arg(long)]
+    pub skus: Option<usize>,
+    /// Mean products per order with --skus.
+    #[arg(long, default_value_t = 2.0)]
+    pub lines_per_order: f64,
+}

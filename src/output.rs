@@ -1,0 +1,76 @@
+//! Writing a result table in the format the user asked for.
+
+use crate::cli::{OutputArgs, OutputFormat};
+use anyhow::{bail, Context, Result};
+use clv_data::Table;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+
+/// Rows shown by `--format table` on the terminal.
+const TERMINAL_ROWS: usize = 20;
+
+/// The explicit `--format`, else what the `-o` extension says, else a terminal table.
+pub fn resolve_format(out: &OutputArgs) -> OutputFormat {
+    let by_extension = || {
+        let ext = out
+            .output
+            .as_ref()?
+            .extension()?
+            .to_str()?
+            .to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "json" => OutputFormat::Json,
+            "parquet" | "pq" => OutputFormat::Parquet,
+            "txt" => OutputFormat::Table,
+            _ => OutputFormat::Csv,
+        })
+    };
+    out.format
+        .or_else(by_extension)
+        .unwrap_or(OutputFormat::Table)
+}
+
+/// Write `table`; `--format table` prints the first rows. Returns true when it went to a file.
+pub fn write_table(table: &Table, out: &OutputArgs) -> Result<bool> {
+    let to_file = |f: &dyn Fn(&mut dyn Write) -> io::Result<()>| -> Result<()> {
+        match &out.output {
+            Some(path) => {
+                let mut w = BufWriter::with_capacity(
+                    1 << 20,
+                    File::create(path)
+                        .with_context(|| format!("cannot create {}", path.display()))?,
+                );
+                f(&mut w)
+                    .and_then(|_| w.flush())
+                    .with_context(|| format!("writing {}", path.display()))
+            }
+            None => {
+                let stdout = io::stdout();
+                let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
+                f(&mut w)
+                    .and_then(|_| w.flush())
+                    .context("writing to stdout")
+            }
+        }
+    };
+    match resolve_format(out) {
+        OutputFormat::Table => match &out.output {
+            Some(_) => to_file(&|w| w.write_all(table.render_text(usize::MAX).as_bytes()))?,
+            None => print!("{}", table.render_text(TERMINAL_ROWS)),
+        },
+        OutputFormat::Csv => to_file(&|w| table.write_csv(w))?,
+        OutputFormat::Json => to_file(&|w| table.write_json(w))?,
+        OutputFormat::Parquet => match &out.output {
+            Some(path) => clv_parquet::write_parquet(table, path)?,
+            None => bail!("--format parquet needs an output file: add -o FILE.parquet"),
+        },
+    }
+    if let Some(path) = &out.output {
+        eprintln!(
+            "wrote {} rows to {}",
+            crate::input::thousands(table.rows() as u64),
+            path.display()
+        );
+    }
+    Ok(out.output.is_some())
+}
