@@ -120,7 +120,7 @@ pub fn load(input: &InputArgs, period: Period, calibration_end: Option<&str>) ->
     });
     let started = std::time::Instant::now();
     let (report, rejects) = read_orders(input, &dates, &mut |line| ledger.push(line))?;
-    tracing::info!(rows = report.rows, customers = ledger.customers(), elapsed = ?started.elapsed(), "read");
+    tracing::info!(rows = report.rows, elapsed = ?started.elapsed(), "read");
     let histories = ledger.finish();
     print_read_report(&report, &rejects, histories.as_ref().map(|h| &h.stats));
     let Some(histories) = histories else {

@@ -251,8 +251,6 @@ struct Part {
     id_bytes: Vec<u8>,
     id_ends: Vec<usize>,
     entries: Vec<Entry>,
-    pending: Vec<Pending>,
-    pending_ids: Vec<u8>,
 }
 
 /// A finished partition: its customers in id order.
@@ -264,14 +262,13 @@ struct PartHistories {
     stats: LedgerStats,
 }
 
-const PARTS: usize = 64;
+const PARTS: usize = 256;
 const FLUSH_AT: usize = 4096;
 
 impl Part {
-    fn flush(&mut self, period: Period) {
-        let pending = std::mem::take(&mut self.pending);
-        for p in &pending {
-            let id = &self.pending_ids[p.id_start as usize..(p.id_start + p.id_len) as usize];
+    fn apply(&mut self, pending: &[Pending], pending_ids: &[u8], period: Period) {
+        for p in pending {
+            let id = &pending_ids[p.id_start as usize..(p.id_start + p.id_len) as usize];
             let slot = slot(
                 &mut self.index,
                 &mut self.id_bytes,
@@ -312,9 +309,6 @@ impl Part {
                 orders_and_window: u32::from(!is_return) | if p.holdout { HOLDOUT } else { 0 },
             });
         }
-        self.pending = pending;
-        self.pending.clear();
-        self.pending_ids.clear();
     }
 
     fn finish(self, period: Period) -> PartHistories {
@@ -373,11 +367,57 @@ impl Part {
     }
 }
 
+/// Lines of one partition, on their way to the worker that owns it.
+struct Batch {
+    part: usize,
+    lines: Vec<Pending>,
+    ids: Vec<u8>,
+}
+
+/// Owns a share of the partitions and applies batches to them.
+struct Worker {
+    batches: std::sync::mpsc::SyncSender<Batch>,
+    empties: std::sync::mpsc::Receiver<Batch>,
+    handle: std::thread::JoinHandle<Vec<(usize, Part)>>,
+}
+
+impl Worker {
+    fn spawn(parts: Vec<(usize, Part)>, period: Period) -> Worker {
+        let (batches, inbox) = std::sync::mpsc::sync_channel::<Batch>(2 * PARTS);
+        let (give_back, empties) = std::sync::mpsc::channel::<Batch>();
+        let handle = std::thread::spawn(move || {
+            let mut parts = parts;
+            for mut batch in inbox {
+                let (_, part) = parts
+                    .iter_mut()
+                    .find(|(i, _)| *i == batch.part)
+                    .expect("batch sent to the partition's owner");
+                part.apply(&batch.lines, &batch.ids, period);
+                batch.lines.clear();
+                batch.ids.clear();
+                // The reader may be gone already; then the buffer is simply dropped.
+                let _ = give_back.send(batch);
+            }
+            parts
+        });
+        Worker {
+            batches,
+            empties,
+            handle,
+        }
+    }
+}
+
 /// Accumulates order lines per customer.
+///
+/// The caller's thread only hashes each line and appends it to its partition's buffer; full
+/// buffers go to worker threads (one per spare core) that own the partitions, so reading and
+/// aggregating overlap.
 pub struct Ledger {
     options: LedgerOptions,
-    parts: Vec<Part>,
-    customers: usize,
+    /// Per partition: lines not yet sent.
+    buffers: Vec<Batch>,
+    workers: Vec<Worker>,
     stats: LedgerStats,
     first_time: i64,
     last_time: i64,
@@ -397,30 +437,56 @@ fn hash_bytes(bytes: &[u8]) -> u64 {
 
 impl Ledger {
     pub fn new(options: LedgerOptions) -> Self {
+        let spare = std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1));
+        let count = spare.clamp(1, PARTS);
+        let mut shares: Vec<Vec<(usize, Part)>> = (0..count).map(|_| Vec::new()).collect();
+        for i in 0..PARTS {
+            shares[i % count].push((i, Part::default()));
+        }
         Ledger {
             options,
-            parts: (0..PARTS).map(|_| Part::default()).collect(),
-            customers: 0,
+            buffers: (0..PARTS)
+                .map(|part| Batch {
+                    part,
+                    lines: Vec::with_capacity(FLUSH_AT),
+                    ids: Vec::new(),
+                })
+                .collect(),
+            workers: shares
+                .into_iter()
+                .map(|share| Worker::spawn(share, options.period))
+                .collect(),
             stats: LedgerStats::default(),
             first_time: i64::MAX,
             last_time: i64::MIN,
         }
     }
 
-    /// Number of distinct customers seen so far (up to the last flush of each partition).
-    pub fn customers(&self) -> usize {
-        self.customers
-            .max(self.parts.iter().map(|p| p.id_ends.len()).sum())
+    /// Hand partition `part`'s buffer to its worker, taking a recycled one in its place.
+    fn send(&mut self, part: usize) {
+        let worker = &self.workers[part % self.workers.len()];
+        let replacement = match worker.empties.try_recv() {
+            Ok(mut b) => {
+                b.part = part;
+                b
+            }
+            Err(_) => Batch {
+                part,
+                lines: Vec::with_capacity(FLUSH_AT),
+                ids: Vec::new(),
+            },
+        };
+        let full = std::mem::replace(&mut self.buffers[part], replacement);
+        worker
+            .batches
+            .send(full)
+            .expect("ledger worker stopped unexpectedly");
     }
 
     /// Add one accepted order line.
     pub fn push(&mut self, line: &OrderLine<'_>) {
         self.stats.lines += 1;
-        if self
-            .options
-            .observation_end
-            .is_some_and(|end| line.time > end)
-        {
+        if self.options.observation_end.is_some_and(|end| line.time > end) {
             self.stats.after_observation_end += 1;
             return;
         }
@@ -429,19 +495,20 @@ impl Ledger {
         self.stats.return_lines += u64::from(line.is_return());
         let hash = hash_bytes(line.customer);
         // FxHash mixes into the high bits, so they pick the partition; the table uses the rest.
-        let part = &mut self.parts[(hash >> 58) as usize];
-        part.pending.push(Pending {
+        let part = (hash >> (64 - PARTS.trailing_zeros())) as usize;
+        let buffer = &mut self.buffers[part];
+        buffer.lines.push(Pending {
             hash,
-            id_start: part.pending_ids.len() as u32,
+            id_start: buffer.ids.len() as u32,
             id_len: line.customer.len() as u32,
             time: line.time,
             value: line.value,
             order: line.order.map_or(0, |o| hash_bytes(o).max(1)),
             holdout: self.options.calibration_end.is_some_and(|c| line.time > c),
         });
-        part.pending_ids.extend_from_slice(line.customer);
-        if part.pending.len() >= FLUSH_AT {
-            part.flush(self.options.period);
+        buffer.ids.extend_from_slice(line.customer);
+        if buffer.lines.len() >= FLUSH_AT {
+            self.send(part);
         }
     }
 
@@ -449,18 +516,23 @@ impl Ledger {
     /// all available cores, then merge in customer-id order.
     pub fn finish(mut self) -> Option<Histories> {
         let period = self.options.period;
-        for part in &mut self.parts {
-            part.flush(period);
+        for part in 0..PARTS {
+            if !self.buffers[part].lines.is_empty() {
+                self.send(part);
+            }
         }
-        if self.parts.iter().all(|p| p.id_ends.is_empty()) {
+        let mut all_parts: Vec<(usize, Part)> = Vec::with_capacity(PARTS);
+        for worker in std::mem::take(&mut self.workers) {
+            drop(worker.batches);
+            all_parts.extend(worker.handle.join().expect("ledger worker panicked"));
+        }
+        if all_parts.iter().all(|(_, p)| p.id_ends.is_empty()) {
             return None;
         }
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(PARTS);
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(PARTS);
         let mut queues: Vec<Vec<(usize, Part)>> = (0..workers).map(|_| Vec::new()).collect();
-        for (i, part) in std::mem::take(&mut self.parts).into_iter().enumerate() {
-            queues[i % workers].push((i, part));
+        for (k, entry) in all_parts.into_iter().enumerate() {
+            queues[k % workers].push(entry);
         }
         let mut finished: Vec<(usize, PartHistories)> = std::thread::scope(|scope| {
             let handles: Vec<_> = queues
