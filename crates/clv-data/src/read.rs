@@ -4,7 +4,7 @@
 
 use crate::columns::{ColumnMapping, ColumnSpec};
 use crate::line::{parse_number, LineBuilder, OrderLine};
-use crate::reject::{Reject, RejectLog, RejectReason};
+use crate::reject::{Reject, RejectLog};
 use crate::time::DateParser;
 use crate::DataError;
 use std::fs::File;
@@ -187,13 +187,12 @@ fn read_csv(
         .buffer_capacity(1 << 20)
         .from_reader(reader);
     let mut record = csv::ByteRecord::new();
-    let mut line = if header { 1 } else { 0 };
     loop {
         match csv.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
                 let pos = record.position().expect("csv records carry a position");
-                line = pos.line();
+                let line = pos.line();
                 if record.len() == 1 && record[0].trim_ascii().is_empty() {
                     continue;
                 }
@@ -203,26 +202,8 @@ fn read_csv(
                     progress(pos.byte());
                 }
             }
-            Err(e) => {
-                line += 1;
-                let value = e.to_string();
-                report.rows += 1;
-                report.rejected += 1;
-                rejects.record(Reject {
-                    file: builder.file().to_string(),
-                    line: e.position().map(|p| p.line()).unwrap_or(line),
-                    column: String::new(),
-                    value,
-                    reason: RejectReason::Unreadable,
-                })?;
-                if !matches!(
-                    e.kind(),
-                    csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }
-                ) {
-                    // Anything else (I/O) leaves the reader unusable.
-                    return Err(DataError::csv(Path::new(builder.file()), e));
-                }
-            }
+            // Byte records of flexible width cannot fail to parse; what is left is I/O.
+            Err(e) => return Err(DataError::csv(Path::new(builder.file()), e)),
         }
     }
     progress(csv.position().byte());
@@ -316,25 +297,34 @@ fn count_outside_quotes(line: &[u8], d: u8) -> usize {
         .count()
 }
 
-/// The delimiter that splits every sampled line into the same number (> 1) of fields, preferring
-/// more fields; whitespace when no separator character does.
+/// The delimiter that splits most sampled lines (80%, so a few malformed rows do not defeat it)
+/// into as many fields as the first line has (more than one), preferring more fields; whitespace
+/// when no separator character does.
 pub fn sniff_delimiter(lines: &[Vec<u8>]) -> Option<Delimiter> {
+    let agrees = |counts: &[usize]| {
+        let n = counts[0];
+        let same = counts.iter().filter(|&&c| c == n).count();
+        n > 0 && same * 5 >= counts.len() * 4
+    };
     let mut best: Option<(usize, u8)> = None;
     for d in [b',', b'\t', b';', b'|'] {
         let counts: Vec<usize> = lines.iter().map(|l| count_outside_quotes(l, d)).collect();
-        let n = counts[0];
-        if n > 0 && counts.iter().all(|&c| c == n) && best.is_none_or(|(m, _)| n > m) {
-            best = Some((n, d));
+        if agrees(&counts) && best.is_none_or(|(m, _)| counts[0] > m) {
+            best = Some((counts[0], d));
         }
     }
     if let Some((_, d)) = best {
         return Some(Delimiter::Byte(d));
     }
-    let widths: Vec<usize> = lines
+    let gaps: Vec<usize> = lines
         .iter()
-        .map(|l| split_fields(l, Delimiter::Whitespace).len())
+        .map(|l| {
+            split_fields(l, Delimiter::Whitespace)
+                .len()
+                .saturating_sub(1)
+        })
         .collect();
-    (widths[0] > 1 && widths.iter().all(|&w| w == widths[0])).then_some(Delimiter::Whitespace)
+    agrees(&gaps).then_some(Delimiter::Whitespace)
 }
 
 /// Split one line (used only on the sample, for sniffing and the header).
@@ -387,6 +377,10 @@ mod tests {
                 Some(Delimiter::Whitespace),
             ),
             ("justonecolumn\nvalue\n", None),
+            (
+                "a,b,c\n1,2,3\n1,2\n4,5,6\n7,8,9\n1,1,1\n",
+                Some(Delimiter::Byte(b',')),
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(sniff_delimiter(&lines(text)), *want, "{text:?}");

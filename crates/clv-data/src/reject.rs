@@ -19,8 +19,6 @@ pub enum RejectReason {
     BadPrice,
     /// Fewer fields than the mapped columns need.
     ShortRow,
-    /// The CSV reader could not split the record (e.g. an unclosed quote) or it is not UTF-8.
-    Unreadable,
 }
 
 impl RejectReason {
@@ -32,7 +30,6 @@ impl RejectReason {
             RejectReason::BadQuantity => "bad_quantity",
             RejectReason::BadPrice => "bad_price",
             RejectReason::ShortRow => "short_row",
-            RejectReason::Unreadable => "unreadable",
         }
     }
 
@@ -52,9 +49,6 @@ impl RejectReason {
             RejectReason::BadPrice => "price is not a number",
             RejectReason::ShortRow => {
                 "the row has fewer fields than the columns being read; check --delimiter"
-            }
-            RejectReason::Unreadable => {
-                "the row could not be read (unbalanced quotes or invalid text)"
             }
         }
     }

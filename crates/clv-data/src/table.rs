@@ -194,7 +194,10 @@ impl Table {
 
 /// A CSV field, quoted when it holds a comma, quote or line break.
 fn push_csv_text(out: &mut Vec<u8>, text: &[u8]) {
-    if text.iter().any(|&c| matches!(c, b',' | b'"' | b'\n' | b'\r')) {
+    if text
+        .iter()
+        .any(|&c| matches!(c, b',' | b'"' | b'\n' | b'\r'))
+    {
         out.push(b'"');
         for &c in text {
             if c == b'"' {

@@ -289,7 +289,11 @@ impl DateParser {
         let text = trim_ascii(text);
         match &self.format {
             None => self.parse_builtin(text),
-            Some(custom) => self.parse_custom(custom, std::str::from_utf8(text).ok()?),
+            // The user's format first; unambiguous ISO dates still read in a mixed export.
+            Some(custom) => std::str::from_utf8(text)
+                .ok()
+                .and_then(|t| self.parse_custom(custom, t))
+                .or_else(|| self.parse_builtin(text)),
         }
     }
 
@@ -504,6 +508,8 @@ mod tests {
     fn custom_formats() {
         let dmy = DateParser::new(Some("%d/%m/%Y"), "UTC").unwrap();
         assert_eq!(dmy.parse(b"02/01/1997"), Some(ymd(1997, 1, 2)));
+        assert_eq!(dmy.parse(b"1997-01-02"), Some(ymd(1997, 1, 2)));
+        assert_eq!(dmy.parse(b"13/13/1997"), None);
         let with_time = DateParser::new(Some("%m/%d/%Y %H:%M"), "UTC").unwrap();
         assert_eq!(
             with_time.parse(b"01/02/1997 10:30"),

@@ -263,7 +263,7 @@ struct PartHistories {
 }
 
 const PARTS: usize = 256;
-const FLUSH_AT: usize = 4096;
+const FLUSH_AT: usize = 1024;
 
 impl Part {
     fn apply(&mut self, pending: &[Pending], pending_ids: &[u8], period: Period) {
@@ -284,14 +284,16 @@ impl Part {
             if last != NO_ENTRY && slot.last_period == line_period as u32 {
                 let e = &mut self.entries[last as usize];
                 // Lines of one order merge; without order ids, orders of the same period merge.
-                if e.holdout() == p.holdout
-                    && e.is_return() == is_return
+                // Returns never merge: each one nets by its own time.
+                if !is_return
+                    && e.holdout() == p.holdout
+                    && !e.is_return()
                     && e.order == p.order
                     && period.index(e.time) == line_period
                 {
                     e.value += p.value;
                     e.time = e.time.min(p.time);
-                    if p.order == 0 && !is_return {
+                    if p.order == 0 {
                         e.orders_and_window += 1;
                     }
                     continue;
@@ -383,7 +385,7 @@ struct Worker {
 
 impl Worker {
     fn spawn(parts: Vec<(usize, Part)>, period: Period) -> Worker {
-        let (batches, inbox) = std::sync::mpsc::sync_channel::<Batch>(2 * PARTS);
+        let (batches, inbox) = std::sync::mpsc::sync_channel::<Batch>(PARTS / 4);
         let (give_back, empties) = std::sync::mpsc::channel::<Batch>();
         let handle = std::thread::spawn(move || {
             let mut parts = parts;
@@ -486,7 +488,11 @@ impl Ledger {
     /// Add one accepted order line.
     pub fn push(&mut self, line: &OrderLine<'_>) {
         self.stats.lines += 1;
-        if self.options.observation_end.is_some_and(|end| line.time > end) {
+        if self
+            .options
+            .observation_end
+            .is_some_and(|end| line.time > end)
+        {
             self.stats.after_observation_end += 1;
             return;
         }
@@ -529,7 +535,9 @@ impl Ledger {
         if all_parts.iter().all(|(_, p)| p.id_ends.is_empty()) {
             return None;
         }
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(PARTS);
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(PARTS);
         let mut queues: Vec<Vec<(usize, Part)>> = (0..workers).map(|_| Vec::new()).collect();
         for (k, entry) in all_parts.into_iter().enumerate() {
             queues[k % workers].push(entry);

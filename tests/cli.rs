@@ -1,0 +1,311 @@
+//! The `clv` binary end to end: the README's commands on the bundled data, checked against
+//! lifetimes' fixtures and naive recomputations from the raw file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn clv(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_clv"))
+        .args(args)
+        .output()
+        .expect("clv runs")
+}
+
+fn ok(args: &[&str]) -> Output {
+    let out = clv(args);
+    assert!(
+        out.status.success(),
+        "clv {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let headers = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            headers
+                .iter()
+                .map(str::to_string)
+                .zip(rec.iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+const CDNOW_COLUMNS: [&str; 6] = [
+    "--customer-col",
+    "2",
+    "--date-col",
+    "3",
+    "--amount-col",
+    "5",
+];
+
+#[test]
+fn cdnow_summary_csv_equals_lifetimes_row_by_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("summary.csv");
+    let cdnow = data("CDNOW_sample.txt");
+    let mut args = vec!["summary", cdnow.to_str().unwrap()];
+    args.extend(CDNOW_COLUMNS);
+    args.extend([
+        "--time-unit",
+        "week",
+        "--calibration-end",
+        "1997-09-30",
+        "--observation-end",
+        "1998-06-30",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    ok(&args);
+    let ours = read_csv(&out);
+    let theirs: BTreeMap<String, BTreeMap<String, String>> =
+        read_csv(&data("cdnow_calibration_holdout_lifetimes.csv"))
+            .into_iter()
+            .map(|r| (r["customer_id"].clone(), r))
+            .collect();
+    assert_eq!(ours.len(), 2357);
+    let pairs = [
+        ("frequency", "frequency_cal"),
+        ("recency", "recency_cal"),
+        ("T", "T_cal"),
+        ("monetary_value", "monetary_value_cal"),
+        ("frequency_holdout", "frequency_holdout"),
+        ("monetary_value_holdout", "monetary_value_holdout"),
+        ("duration_holdout", "duration_holdout"),
+    ];
+    for row in &ours {
+        let want = &theirs[&row["customer_id"]];
+        for (mine, lifetimes) in pairs {
+            let (a, b): (f64, f64) = (row[mine].parse().unwrap(), want[lifetimes].parse().unwrap());
+            assert!(
+                (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+                "{} {mine}: {a} vs {b}",
+                row["customer_id"]
+            );
+        }
+    }
+}
+
+/// Naive shop figures straight from the raw CDNOW lines.
+struct Naive {
+    customers: usize,
+    orders: usize,
+    revenue: f64,
+    repeaters: usize,
+    retained: usize,
+    active_previous: usize,
+}
+
+fn naive_cdnow() -> Naive {
+    let text = std::fs::read_to_string(data("CDNOW_sample.txt")).unwrap();
+    let mut days: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    let mut orders = 0;
+    let mut revenue = 0.0;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let date = chrono::NaiveDate::parse_from_str(f[2], "%Y%m%d").unwrap();
+        let day = date
+            .signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap())
+            .num_days();
+        days.entry(f[1].to_string()).or_default().insert(day);
+        orders += 1;
+        revenue += f[4].parse::<f64>().unwrap();
+    }
+    let end = chrono::NaiveDate::from_ymd_opt(1998, 6, 30)
+        .unwrap()
+        .signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap())
+        .num_days();
+    let in_window = |d: &BTreeSet<i64>, from: i64, to: i64| d.iter().any(|&x| x > from && x <= to);
+    let previous: Vec<&BTreeSet<i64>> = days
+        .values()
+        .filter(|d| in_window(d, end - 180, end - 90))
+        .collect();
+    Naive {
+        customers: days.len(),
+        orders,
+        revenue,
+        repeaters: days.values().filter(|d| d.len() > 1).count(),
+        active_previous: previous.len(),
+        retained: previous
+            .iter()
+            .filter(|d| in_window(d, end - 90, end))
+            .count(),
+    }
+}
+
+#[test]
+fn cdnow_metrics_equal_a_naive_recomputation() {
+    let cdnow = data("CDNOW_sample.txt");
+    let mut args = vec!["metrics", cdnow.to_str().unwrap()];
+    args.extend(CDNOW_COLUMNS);
+    args.extend(["--window", "90d", "--cac", "25", "--format", "json"]);
+    let out = ok(&args);
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let n = naive_cdnow();
+    let close = |v: &serde_json::Value, want: f64| {
+        let got = v.as_f64().unwrap();
+        assert!(
+            (got - want).abs() < 1e-6 * want.abs().max(1.0),
+            "{got} vs {want}"
+        );
+    };
+    assert_eq!(m["customers"], n.customers as u64);
+    assert_eq!(m["orders"], n.orders as u64);
+    close(&m["revenue"], n.revenue);
+    close(&m["average_order_value"], n.revenue / n.orders as f64);
+    close(
+        &m["purchase_frequency"],
+        n.orders as f64 / n.customers as f64,
+    );
+    close(
+        &m["repeat_purchase_rate"],
+        n.repeaters as f64 / n.customers as f64,
+    );
+    assert_eq!(m["retention"]["active_previous"], n.active_previous as u64);
+    assert_eq!(m["retention"]["retained"], n.retained as u64);
+    close(
+        &m["retention"]["churn_rate"],
+        1.0 - n.retained as f64 / n.active_previous as f64,
+    );
+    close(
+        &m["ltv_to_cac"]["ratio"],
+        n.revenue / n.customers as f64 / 25.0,
+    );
+    let cohorts = m["cohorts"].as_array().unwrap();
+    let months: Vec<&str> = cohorts
+        .iter()
+        .map(|c| c["month"].as_str().unwrap())
+        .collect();
+    assert_eq!(months, ["1997-01", "1997-02", "1997-03"]);
+    let sizes: u64 = cohorts
+        .iter()
+        .map(|c| c["customers"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sizes, n.customers as u64);
+    for c in cohorts {
+        assert_eq!(c["retention"][0], 1.0);
+    }
+}
+
+#[test]
+fn parquet_and_csv_inputs_give_the_same_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    for file in ["log.csv", "log.parquet"] {
+        ok(&[
+            "simulate",
+            "--customers",
+            "3000",
+            "--seed",
+            "9",
+            "--skus",
+            "40",
+            "-o",
+            &p(file),
+        ]);
+    }
+    assert_eq!(&std::fs::read(p("log.parquet")).unwrap()[..4], b"PAR1");
+    for (input, output) in [
+        ("log.csv", "from_csv.csv"),
+        ("log.parquet", "from_parquet.csv"),
+    ] {
+        ok(&[
+            "summary",
+            &p(input),
+            "--time-unit",
+            "week",
+            "-o",
+            &p(output),
+        ]);
+    }
+    let (a, b) = (
+        std::fs::read(p("from_csv.csv")).unwrap(),
+        std::fs::read(p("from_parquet.csv")).unwrap(),
+    );
+    assert!(a.len() > 10_000 && a == b, "summaries differ");
+    // Orders are counted by order id, not by SKU line.
+    let log = read_csv(Path::new(&p("log.csv")));
+    let distinct: BTreeSet<&str> = log.iter().map(|r| r["order_id"].as_str()).collect();
+    let summary = read_csv(Path::new(&p("from_csv.csv")));
+    let orders: usize = summary
+        .iter()
+        .map(|r| r["orders"].parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(orders, distinct.len());
+    ok(&["summary", &p("log.parquet"), "-o", &p("summary.parquet")]);
+    assert_eq!(&std::fs::read(p("summary.parquet")).unwrap()[..4], b"PAR1");
+    let json = ok(&["summary", &p("log.csv"), "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), summary.len());
+}
+
+#[test]
+fn bad_rows_are_reported_written_and_fatal_with_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let orders = dir.path().join("orders.csv");
+    std::fs::write(&orders, "customer_id,date,amount\nc1,2024-01-01,10\nc2,31/12/2024,5\n,2024-01-03,4\nc1,2024-01-09,3\n").unwrap();
+    let rejects = dir.path().join("rejects.csv");
+    let out = ok(&[
+        "summary",
+        orders.to_str().unwrap(),
+        "--rejects",
+        rejects.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("4 rows, 2 accepted, 2 rejected"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bad_date") && stderr.contains("missing_customer"),
+        "{stderr}"
+    );
+    let written = read_csv(&rejects);
+    assert_eq!(written.len(), 2);
+    assert_eq!(
+        (written[0]["line"].as_str(), written[0]["value"].as_str()),
+        ("3", "31/12/2024")
+    );
+    let strict = clv(&["summary", orders.to_str().unwrap(), "--strict"]);
+    assert!(!strict.status.success());
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert!(
+        stderr.contains(":3: column `date` value `31/12/2024`"),
+        "{stderr}"
+    );
+    // The same file reads cleanly with the right date format.
+    let fixed = ok(&[
+        "summary",
+        orders.to_str().unwrap(),
+        "--date-format",
+        "%d/%m/%Y",
+        "--format",
+        "csv",
+    ]);
+    assert!(String::from_utf8_lossy(&fixed.stderr).contains("3 accepted"));
+}
+
+#[test]
+fn demo_runs_and_points_the_way() {
+    let out = ok(&["demo"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("2,357 customers, 2,457 repeat purchases"),
+        "{text}"
+    );
+    assert!(text.contains("1,882 purchases"), "{text}");
+    assert!(text.contains("Try next"), "{text}");
+}
