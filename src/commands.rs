@@ -28,10 +28,14 @@ pub fn summary(args: &SummaryArgs) -> Result<()> {
         time_unit,
         include_first: args.include_first,
     };
+    let started = std::time::Instant::now();
     let table = summary_table(&histories, options);
+    tracing::info!(elapsed = ?started.elapsed(), "summary table");
     let to_terminal =
         resolve_format(&args.output) == OutputFormat::Table && args.output.output.is_none();
+    let started = std::time::Instant::now();
     write_table(&table, &args.output)?;
+    tracing::info!(elapsed = ?started.elapsed(), "write");
     let h = &histories;
     let repeat: u64 = h.iter().map(|c| c.main.periods.len() as u64 - 1).sum();
     let mut line = format!(
@@ -225,14 +229,14 @@ pub fn render_metrics(m: &ShopMetrics) -> String {
 }
 
 /// The simulated log as a table: one row per order, or per SKU line with a catalogue.
-fn simulated_table(log: &clv_sim::SimulatedLog, with_lines: bool) -> Table {
+fn simulated_table(log: &clv_sim::SimulatedLog, with_lines: bool) -> Table<'static> {
     let width = log.customers.len().to_string().len();
     let id = |c: u32| format!("c{:0width$}", c + 1);
     if !with_lines {
         return Table::new()
             .with(
                 "customer_id",
-                Values::Text(log.orders.iter().map(|o| id(o.customer)).collect()),
+                Values::text(log.orders.iter().map(|o| id(o.customer)).collect()),
             )
             .with(
                 "date",
@@ -256,10 +260,10 @@ fn simulated_table(log: &clv_sim::SimulatedLog, with_lines: bool) -> Table {
         }
     }
     Table::new()
-        .with("customer_id", Values::Text(customer))
-        .with("order_id", Values::Text(order))
+        .with("customer_id", Values::text(customer))
+        .with("order_id", Values::text(order))
         .with("date", Values::Date(date))
-        .with("sku", Values::Text(sku))
+        .with("sku", Values::text(sku))
         .with("quantity", Values::Int(quantity))
         .with("amount", Values::Float(amount))
 }

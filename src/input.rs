@@ -121,7 +121,9 @@ pub fn load(input: &InputArgs, period: Period, calibration_end: Option<&str>) ->
     let started = std::time::Instant::now();
     let (report, rejects) = read_orders(input, &dates, &mut |line| ledger.push(line))?;
     tracing::info!(rows = report.rows, elapsed = ?started.elapsed(), "read");
+    let started = std::time::Instant::now();
     let histories = ledger.finish();
+    tracing::info!(elapsed = ?started.elapsed(), "netting and merge");
     print_read_report(&report, &rejects, histories.as_ref().map(|h| &h.stats));
     let Some(histories) = histories else {
         bail!(

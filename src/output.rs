@@ -31,7 +31,7 @@ pub fn resolve_format(out: &OutputArgs) -> OutputFormat {
 }
 
 /// Write `table`; `--format table` prints the first rows. Returns true when it went to a file.
-pub fn write_table(table: &Table, out: &OutputArgs) -> Result<bool> {
+pub fn write_table(table: &Table<'_>, out: &OutputArgs) -> Result<bool> {
     let to_file = |f: &dyn Fn(&mut dyn Write) -> io::Result<()>| -> Result<()> {
         match &out.output {
             Some(path) => {

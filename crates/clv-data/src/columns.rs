@@ -332,7 +332,9 @@ mod tests {
     #[test]
     fn detection_and_explicit_choices() {
         let none = ColumnSpec::default();
-        let cases: &[(&ColumnSpec, Option<&str>, usize, Result<&str, &str>)] = &[
+        // (choices, header, width, mapping or a fragment of the error)
+        type Case<'a> = (&'a ColumnSpec, Option<&'a str>, usize, Result<&'a str, &'a str>);
+        let cases: &[Case] = &[
             (
                 &none,
                 Some("Customer ID,Order Date,Total,Name"),

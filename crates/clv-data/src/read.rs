@@ -198,7 +198,7 @@ fn read_csv(
                 }
                 let built = builder.build(|i| record.get(i), record.len(), line);
                 accept(built, rejects, sink, report)?;
-                if report.rows % PROGRESS_EVERY == 0 {
+                if report.rows.is_multiple_of(PROGRESS_EVERY) {
                     progress(pos.byte());
                 }
             }
@@ -261,7 +261,7 @@ fn read_whitespace(
             line_no,
         );
         accept(built, rejects, sink, report)?;
-        if report.rows % PROGRESS_EVERY == 0 {
+        if report.rows.is_multiple_of(PROGRESS_EVERY) {
             progress(bytes);
         }
     }

@@ -1,12 +1,14 @@
 //! Column-oriented output tables (one per command result) and their CSV, JSON and terminal
 //! renderings. Parquet output lives in `clv-parquet`, which reads the same [`Table`].
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
-/// One column's values.
+/// One column's values. Text may borrow (customer ids from the ledger's arena), so a million-row
+/// table does not allocate a million strings.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Values {
-    Text(Vec<String>),
+pub enum Values<'a> {
+    Text(Vec<Cow<'a, str>>),
     Int(Vec<i64>),
     Float(Vec<f64>),
     /// Floats that may be absent (written as an empty field / JSON null).
@@ -15,7 +17,12 @@ pub enum Values {
     Date(Vec<i64>),
 }
 
-impl Values {
+impl<'a> Values<'a> {
+    /// Owned text values.
+    pub fn text(values: Vec<String>) -> Self {
+        Values::Text(values.into_iter().map(Cow::Owned).collect())
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Values::Text(v) => v.len(),
@@ -33,24 +40,24 @@ impl Values {
 
 /// A named, typed column.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Column {
+pub struct Column<'a> {
     pub name: String,
-    pub values: Values,
+    pub values: Values<'a>,
 }
 
 /// Columns of equal length.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Table {
-    pub columns: Vec<Column>,
+pub struct Table<'a> {
+    pub columns: Vec<Column<'a>>,
 }
 
-impl Table {
+impl<'a> Table<'a> {
     pub fn new() -> Self {
         Table::default()
     }
 
     /// Add a column (builder style). Panics if its length differs from the others: that is a bug.
-    pub fn with(mut self, name: &str, values: Values) -> Self {
+    pub fn with(mut self, name: &str, values: Values<'a>) -> Self {
         if let Some(first) = self.columns.first() {
             assert_eq!(first.values.len(), values.len(), "column {name} length");
         }
@@ -65,7 +72,7 @@ impl Table {
         self.columns.first().map_or(0, |c| c.values.len())
     }
 
-    pub fn column(&self, name: &str) -> Option<&Values> {
+    pub fn column(&self, name: &str) -> Option<&Values<'a>> {
         self.columns
             .iter()
             .find(|c| c.name == name)
@@ -84,27 +91,39 @@ impl Table {
         }
         line.push(b'\n');
         out.write_all(&line)?;
-        const CHUNK: usize = 32 * 1024;
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        const CHUNK: usize = 16 * 1024;
         let rows = self.rows();
-        let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); workers];
-        let mut start = 0;
-        while start < rows {
-            std::thread::scope(|scope| {
-                for (w, buf) in buffers.iter_mut().enumerate() {
-                    let from = (start + w * CHUNK).min(rows);
-                    let to = (from + CHUNK).min(rows);
+        let chunks = rows.div_ceil(CHUNK);
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(chunks.max(1));
+        // Workers format chunks round-robin (worker w takes chunks w, w + workers, …) and hand
+        // them over in order; this thread writes while they format the next ones.
+        std::thread::scope(|scope| -> io::Result<()> {
+            let lanes: Vec<_> = (0..workers)
+                .map(|w| {
+                    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
                     scope.spawn(move || {
-                        buf.clear();
-                        self.format_csv_rows(from..to, buf);
+                        for chunk in (w..chunks).step_by(workers) {
+                            let from = chunk * CHUNK;
+                            let mut buf = Vec::with_capacity(CHUNK * 64);
+                            self.format_csv_rows(from..(from + CHUNK).min(rows), &mut buf);
+                            if send.send(buf).is_err() {
+                                return; // the writer failed and hung up
+                            }
+                        }
                     });
-                }
-            });
-            for buf in &buffers {
-                out.write_all(buf)?;
+                    receive
+                })
+                .collect();
+            for chunk in 0..chunks {
+                let buf = lanes[chunk % workers]
+                    .recv()
+                    .expect("formatting worker ended early");
+                out.write_all(&buf)?;
             }
-            start += workers * CHUNK;
-        }
+            Ok(())
+        })?;
         out.flush()
     }
 
@@ -220,13 +239,13 @@ struct Cell {
 }
 
 impl Cell {
-    fn render(&mut self, values: &Values, row: usize, json: bool) -> &[u8] {
+    fn render(&mut self, values: &Values<'_>, row: usize, json: bool) -> &[u8] {
         self.buf.clear();
         let null: &[u8] = if json { b"null" } else { b"" };
         match values {
             Values::Text(v) => {
                 if json {
-                    serde_json::to_writer(&mut self.buf, &v[row]).expect("writes to a Vec");
+                    serde_json::to_writer(&mut self.buf, v[row].as_ref()).expect("writes to a Vec");
                 } else {
                     self.buf.extend_from_slice(v[row].as_bytes());
                 }
@@ -265,7 +284,7 @@ impl Cell {
     }
 }
 
-fn text_cell(values: &Values, row: usize) -> String {
+fn text_cell(values: &Values<'_>, row: usize) -> String {
     let float = |x: f64| {
         let s = format!("{x:.4}");
         let s = s.trim_end_matches('0').trim_end_matches('.');
@@ -276,7 +295,7 @@ fn text_cell(values: &Values, row: usize) -> String {
         }
     };
     match values {
-        Values::Text(v) => v[row].clone(),
+        Values::Text(v) => v[row].to_string(),
         Values::Int(v) => v[row].to_string(),
         Values::Float(v) => float(v[row]),
         Values::MaybeFloat(v) => v[row].map(float).unwrap_or_else(|| "-".into()),
@@ -288,9 +307,9 @@ fn text_cell(values: &Values, row: usize) -> String {
 mod tests {
     use super::*;
 
-    fn sample() -> Table {
+    fn sample() -> Table<'static> {
         Table::new()
-            .with("id", Values::Text(vec!["a".into(), "b\"q".into()]))
+            .with("id", Values::text(vec!["a".into(), "b\"q".into()]))
             .with("n", Values::Int(vec![1, -2]))
             .with("x", Values::Float(vec![0.1, 38.857142857142854]))
             .with("m", Values::MaybeFloat(vec![None, Some(2.0)]))

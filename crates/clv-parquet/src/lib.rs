@@ -195,12 +195,15 @@ fn cell_text(array: &ArrayRef, row: usize, out: &mut String) -> bool {
 }
 
 /// Write `table` to `path` as Parquet.
-pub fn write_parquet(table: &Table, path: &Path) -> Result<(), DataError> {
+pub fn write_parquet(table: &Table<'_>, path: &Path) -> Result<(), DataError> {
     let mut fields = Vec::with_capacity(table.columns.len());
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(table.columns.len());
     for c in &table.columns {
         let (dt, array): (DataType, ArrayRef) = match &c.values {
-            Values::Text(v) => (DataType::Utf8, Arc::new(StringArray::from_iter_values(v))),
+            Values::Text(v) => (
+                DataType::Utf8,
+                Arc::new(StringArray::from_iter_values(v.iter().map(|s| s.as_ref()))),
+            ),
             Values::Int(v) => (DataType::Int64, Arc::new(Int64Array::from(v.clone()))),
             Values::Float(v) => (DataType::Float64, Arc::new(Float64Array::from(v.clone()))),
             Values::MaybeFloat(v) => (DataType::Float64, Arc::new(Float64Array::from(v.clone()))),

@@ -264,13 +264,13 @@ fn catalogue(c: &CatalogueOptions, rng: &mut StdRng) -> Vec<Product> {
         })
         .collect();
     if c.skus > 1 {
-        for i in 0..c.skus {
+        for (i, product) in products.iter_mut().enumerate() {
             if rng.random::<f64>() < c.paired_share {
                 let mut j = rng.random_range(0..c.skus);
                 if j == i {
                     j = (j + 1) % c.skus;
                 }
-                products[i].companion = Some(j as u32);
+                product.companion = Some(j as u32);
             }
         }
     }

@@ -94,6 +94,8 @@ struct WindowSlot {
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct CustomerSlot {
     id_end: usize,
+    /// Which partition's period arena the windows point into.
+    part: u32,
     main: WindowSlot,
     holdout: WindowSlot,
 }
@@ -125,7 +127,9 @@ pub struct CustomerHistory<'a> {
 pub struct Histories {
     ids: String,
     customers: Vec<CustomerSlot>,
-    periods: Vec<PurchasePeriod>,
+    /// Purchase periods, one arena per ledger partition (merging customers into id order does
+    /// not move them).
+    periods: Vec<Vec<PurchasePeriod>>,
     pub period: Period,
     /// Resolved inclusive ends (shop-local seconds).
     pub observation_end: i64,
@@ -149,9 +153,10 @@ impl Histories {
         self.customers.is_empty()
     }
 
-    fn window(&self, slot: &WindowSlot) -> WindowHistory<'_> {
+    fn window(&self, part: u32, slot: &WindowSlot) -> WindowHistory<'_> {
+        let arena = &self.periods[part as usize];
         WindowHistory {
-            periods: &self.periods[slot.start as usize..(slot.start + slot.len) as usize],
+            periods: &arena[slot.start as usize..(slot.start + slot.len) as usize],
             revenue: slot.revenue,
             orders: slot.orders,
         }
@@ -167,8 +172,8 @@ impl Histories {
         };
         CustomerHistory {
             id: &self.ids[start..c.id_end],
-            main: self.window(&c.main),
-            holdout: self.calibration_end.map(|_| self.window(&c.holdout)),
+            main: self.window(c.part, &c.main),
+            holdout: self.calibration_end.map(|_| self.window(c.part, &c.holdout)),
         }
     }
 
@@ -355,6 +360,7 @@ impl Part {
             keys.push(key);
             customers.push(CustomerSlot {
                 id_end: ids.len(),
+                part: 0,
                 main,
                 holdout,
             });
@@ -571,7 +577,8 @@ impl Ledger {
             stats.customers_without_purchase += s.customers_without_purchase;
             stats.customers_first_seen_in_holdout += s.customers_first_seen_in_holdout;
         }
-        let (ids, customers, periods) = merge_parts(&parts);
+        let (ids, customers) = merge_parts(&parts);
+        let periods = parts.into_iter().map(|p| p.periods).collect();
         Some(Histories {
             ids,
             customers,
@@ -586,18 +593,19 @@ impl Ledger {
 }
 
 /// K-way merge of the partitions' id-sorted customers into one id-sorted arena.
-fn merge_parts(parts: &[PartHistories]) -> (String, Vec<CustomerSlot>, Vec<PurchasePeriod>) {
+fn merge_parts(parts: &[PartHistories]) -> (String, Vec<CustomerSlot>) {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
     let total: usize = parts.iter().map(|p| p.customers.len()).sum();
     let mut ids = Vec::with_capacity(parts.iter().map(|p| p.ids.len()).sum());
     let mut customers = Vec::with_capacity(total);
-    let mut periods = Vec::with_capacity(parts.iter().map(|p| p.periods.len()).sum());
     fn id_of(p: &PartHistories, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { p.customers[i - 1].id_end };
         &p.ids[start..p.customers[i].id_end]
     }
-    let mut heap: BinaryHeap<Reverse<((bool, u128), &[u8], usize, usize)>> = parts
+    /// Sort key, full id (for ties), partition, position in the partition.
+    type Head<'a> = Reverse<((bool, u128), &'a [u8], usize, usize)>;
+    let mut heap: BinaryHeap<Head<'_>> = parts
         .iter()
         .enumerate()
         .filter(|(_, p)| !p.customers.is_empty())
@@ -605,19 +613,11 @@ fn merge_parts(parts: &[PartHistories]) -> (String, Vec<CustomerSlot>, Vec<Purch
         .collect();
     while let Some(Reverse((_, id, k, i))) = heap.pop() {
         let p = &parts[k];
-        let c = &p.customers[i];
-        let mut copy = |w: &WindowSlot| {
-            let start = periods.len() as u32;
-            periods.extend_from_slice(&p.periods[w.start as usize..(w.start + w.len) as usize]);
-            WindowSlot { start, ..*w }
-        };
-        let main = copy(&c.main);
-        let holdout = copy(&c.holdout);
         ids.extend_from_slice(id);
         customers.push(CustomerSlot {
             id_end: ids.len(),
-            main,
-            holdout,
+            part: k as u32,
+            ..p.customers[i]
         });
         if i + 1 < p.customers.len() {
             heap.push(Reverse((p.keys[i + 1], id_of(p, i + 1), k, i + 1)));
@@ -638,7 +638,7 @@ fn merge_parts(parts: &[PartHistories]) -> (String, Vec<CustomerSlot>, Vec<Purch
             text
         }
     };
-    (ids, customers, periods)
+    (ids, customers)
 }
 
 /// Customer indices in output order: numeric ids as numbers first, then the rest as bytes.

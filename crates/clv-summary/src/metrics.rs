@@ -199,7 +199,7 @@ fn cohorts(h: &Histories, end: i64) -> Vec<Cohort> {
 }
 
 /// Metrics as a long table (`metric`, `cohort`, `months_since`, `value`) for CSV and Parquet.
-pub fn metrics_table(m: &ShopMetrics) -> Table {
+pub fn metrics_table(m: &ShopMetrics) -> Table<'static> {
     let mut metric = Vec::new();
     let mut cohort = Vec::new();
     let mut months = Vec::new();
@@ -247,8 +247,8 @@ pub fn metrics_table(m: &ShopMetrics) -> Table {
         }
     }
     Table::new()
-        .with("metric", Values::Text(metric))
-        .with("cohort", Values::Text(cohort))
+        .with("metric", Values::text(metric))
+        .with("cohort", Values::text(cohort))
         .with("months_since", Values::MaybeFloat(months))
         .with("value", Values::MaybeFloat(value))
 }

@@ -91,7 +91,7 @@ pub fn summary_rows(h: &Histories, options: SummaryOptions) -> Vec<SummaryRow<'_
 }
 
 /// The summary as an output table, built column by column without a row vector in between.
-pub fn summary_table(h: &Histories, options: SummaryOptions) -> Table {
+pub fn summary_table(h: &Histories, options: SummaryOptions) -> Table<'_> {
     let n = h.len();
     let mut ids = Vec::with_capacity(n);
     let mut ints: [Vec<i64>; 3] = std::array::from_fn(|_| Vec::with_capacity(n));
@@ -99,7 +99,7 @@ pub fn summary_table(h: &Histories, options: SummaryOptions) -> Table {
     let mut dates: [Vec<i64>; 2] = std::array::from_fn(|_| Vec::with_capacity(n));
     for c in h.iter() {
         let r = summarise(&c, h, options);
-        ids.push(r.customer_id.to_string());
+        ids.push(std::borrow::Cow::Borrowed(r.customer_id));
         ints[0].push(r.frequency as i64);
         ints[1].push(r.orders as i64);
         floats[0].push(r.recency);
