@@ -333,7 +333,12 @@ mod tests {
     fn detection_and_explicit_choices() {
         let none = ColumnSpec::default();
         // (choices, header, width, mapping or a fragment of the error)
-        type Case<'a> = (&'a ColumnSpec, Option<&'a str>, usize, Result<&'a str, &'a str>);
+        type Case<'a> = (
+            &'a ColumnSpec,
+            Option<&'a str>,
+            usize,
+            Result<&'a str, &'a str>,
+        );
         let cases: &[Case] = &[
             (
                 &none,

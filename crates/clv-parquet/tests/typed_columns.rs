@@ -19,7 +19,11 @@ fn write(path: &std::path::Path, columns: Vec<(&str, ArrayRef)>) {
             .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
             .collect::<Vec<_>>(),
     ));
-    let batch = RecordBatch::try_new(schema.clone(), columns.into_iter().map(|(_, a)| a).collect()).unwrap();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .unwrap();
     let mut w = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
@@ -30,9 +34,20 @@ fn read(path: &std::path::Path, zone: &str) -> (Vec<(String, i64, f64)>, RejectL
     let dates = DateParser::new(None, zone).unwrap();
     let mut rejects = RejectLog::new(false);
     let mut lines = Vec::new();
-    clv_parquet::read_parquet(path, &ReadOptions::default(), &dates, &mut rejects, &mut |_| {}, &mut |l| {
-        lines.push((String::from_utf8(l.customer.to_vec()).unwrap(), l.time, l.value))
-    })
+    clv_parquet::read_parquet(
+        path,
+        &ReadOptions::default(),
+        &dates,
+        &mut rejects,
+        &mut |_| {},
+        &mut |l| {
+            lines.push((
+                String::from_utf8(l.customer.to_vec()).unwrap(),
+                l.time,
+                l.value,
+            ))
+        },
+    )
     .unwrap();
     (lines, rejects)
 }
@@ -49,23 +64,42 @@ fn zoned_and_naive_timestamps_decimals_and_nulls() {
     write(
         &path,
         vec![
-            ("customer_id", Arc::new(Int64Array::from(vec![Some(7), Some(7), None])) as ArrayRef),
+            (
+                "customer_id",
+                Arc::new(Int64Array::from(vec![Some(7), Some(7), None])) as ArrayRef,
+            ),
             (
                 "created_at",
                 Arc::new(
-                    TimestampMillisecondArray::from(vec![Some(instant * 1000), Some(instant * 1000), Some(0)])
-                        .with_timezone("UTC"),
+                    TimestampMillisecondArray::from(vec![
+                        Some(instant * 1000),
+                        Some(instant * 1000),
+                        Some(0),
+                    ])
+                    .with_timezone("UTC"),
                 ),
             ),
-            ("placed_at", Arc::new(TimestampSecondArray::from(vec![instant, instant, 0]))),
+            (
+                "placed_at",
+                Arc::new(TimestampSecondArray::from(vec![instant, instant, 0])),
+            ),
             ("total", Arc::new(amounts)),
         ],
     );
     // Berlin is UTC+2 in July: the zoned instant is 00:30 on July 2nd in the shop's zone.
     let (lines, rejects) = read(&path, "Europe/Berlin");
     let july_2 = 19_906 * DAY; // 2024-07-02
-    assert_eq!(lines, vec![("7".into(), july_2 + 1800, 12.5), ("7".into(), july_2 + 1800, -3.0)]);
-    assert_eq!(rejects.counts().get(&RejectReason::MissingCustomer), Some(&1));
+    assert_eq!(
+        lines,
+        vec![
+            ("7".into(), july_2 + 1800, 12.5),
+            ("7".into(), july_2 + 1800, -3.0)
+        ]
+    );
+    assert_eq!(
+        rejects.counts().get(&RejectReason::MissingCustomer),
+        Some(&1)
+    );
 
     // A naive timestamp column is already shop-local: no conversion.
     let (lines, _) = {
@@ -74,9 +108,14 @@ fn zoned_and_naive_timestamps_decimals_and_nulls() {
         let dates = DateParser::new(None, "Europe/Berlin").unwrap();
         let mut rejects = RejectLog::new(false);
         let mut lines = Vec::new();
-        clv_parquet::read_parquet(&path, &options, &dates, &mut rejects, &mut |_| {}, &mut |l| {
-            lines.push(l.time)
-        })
+        clv_parquet::read_parquet(
+            &path,
+            &options,
+            &dates,
+            &mut rejects,
+            &mut |_| {},
+            &mut |l| lines.push(l.time),
+        )
         .unwrap();
         (lines, rejects)
     };

@@ -173,7 +173,9 @@ impl Histories {
         CustomerHistory {
             id: &self.ids[start..c.id_end],
             main: self.window(c.part, &c.main),
-            holdout: self.calibration_end.map(|_| self.window(c.part, &c.holdout)),
+            holdout: self
+                .calibration_end
+                .map(|_| self.window(c.part, &c.holdout)),
         }
     }
 
