@@ -1,0 +1,117 @@
+//! Model input: one (x, t_x, T) pattern per distinct customer history, with a weight.
+
+use std::collections::HashMap;
+
+/// A row that stands for `weight` identical customers.
+pub trait Weighted {
+    fn weight(&self) -> f64;
+}
+
+impl Weighted for Pattern {
+    fn weight(&self) -> f64 {
+        self.weight
+    }
+}
+
+/// x repeat purchases, the last at t_x, observed for T since the first purchase; `weight`
+/// customers share it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pattern {
+    pub x: f64,
+    pub t_x: f64,
+    pub t: f64,
+    pub weight: f64,
+}
+
+/// Weighted mean of `value` over rows (1 when there are none), for starting values.
+pub fn weighted_mean<R: Weighted>(rows: &[R], value: impl Fn(&R) -> f64) -> f64 {
+    let n: f64 = rows.iter().map(Weighted::weight).sum();
+    if n > 0.0 {
+        rows.iter().map(|r| r.weight() * value(r)).sum::<f64>() / n
+    } else {
+        1.0
+    }
+}
+
+/// Distinct patterns, in first-seen order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Patterns {
+    pub rows: Vec<Pattern>,
+}
+
+impl Patterns {
+    /// Compress per-customer (x, t_x, T) triples: identical triples become one weighted row.
+    pub fn compress(customers: impl IntoIterator<Item = (f64, f64, f64)>) -> Self {
+        let mut index: HashMap<(u64, u64, u64), usize> = HashMap::new();
+        let mut rows: Vec<Pattern> = Vec::new();
+        for (x, t_x, t) in customers {
+            let key = (x.to_bits(), t_x.to_bits(), t.to_bits());
+            match index.get(&key) {
+                Some(&i) => rows[i].weight += 1.0,
+                None => {
+                    index.insert(key, rows.len());
+                    rows.push(Pattern {
+                        x,
+                        t_x,
+                        t,
+                        weight: 1.0,
+                    });
+                }
+            }
+        }
+        Patterns { rows }
+    }
+
+    /// Number of customers (total weight).
+    pub fn customers(&self) -> f64 {
+        self.rows.iter().map(|r| r.weight).sum()
+    }
+
+    /// Checks the data can be fitted: finite, 0 ≤ t_x ≤ T, x a non-negative whole number,
+    /// t_x = 0 when x = 0, positive weights.
+    pub fn validate(&self) -> Result<(), String> {
+        validate_patterns(&self.rows)
+    }
+}
+
+/// See [`Patterns::validate`].
+pub fn validate_patterns(rows: &[Pattern]) -> Result<(), String> {
+    if rows.is_empty() {
+        return Err("no customers to fit".into());
+    }
+    for r in rows {
+        let ok = r.x.is_finite()
+            && r.t_x.is_finite()
+            && r.t.is_finite()
+            && r.x >= 0.0
+            && r.x.fract() == 0.0
+            && r.t_x >= 0.0
+            && r.t_x <= r.t
+            && r.t > 0.0
+            && (r.x > 0.0 || r.t_x == 0.0)
+            && r.weight > 0.0;
+        if !ok {
+            return Err(format!(
+                    "invalid customer pattern x={}, t_x={}, T={}, weight={}: need whole x ≥ 0, 0 ≤ t_x ≤ T, T > 0, t_x = 0 when x = 0",
+                    r.x, r.t_x, r.t, r.weight
+                ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_histories_share_a_row() {
+        let p = Patterns::compress([(0.0, 0.0, 38.0), (2.0, 5.0, 38.0), (0.0, 0.0, 38.0)]);
+        assert_eq!(p.rows.len(), 2);
+        assert_eq!(p.rows[0].weight, 2.0);
+        assert_eq!(p.customers(), 3.0);
+        assert!(p.validate().is_ok());
+        assert!(Patterns::compress([(1.0, 5.0, 4.0)]).validate().is_err());
+        assert!(Patterns::compress([(0.0, 1.0, 4.0)]).validate().is_err());
+    }
+}

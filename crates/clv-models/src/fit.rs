@@ -1,0 +1,333 @@
+//! The maximum-likelihood engine shared by every model.
+//!
+//! Parameters are positive, so the optimiser works on their logarithms. The objective is the mean
+//! negative log-likelihood per customer (so tolerances mean the same at 2,000 or 2,000,000
+//! customers), minimised by L-BFGS with a Moré–Thuente line search from several starting points.
+//! A fit is accepted only if the gradient is small, the observed information is positive definite
+//! and every number is finite; otherwise the next start is tried, and if none passes the caller
+//! gets an error that says why, never a silent "success".
+
+use crate::data::Weighted;
+use argmin::core::{CostFunction, Executor, Gradient, State};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+
+/// A model the engine can fit.
+pub trait Model: Sync {
+    /// One (weighted) observation.
+    type Row: Weighted + Sync;
+    /// Parameter names, in order.
+    fn names(&self) -> &'static [&'static str];
+    /// Log-likelihood of one row at `theta`, adding its gradient with respect to `theta` into
+    /// `grad`.
+    fn log_likelihood(&self, theta: &[f64], row: &Self::Row, grad: &mut [f64]) -> f64;
+    /// Starting points (natural scale) to try, best guess first.
+    fn starts(&self, rows: &[Self::Row]) -> Vec<Vec<f64>>;
+    /// Why `rows` cannot be fitted, if they cannot.
+    fn check(&self, rows: &[Self::Row]) -> Result<(), String>;
+}
+
+/// Why a fit was refused.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FitError {
+    #[error("{0}")]
+    Data(String),
+    #[error("the fit did not converge from any of {starts} starting points (best: log-likelihood {best_ll:.4}, gradient norm {gradient_norm:.2e}, {reason}); try more data, a longer observation window, or a simpler model")]
+    NotConverged {
+        starts: usize,
+        best_ll: f64,
+        gradient_norm: f64,
+        reason: String,
+    },
+}
+
+/// A converged fit.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FitReport {
+    pub names: Vec<String>,
+    pub params: Vec<f64>,
+    /// From the inverse observed information (natural scale).
+    pub standard_errors: Vec<f64>,
+    /// 95% intervals, symmetric on the log scale so they stay positive.
+    pub lower_95: Vec<f64>,
+    pub upper_95: Vec<f64>,
+    pub covariance: Vec<Vec<f64>>,
+    /// Total (weighted) log-likelihood.
+    pub log_likelihood: f64,
+    pub customers: f64,
+    pub patterns: usize,
+    pub iterations: u64,
+    /// Norm of the gradient of the mean log-likelihood with respect to log-parameters.
+    pub gradient_norm: f64,
+    /// Which starting point converged (0-based).
+    pub start: usize,
+}
+
+struct Objective<'a, M: Model> {
+    model: &'a M,
+    rows: &'a [M::Row],
+    n: f64,
+}
+
+impl<M: Model> Objective<'_, M> {
+    /// Total log-likelihood and its gradient with respect to the natural parameters, over the
+    /// patterns split across all cores when there are enough of them to be worth it.
+    fn total(&self, theta: &[f64]) -> (f64, Vec<f64>) {
+        const PER_THREAD: usize = 8_192;
+        let rows = self.rows;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(rows.len().div_ceil(PER_THREAD))
+            .max(1);
+        if threads == 1 {
+            return self.chunk(theta, rows);
+        }
+        let size = rows.len().div_ceil(threads);
+        let parts: Vec<(f64, Vec<f64>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = rows
+                .chunks(size)
+                .map(|chunk| scope.spawn(move || self.chunk(theta, chunk)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("likelihood worker panicked"))
+                .collect()
+        });
+        // Summed in chunk order, so the result does not depend on thread timing.
+        parts
+            .into_iter()
+            .fold((0.0, vec![0.0; theta.len()]), |(ll, mut grad), (l, g)| {
+                grad.iter_mut().zip(&g).for_each(|(a, b)| *a += b);
+                (ll + l, grad)
+            })
+    }
+
+    fn chunk(&self, theta: &[f64], rows: &[M::Row]) -> (f64, Vec<f64>) {
+        let mut grad = vec![0.0; theta.len()];
+        let mut row_grad = vec![0.0; theta.len()];
+        let mut ll = 0.0;
+        for row in rows {
+            row_grad.iter_mut().for_each(|g| *g = 0.0);
+            let w = row.weight();
+            ll += w * self.model.log_likelihood(theta, row, &mut row_grad);
+            for (g, r) in grad.iter_mut().zip(&row_grad) {
+                *g += w * r;
+            }
+        }
+        (ll, grad)
+    }
+}
+
+fn natural(log_theta: &[f64]) -> Vec<f64> {
+    log_theta.iter().map(|p| p.exp()).collect()
+}
+
+impl<M: Model> CostFunction for Objective<'_, M> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, log_theta: &Self::Param) -> Result<f64, argmin::core::Error> {
+        let (ll, _) = self.total(&natural(log_theta));
+        // A non-finite value makes the line search back off instead of stepping there.
+        Ok(if ll.is_finite() {
+            -ll / self.n
+        } else {
+            f64::MAX
+        })
+    }
+}
+
+impl<M: Model> Gradient for Objective<'_, M> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+    fn gradient(&self, log_theta: &Self::Param) -> Result<Vec<f64>, argmin::core::Error> {
+        let theta = natural(log_theta);
+        let (_, grad) = self.total(&theta);
+        Ok(grad
+            .iter()
+            .zip(&theta)
+            .map(|(g, t)| {
+                let v = -g * t / self.n;
+                if v.is_finite() {
+                    v
+                } else {
+                    0.0
+                }
+            })
+            .collect())
+    }
+}
+
+/// Symmetric positive-definite inverse by Cholesky; `None` when not positive definite.
+fn spd_inverse(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
+    let n = a.len();
+    let m = nalgebra::DMatrix::from_fn(n, n, |i, j| a[i][j]);
+    if m.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let inv = m.cholesky()?.inverse();
+    Some(
+        (0..n)
+            .map(|i| (0..n).map(|j| inv[(i, j)]).collect())
+            .collect(),
+    )
+}
+
+/// Observed information −∂²ℓ/∂θ² by central differences of the analytic gradient.
+fn observed_information<M: Model>(objective: &Objective<'_, M>, theta: &[f64]) -> Vec<Vec<f64>> {
+    let n = theta.len();
+    // columns[j][i] = −∂g_i/∂θ_j
+    let columns: Vec<Vec<f64>> = (0..n)
+        .map(|j| {
+            let h = 1e-5 * theta[j].abs().max(1e-8);
+            let mut up = theta.to_vec();
+            let mut down = theta.to_vec();
+            up[j] += h;
+            down[j] -= h;
+            let (_, g_up) = objective.total(&up);
+            let (_, g_down) = objective.total(&down);
+            g_up.iter()
+                .zip(&g_down)
+                .map(|(u, d)| -(u - d) / (2.0 * h))
+                .collect()
+        })
+        .collect();
+    // Finite differences leave the matrix slightly asymmetric; use its symmetric part.
+    (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| 0.5 * (columns[j][i] + columns[i][j]))
+                .collect()
+        })
+        .collect()
+}
+
+/// Fit `model` to `rows` by maximum likelihood.
+pub fn fit<M: Model>(model: &M, rows: &[M::Row]) -> Result<FitReport, FitError> {
+    model.check(rows).map_err(FitError::Data)?;
+    let objective = Objective {
+        model,
+        rows,
+        n: rows.iter().map(Weighted::weight).sum(),
+    };
+    let starts = model.starts(rows);
+    let mut best: Option<(f64, f64, String)> = None;
+    for (k, start) in starts.iter().enumerate() {
+        let outcome = try_start(&objective, start, k);
+        match outcome {
+            Ok(report) => return Ok(report),
+            Err((ll, gradient_norm, reason)) => {
+                if best
+                    .as_ref()
+                    .is_none_or(|(b, _, _)| ll > *b || !b.is_finite())
+                {
+                    best = Some((ll, gradient_norm, reason));
+                }
+            }
+        }
+    }
+    let (best_ll, gradient_norm, reason) =
+        best.unwrap_or((f64::NAN, f64::NAN, "no starting point".into()));
+    Err(FitError::NotConverged {
+        starts: starts.len(),
+        best_ll,
+        gradient_norm,
+        reason,
+    })
+}
+
+/// One L-BFGS run; on failure returns (log-likelihood, gradient norm, reason).
+fn try_start<M: Model>(
+    objective: &Objective<'_, M>,
+    start: &[f64],
+    index: usize,
+) -> Result<FitReport, (f64, f64, String)> {
+    let init: Vec<f64> = start.iter().map(|t| t.ln()).collect();
+    let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
+        .with_tolerance_grad(1e-10)
+        .and_then(|s| s.with_tolerance_cost(1e-14))
+        .map_err(|e| (f64::NAN, f64::NAN, e.to_string()))?;
+    let result = Executor::new(
+        Objective {
+            model: objective.model,
+            rows: objective.rows,
+            n: objective.n,
+        },
+        solver,
+    )
+    .configure(|state| state.param(init).max_iters(1000))
+    .run()
+    .map_err(|e| (f64::NAN, f64::NAN, format!("optimiser stopped: {e}")))?;
+    let state = result.state();
+    let iterations = state.get_iter();
+    let log_theta =
+        state
+            .get_best_param()
+            .cloned()
+            .ok_or((f64::NAN, f64::NAN, "no parameters".to_string()))?;
+    let theta = natural(&log_theta);
+    let (ll, grad) = objective.total(&theta);
+    let gradient_norm = grad
+        .iter()
+        .zip(&theta)
+        .map(|(g, t)| (g * t / objective.n).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let fail = |reason: String| Err((ll, gradient_norm, reason));
+    if !ll.is_finite() || theta.iter().any(|t| !t.is_finite()) {
+        return fail("non-finite parameters or likelihood".into());
+    }
+    if gradient_norm > 1e-5 {
+        return fail(format!("gradient not small after {iterations} iterations"));
+    }
+    let info = observed_information(objective, &theta);
+    let Some(covariance) = spd_inverse(&info) else {
+        return fail(
+            "observed information is not positive definite (parameters not identified)".into(),
+        );
+    };
+    let standard_errors: Vec<f64> = (0..theta.len()).map(|i| covariance[i][i].sqrt()).collect();
+    let z = 1.959963984540054;
+    let log_half_width = |i: usize| z * standard_errors[i] / theta[i];
+    Ok(FitReport {
+        names: objective
+            .model
+            .names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        lower_95: (0..theta.len())
+            .map(|i| theta[i] * (-log_half_width(i)).exp())
+            .collect(),
+        upper_95: (0..theta.len())
+            .map(|i| theta[i] * log_half_width(i).exp())
+            .collect(),
+        params: theta,
+        standard_errors,
+        covariance,
+        log_likelihood: ll,
+        customers: objective.n,
+        patterns: objective.rows.len(),
+        iterations,
+        gradient_norm,
+        start: index,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inverse_of_a_known_matrix() {
+        let a = vec![vec![4.0, 2.0], vec![2.0, 3.0]];
+        let inv = spd_inverse(&a).unwrap();
+        // inv = 1/8 [[3, -2], [-2, 4]]
+        let want = [[0.375, -0.25], [-0.25, 0.5]];
+        for i in 0..2 {
+            for j in 0..2 {
+                assert!((inv[i][j] - want[i][j]).abs() < 1e-15);
+            }
+        }
+        assert!(spd_inverse(&[vec![1.0, 2.0], vec![2.0, 1.0]]).is_none());
+    }
+}

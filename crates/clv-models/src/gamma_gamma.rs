@@ -1,0 +1,98 @@
+//! Gamma-Gamma spend model (Colombo & Jiang 1999; Fader, Hardie & Lee 2005): each purchase of a
+//! customer is Gamma(p, ν) with ν ~ Gamma(q, γ) across customers. Fitted on repeat buyers' mean
+//! repeat spend m_x over x repeat purchases:
+//!
+//! ℓ = lnΓ(px+q) − lnΓ(px) − lnΓ(q) + q ln γ + (px−1) ln m_x + px ln x − (px+q) ln(γ + x m_x).
+
+use crate::data::{weighted_mean, Weighted};
+use crate::fit::Model;
+use statrs::function::gamma::{digamma, ln_gamma};
+
+/// x ≥ 1 repeat purchases with mean value `m` > 0, for `weight` customers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpendPattern {
+    pub x: f64,
+    pub m: f64,
+    pub weight: f64,
+}
+
+impl Weighted for SpendPattern {
+    fn weight(&self) -> f64 {
+        self.weight
+    }
+}
+
+/// The Gamma-Gamma model; parameters (p, q, γ).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GammaGamma;
+
+/// Fitted Gamma-Gamma parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GammaGammaParams {
+    pub p: f64,
+    pub q: f64,
+    pub gamma: f64,
+}
+
+impl GammaGammaParams {
+    pub fn from_slice(v: &[f64]) -> Self {
+        GammaGammaParams {
+            p: v[0],
+            q: v[1],
+            gamma: v[2],
+        }
+    }
+
+    /// E[M | x, m_x]: the customer's expected spend per purchase, a weighted average of the
+    /// population mean pγ/(q−1) and their own mean (x = 0 gives the population mean). `None`
+    /// when q ≤ 1: the population mean does not exist.
+    pub fn expected_spend(&self, x: f64, m: f64) -> Option<f64> {
+        let GammaGammaParams { p, q, gamma } = *self;
+        (q > 1.0).then(|| p * (gamma + x * m) / (p * x + q - 1.0))
+    }
+}
+
+impl Model for GammaGamma {
+    type Row = SpendPattern;
+
+    fn names(&self) -> &'static [&'static str] {
+        &["p", "q", "gamma"]
+    }
+
+    fn log_likelihood(&self, theta: &[f64], row: &SpendPattern, grad: &mut [f64]) -> f64 {
+        let (p, q, gamma) = (theta[0], theta[1], theta[2]);
+        let SpendPattern { x, m, .. } = *row;
+        let px = p * x;
+        let ln_total = (gamma + x * m).ln();
+        grad[0] += x * (digamma(px + q) - digamma(px) + m.ln() + x.ln() - ln_total);
+        grad[1] += digamma(px + q) - digamma(q) + gamma.ln() - ln_total;
+        grad[2] += q / gamma - (px + q) / (gamma + x * m);
+        ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q)
+            + q * gamma.ln()
+            + (px - 1.0) * m.ln()
+            + px * x.ln()
+            - (px + q) * ln_total
+    }
+
+    fn check(&self, rows: &[SpendPattern]) -> Result<(), String> {
+        if rows.is_empty() {
+            return Err("no repeat buyers to fit the spend model on".into());
+        }
+        match rows.iter().find(|r| !(r.x >= 1.0 && r.m > 0.0 && r.m.is_finite() && r.weight > 0.0)) {
+            Some(r) => Err(format!(
+                "the spend model needs repeat buyers with a positive mean spend; got x = {}, mean spend = {} (leave out customers without repeat purchases or with zero/negative net spend)",
+                r.x, r.m
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn starts(&self, rows: &[SpendPattern]) -> Vec<Vec<f64>> {
+        let mean = weighted_mean(rows, |r| r.m).max(1e-9);
+        vec![
+            vec![1.0, 2.0, mean],
+            vec![5.0, 3.0, 2.0 * mean],
+            vec![0.5, 5.0, 10.0 * mean],
+        ]
+    }
+}

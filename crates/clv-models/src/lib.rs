@@ -1,0 +1,23 @@
+//! Customer-base models fitted by maximum likelihood.
+//!
+//! - [`data`]: per-customer (x, t_x, T) rows, compressed into distinct patterns with weights so
+//!   fitting cost grows with distinct patterns, not customers.
+//! - [`fit`]: the fitting engine every model shares: L-BFGS on log-parameters with analytic
+//!   gradients, restarts from several starting points, convergence checks that refuse to return
+//!   a bad fit, and standard errors from the observed information.
+//! - [`bgnbd`]: the BG/NBD model (Fader, Hardie & Lee 2005) in Hardie's overflow-safe form.
+//! - [`gamma_gamma`]: the Gamma-Gamma spend model.
+//! - [`hyp2f1`]: the Gauss hypergeometric function for the real arguments the models need.
+//!
+//! Later issues add MBG/NBD, Pareto/NBD, BG/BB and sBG on the same engine.
+
+pub mod bgnbd;
+pub mod data;
+pub mod fit;
+pub mod gamma_gamma;
+pub mod hyp2f1;
+
+pub use bgnbd::BgNbd;
+pub use data::{Pattern, Patterns};
+pub use fit::{fit, FitError, FitReport, Model};
+pub use gamma_gamma::{GammaGamma, SpendPattern};
