@@ -24,6 +24,8 @@ pub enum Command {
     Summary(SummaryArgs),
     /// Shop-wide metrics: order value, frequency, repeat rate, retention, cohorts, historic CLV.
     Metrics(MetricsArgs),
+    /// Fit a purchase (BG/NBD) or spend (Gamma-Gamma) model by maximum likelihood.
+    Fit(FitArgs),
     /// Write a synthetic order log from known BG/NBD and Gamma-Gamma parameters.
     Simulate(SimulateArgs),
     /// Run summary and metrics on the bundled CDNOW sample and show what to try next.
@@ -146,6 +148,31 @@ pub struct MetricsArgs {
     /// Customer acquisition cost, to report LTV:CAC.
     #[arg(long)]
     pub cac: Option<f64>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelKind {
+    /// BG/NBD purchase model (r, alpha, a, b).
+    Bgnbd,
+    /// Gamma-Gamma spend model (p, q, gamma), on repeat buyers.
+    Gg,
+}
+
+#[derive(Args, Debug)]
+pub struct FitArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[arg(long, value_enum)]
+    pub model: ModelKind,
+    /// Unit the model's time parameters are in.
+    #[arg(long, default_value = "week")]
+    pub time_unit: String,
+    /// Fit on orders up to this day only (the rest is a holdout for later validation).
+    #[arg(long, value_name = "DATE")]
+    pub calibration_end: Option<String>,
+    /// Save the fitted model as versioned JSON.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

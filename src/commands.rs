@@ -386,12 +386,26 @@ pub fn demo() -> Result<()> {
         cac: Some(20.0),
     })?;
 
+    println!("\n== Who buys again: BG/NBD fitted on the 39-week calibration ==");
+    crate::modeling::fit(&crate::cli::FitArgs {
+        input: {
+            let mut input = demo_input(&path);
+            input.observation_end = Some("1998-06-30".into());
+            input
+        },
+        model: crate::cli::ModelKind::Bgnbd,
+        time_unit: "week".into(),
+        calibration_end: Some("1997-09-30".into()),
+        output: None,
+    })?;
+
     let p = path.display();
     println!("\nTry next:");
     println!("  clv summary {p} --customer-col 2 --date-col 3 --amount-col 5 --time-unit week --format csv -o summary.csv");
     println!(
         "  clv metrics {p} --customer-col 2 --date-col 3 --amount-col 5 --window 12w --format json"
     );
+    println!("  clv fit {p} --customer-col 2 --date-col 3 --amount-col 5 --calibration-end 1997-09-30 --model gg -o spend.json");
     println!("  clv simulate --customers 100000 -o orders.csv && clv summary orders.csv --time-unit week");
     println!("  clv summary YOUR_EXPORT.csv --rejects rejects.csv   # columns are detected from the header");
     Ok(())

@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod input;
+mod modeling;
 mod output;
 
 use clap::Parser;
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Summary(args) => commands::summary(args),
         Command::Metrics(args) => commands::metrics(args),
+        Command::Fit(args) => modeling::fit(args),
         Command::Simulate(args) => commands::simulate(args),
         Command::Demo => commands::demo(),
     };

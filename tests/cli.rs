@@ -309,3 +309,63 @@ fn demo_runs_and_points_the_way() {
     assert!(text.contains("1,882 purchases"), "{text}");
     assert!(text.contains("Try next"), "{text}");
 }
+
+#[test]
+fn fit_prints_and_saves_the_published_cdnow_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let cdnow = data("CDNOW_sample.txt");
+    // (model, published estimates, published log-likelihood)
+    let cases: [(&str, &[(&str, f64)], f64); 2] = [
+        (
+            "bgnbd",
+            &[
+                ("r", 0.242595),
+                ("alpha", 4.413602),
+                ("a", 0.792922),
+                ("b", 2.425907),
+            ],
+            -9582.4292,
+        ),
+        (
+            "gg",
+            &[("p", 6.249575), ("q", 3.744224), ("gamma", 15.443512)],
+            -4055.9177,
+        ),
+    ];
+    for (model, params, ll) in cases {
+        let saved = dir.path().join(format!("{model}.json"));
+        let mut args = vec!["fit", cdnow.to_str().unwrap()];
+        args.extend(CDNOW_COLUMNS);
+        args.extend([
+            "--calibration-end",
+            "1997-09-30",
+            "--observation-end",
+            "1998-06-30",
+            "--model",
+            model,
+            "-o",
+            saved.to_str().unwrap(),
+        ]);
+        let out = ok(&args);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("95% interval"));
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+        assert_eq!(
+            (
+                json["format"].as_str(),
+                json["version"].as_u64(),
+                json["kind"].as_str()
+            ),
+            (Some("clv-model"), Some(1), Some(model))
+        );
+        for (name, want) in params {
+            let got = json["parameters"][name].as_f64().unwrap();
+            assert!(
+                (got - want).abs() / want < 1e-4,
+                "{model} {name}: {got} vs {want}"
+            );
+        }
+        assert!((json["fit"]["log_likelihood"].as_f64().unwrap() - ll).abs() < 1e-3);
+        assert_eq!(json["data"]["observation_end"], "1997-09-30");
+    }
+}

@@ -82,9 +82,112 @@ impl BgNbdParams {
     }
 }
 
-fn log_add_exp(x: f64, y: f64) -> f64 {
-    let m = x.max(y);
-    m + ((x - m).exp() + (y - m).exp()).ln()
+/// Log-gamma and digamma values of the parameters alone.
+struct ParamTerms {
+    ln_alpha: f64,
+    ln_a: f64,
+    ln_gamma_r: f64,
+    ln_gamma_b: f64,
+    ln_gamma_ab: f64,
+    psi_r: f64,
+    psi_b: f64,
+    psi_ab: f64,
+}
+
+impl ParamTerms {
+    fn new(theta: &[f64]) -> Self {
+        let (r, alpha, a, b) = (theta[0], theta[1], theta[2], theta[3]);
+        ParamTerms {
+            ln_alpha: alpha.ln(),
+            ln_a: a.ln(),
+            ln_gamma_r: ln_gamma(r),
+            ln_gamma_b: ln_gamma(b),
+            ln_gamma_ab: ln_gamma(a + b),
+            psi_r: digamma(r),
+            psi_b: digamma(b),
+            psi_ab: digamma(a + b),
+        }
+    }
+}
+
+/// The parts of ℓ and ∇ℓ that depend on x but not on t_x or T.
+#[derive(Clone, Copy)]
+struct XTerms {
+    x: f64,
+    ln_alpha: f64,
+    /// ln a − ln(b+x−1): the log-odds term of having dropped out after the last purchase.
+    ln_dropped: f64,
+    /// lnΓ(r+x) − lnΓ(r) + lnΓ(a+b) + lnΓ(b+x) − lnΓ(b) − lnΓ(a+b+x)
+    ln_gammas: f64,
+    /// ψ(r+x) − ψ(r)
+    d_r: f64,
+    /// ψ(a+b) − ψ(a+b+x)
+    d_a: f64,
+    /// ψ(a+b) + ψ(b+x) − ψ(b) − ψ(a+b+x)
+    d_b: f64,
+}
+
+impl XTerms {
+    fn new(theta: &[f64], x: f64, p: &ParamTerms) -> Self {
+        let (r, a, b) = (theta[0], theta[2], theta[3]);
+        let psi_abx = digamma(a + b + x);
+        XTerms {
+            x,
+            ln_alpha: p.ln_alpha,
+            ln_dropped: if x > 0.0 {
+                p.ln_a - (b + x - 1.0).ln()
+            } else {
+                f64::NEG_INFINITY
+            },
+            ln_gammas: ln_gamma(r + x) - p.ln_gamma_r + p.ln_gamma_ab + ln_gamma(b + x)
+                - p.ln_gamma_b
+                - ln_gamma(a + b + x),
+            d_r: digamma(r + x) - p.psi_r,
+            d_a: p.psi_ab - psi_abx,
+            d_b: p.psi_ab + digamma(b + x) - p.psi_b - psi_abx,
+        }
+    }
+}
+
+/// `weight` · ℓ of one row, adding `weight` · ∇ℓ into `grad`.
+fn row_log_likelihood(
+    theta: &[f64],
+    row: &Pattern,
+    k: &XTerms,
+    grad: &mut [f64],
+    weight: f64,
+) -> f64 {
+    let (r, alpha, a, b) = (theta[0], theta[1], theta[2], theta[3]);
+    let Pattern { x, t_x, t, .. } = *row;
+    let ln_tx = (alpha + t_x).ln();
+    let ln_t = (alpha + t).ln();
+    let still = (r + x) * (ln_tx - ln_t);
+    // ln(e^still + e^dropped) and the two shares, from one exp and one ln_1p.
+    let (tail, w_still, w_dropped) = if x > 0.0 {
+        let d = k.ln_dropped - still;
+        let e = (-d.abs()).exp();
+        let big = 1.0 / (1.0 + e);
+        if d > 0.0 {
+            (k.ln_dropped + e.ln_1p(), 1.0 - big, big)
+        } else {
+            (still + e.ln_1p(), big, 1.0 - big)
+        }
+    } else {
+        (still, 1.0, 0.0)
+    };
+    grad[0] += weight * (k.d_r + k.ln_alpha - ln_tx + w_still * (ln_tx - ln_t));
+    grad[1] += weight
+        * (r / alpha - (r + x) / (alpha + t_x)
+            + w_still * (r + x) * (1.0 / (alpha + t_x) - 1.0 / (alpha + t)));
+    grad[2] += weight * (k.d_a + w_dropped / a);
+    grad[3] += weight
+        * (k.d_b
+            - if x > 0.0 {
+                w_dropped / (b + x - 1.0)
+            } else {
+                0.0
+            });
+    weight * (k.ln_gammas + r * k.ln_alpha - (r + x) * ln_tx + tail)
 }
 
 impl Model for BgNbd {
@@ -95,35 +198,25 @@ impl Model for BgNbd {
     }
 
     fn log_likelihood(&self, theta: &[f64], row: &Pattern, grad: &mut [f64]) -> f64 {
-        let (r, alpha, a, b) = (theta[0], theta[1], theta[2], theta[3]);
-        let Pattern { x, t_x, t, .. } = *row;
-        let ln_tx = (alpha + t_x).ln();
-        let ln_t = (alpha + t).ln();
-        let d = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + ln_gamma(a + b) + ln_gamma(b + x)
-            - ln_gamma(b)
-            - ln_gamma(a + b + x)
-            - (r + x) * ln_tx;
-        let still = (r + x) * (ln_tx - ln_t);
-        let (tail, w_still, w_dropped) = if x > 0.0 {
-            let dropped = a.ln() - (b + x - 1.0).ln();
-            let tail = log_add_exp(still, dropped);
-            (tail, (still - tail).exp(), (dropped - tail).exp())
-        } else {
-            (still, 1.0, 0.0)
-        };
-        grad[0] += digamma(r + x) - digamma(r) + alpha.ln() - ln_tx + w_still * (ln_tx - ln_t);
-        grad[1] += r / alpha - (r + x) / (alpha + t_x)
-            + w_still * (r + x) * (1.0 / (alpha + t_x) - 1.0 / (alpha + t));
-        grad[2] += digamma(a + b) - digamma(a + b + x) + w_dropped / a;
-        grad[3] += digamma(a + b) + digamma(b + x)
-            - digamma(b)
-            - digamma(a + b + x)
-            - if x > 0.0 {
-                w_dropped / (b + x - 1.0)
-            } else {
-                0.0
+        let terms = XTerms::new(theta, row.x, &ParamTerms::new(theta));
+        row_log_likelihood(theta, row, &terms, grad, 1.0)
+    }
+
+    /// Rows arrive sorted by x (see `Patterns::compress`), so the log-gamma and digamma terms,
+    /// which depend only on x and the parameters, are computed once per distinct x.
+    fn chunk_log_likelihood(&self, theta: &[f64], rows: &[Pattern], grad: &mut [f64]) -> f64 {
+        let params = ParamTerms::new(theta);
+        let mut terms: Option<XTerms> = None;
+        let mut ll = 0.0;
+        for row in rows {
+            let t = match terms {
+                Some(t) if t.x == row.x => t,
+                _ => XTerms::new(theta, row.x, &params),
             };
-        d + tail
+            terms = Some(t);
+            ll += row_log_likelihood(theta, row, &t, grad, row.weight);
+        }
+        ll
     }
 
     fn check(&self, rows: &[Pattern]) -> Result<(), String> {

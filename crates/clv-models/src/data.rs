@@ -1,6 +1,6 @@
 //! Model input: one (x, t_x, T) pattern per distinct customer history, with a weight.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// A row that stands for `weight` identical customers.
 pub trait Weighted {
@@ -33,7 +33,7 @@ pub fn weighted_mean<R: Weighted>(rows: &[R], value: impl Fn(&R) -> f64) -> f64 
     }
 }
 
-/// Distinct patterns, in first-seen order.
+/// Distinct patterns, sorted by (x, t_x, T) so models can share work between rows with the same x.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Patterns {
     pub rows: Vec<Pattern>,
@@ -42,7 +42,7 @@ pub struct Patterns {
 impl Patterns {
     /// Compress per-customer (x, t_x, T) triples: identical triples become one weighted row.
     pub fn compress(customers: impl IntoIterator<Item = (f64, f64, f64)>) -> Self {
-        let mut index: HashMap<(u64, u64, u64), usize> = HashMap::new();
+        let mut index: FxHashMap<(u64, u64, u64), usize> = FxHashMap::default();
         let mut rows: Vec<Pattern> = Vec::new();
         for (x, t_x, t) in customers {
             let key = (x.to_bits(), t_x.to_bits(), t.to_bits());
@@ -59,6 +59,11 @@ impl Patterns {
                 }
             }
         }
+        rows.sort_by(|p, q| {
+            (p.x, p.t_x, p.t)
+                .partial_cmp(&(q.x, q.t_x, q.t))
+                .expect("finite patterns")
+        });
         Patterns { rows }
     }
 
@@ -108,7 +113,7 @@ mod tests {
     fn identical_histories_share_a_row() {
         let p = Patterns::compress([(0.0, 0.0, 38.0), (2.0, 5.0, 38.0), (0.0, 0.0, 38.0)]);
         assert_eq!(p.rows.len(), 2);
-        assert_eq!(p.rows[0].weight, 2.0);
+        assert_eq!((p.rows[0].x, p.rows[0].weight), (0.0, 2.0));
         assert_eq!(p.customers(), 3.0);
         assert!(p.validate().is_ok());
         assert!(Patterns::compress([(1.0, 5.0, 4.0)]).validate().is_err());

@@ -21,6 +21,21 @@ pub trait Model: Sync {
     /// Log-likelihood of one row at `theta`, adding its gradient with respect to `theta` into
     /// `grad`.
     fn log_likelihood(&self, theta: &[f64], row: &Self::Row, grad: &mut [f64]) -> f64;
+    /// Σ weight · log-likelihood over `rows`, adding the weighted gradient into `grad`. Models
+    /// override it to share work between rows (e.g. terms that depend only on x).
+    fn chunk_log_likelihood(&self, theta: &[f64], rows: &[Self::Row], grad: &mut [f64]) -> f64 {
+        let mut row_grad = vec![0.0; theta.len()];
+        let mut ll = 0.0;
+        for row in rows {
+            row_grad.iter_mut().for_each(|g| *g = 0.0);
+            let w = row.weight();
+            ll += w * self.log_likelihood(theta, row, &mut row_grad);
+            for (g, r) in grad.iter_mut().zip(&row_grad) {
+                *g += w * r;
+            }
+        }
+        ll
+    }
     /// Starting points (natural scale) to try, best guess first.
     fn starts(&self, rows: &[Self::Row]) -> Vec<Vec<f64>>;
     /// Why `rows` cannot be fitted, if they cannot.
@@ -67,6 +82,7 @@ struct Objective<'a, M: Model> {
     model: &'a M,
     rows: &'a [M::Row],
     n: f64,
+    last: std::sync::Mutex<Option<(Vec<f64>, f64, Vec<f64>)>>,
 }
 
 impl<M: Model> Objective<'_, M> {
@@ -104,17 +120,23 @@ impl<M: Model> Objective<'_, M> {
 
     fn chunk(&self, theta: &[f64], rows: &[M::Row]) -> (f64, Vec<f64>) {
         let mut grad = vec![0.0; theta.len()];
-        let mut row_grad = vec![0.0; theta.len()];
-        let mut ll = 0.0;
-        for row in rows {
-            row_grad.iter_mut().for_each(|g| *g = 0.0);
-            let w = row.weight();
-            ll += w * self.model.log_likelihood(theta, row, &mut row_grad);
-            for (g, r) in grad.iter_mut().zip(&row_grad) {
-                *g += w * r;
+        let ll = self.model.chunk_log_likelihood(theta, rows, &mut grad);
+        (ll, grad)
+    }
+
+    /// `total` at the natural parameters for `log_theta`, remembered for the next call: the
+    /// optimiser asks for the cost and then the gradient at the same point.
+    fn at(&self, log_theta: &[f64]) -> (Vec<f64>, f64, Vec<f64>) {
+        let mut last = self.last.lock().expect("cache lock");
+        if let Some((point, ll, grad)) = last.as_ref() {
+            if point.as_slice() == log_theta {
+                return (natural(log_theta), *ll, grad.clone());
             }
         }
-        (ll, grad)
+        let theta = natural(log_theta);
+        let (ll, grad) = self.total(&theta);
+        *last = Some((log_theta.to_vec(), ll, grad.clone()));
+        (theta, ll, grad)
     }
 }
 
@@ -126,7 +148,7 @@ impl<M: Model> CostFunction for Objective<'_, M> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, log_theta: &Self::Param) -> Result<f64, argmin::core::Error> {
-        let (ll, _) = self.total(&natural(log_theta));
+        let (_, ll, _) = self.at(log_theta);
         // A non-finite value makes the line search back off instead of stepping there.
         Ok(if ll.is_finite() {
             -ll / self.n
@@ -140,8 +162,7 @@ impl<M: Model> Gradient for Objective<'_, M> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, log_theta: &Self::Param) -> Result<Vec<f64>, argmin::core::Error> {
-        let theta = natural(log_theta);
-        let (_, grad) = self.total(&theta);
+        let (theta, _, grad) = self.at(log_theta);
         Ok(grad
             .iter()
             .zip(&theta)
@@ -208,6 +229,7 @@ pub fn fit<M: Model>(model: &M, rows: &[M::Row]) -> Result<FitReport, FitError> 
         model,
         rows,
         n: rows.iter().map(Weighted::weight).sum(),
+        last: std::sync::Mutex::new(None),
     };
     let starts = model.starts(rows);
     let mut best: Option<(f64, f64, String)> = None;
@@ -251,6 +273,7 @@ fn try_start<M: Model>(
             model: objective.model,
             rows: objective.rows,
             n: objective.n,
+            last: std::sync::Mutex::new(None),
         },
         solver,
     )

@@ -140,3 +140,26 @@ fn p_alive_matches_the_published_example() {
     let gone = p.p_alive(10_000.0, 1.0, 500.0);
     assert!((0.0..1e-100).contains(&gone), "{gone}");
 }
+
+#[test]
+fn shared_per_x_terms_give_the_row_by_row_sum() {
+    let data = cdnow();
+    let theta = [0.3, 5.0, 0.9, 2.0];
+    let mut fast = [0.0; 4];
+    let ll_fast = BgNbd.chunk_log_likelihood(&theta, &data.rows, &mut fast);
+    let (mut ll_slow, mut slow) = (0.0, [0.0; 4]);
+    for row in &data.rows {
+        let mut g = [0.0; 4];
+        ll_slow += row.weight * BgNbd.log_likelihood(&theta, row, &mut g);
+        for i in 0..4 {
+            slow[i] += row.weight * g[i];
+        }
+    }
+    assert!((ll_fast - ll_slow).abs() < 1e-9 * ll_slow.abs());
+    for (f, s) in fast.iter().zip(&slow) {
+        assert!(
+            (f - s).abs() < 1e-9 * (1.0 + s.abs()),
+            "{fast:?} vs {slow:?}"
+        );
+    }
+}
