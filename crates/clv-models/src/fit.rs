@@ -78,11 +78,18 @@ pub struct FitReport {
     pub start: usize,
 }
 
+/// The most recent evaluation: where, the log-likelihood, and its gradient.
+struct Evaluation {
+    log_theta: Vec<f64>,
+    ll: f64,
+    grad: Vec<f64>,
+}
+
 struct Objective<'a, M: Model> {
     model: &'a M,
     rows: &'a [M::Row],
     n: f64,
-    last: std::sync::Mutex<Option<(Vec<f64>, f64, Vec<f64>)>>,
+    last: std::sync::Mutex<Option<Evaluation>>,
 }
 
 impl<M: Model> Objective<'_, M> {
@@ -128,14 +135,16 @@ impl<M: Model> Objective<'_, M> {
     /// optimiser asks for the cost and then the gradient at the same point.
     fn at(&self, log_theta: &[f64]) -> (Vec<f64>, f64, Vec<f64>) {
         let mut last = self.last.lock().expect("cache lock");
-        if let Some((point, ll, grad)) = last.as_ref() {
-            if point.as_slice() == log_theta {
-                return (natural(log_theta), *ll, grad.clone());
-            }
+        if let Some(e) = last.as_ref().filter(|e| e.log_theta == log_theta) {
+            return (natural(log_theta), e.ll, e.grad.clone());
         }
         let theta = natural(log_theta);
         let (ll, grad) = self.total(&theta);
-        *last = Some((log_theta.to_vec(), ll, grad.clone()));
+        *last = Some(Evaluation {
+            log_theta: log_theta.to_vec(),
+            ll,
+            grad: grad.clone(),
+        });
         (theta, ll, grad)
     }
 }
