@@ -315,7 +315,8 @@ fn fit_prints_and_saves_the_published_cdnow_models() {
     let dir = tempfile::tempdir().unwrap();
     let cdnow = data("CDNOW_sample.txt");
     // (model, published estimates, published log-likelihood)
-    let cases: [(&str, &[(&str, f64)], f64); 2] = [
+    type Case<'a> = (&'a str, &'a [(&'a str, f64)], f64);
+    let cases: [Case; 2] = [
         (
             "bgnbd",
             &[
