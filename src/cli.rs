@@ -154,8 +154,16 @@ pub struct MetricsArgs {
 pub enum ModelKind {
     /// BG/NBD purchase model (r, alpha, a, b).
     Bgnbd,
+    /// MBG/NBD purchase model (r, alpha, a, b): dropout also possible after the first purchase.
+    Mbgnbd,
     /// Gamma-Gamma spend model (p, q, gamma), on repeat buyers.
     Gg,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimModel {
+    Bgnbd,
+    Mbgnbd,
 }
 
 #[derive(Args, Debug)]
@@ -199,6 +207,9 @@ pub struct SimulateArgs {
     /// Unit the rate parameters (alpha, gamma) refer to.
     #[arg(long, default_value = "week")]
     pub time_unit: String,
+    /// Purchase process: bgnbd, or mbgnbd (customers may also leave right after their first purchase).
+    #[arg(long, value_enum, default_value_t = SimModel::Bgnbd)]
+    pub purchase_model: SimModel,
     /// BG/NBD r (shape of the purchase rate).
     #[arg(long, default_value_t = 0.243)]
     pub r: f64,

@@ -279,6 +279,10 @@ pub fn simulate(args: &SimulateArgs) -> Result<()> {
         acquisition_days: days(&args.acquisition)?,
         observation_days: days(&args.observation)?,
         time_unit: parse(&args.time_unit)?,
+        purchase_model: match args.purchase_model {
+            crate::cli::SimModel::Bgnbd => clv_sim::PurchaseModel::BgNbd,
+            crate::cli::SimModel::Mbgnbd => clv_sim::PurchaseModel::MbgNbd,
+        },
         purchases: BgNbd {
             r: args.r,
             alpha: args.alpha,

@@ -4,7 +4,7 @@ use crate::cli::{FitArgs, ModelKind};
 use crate::input::{load, thousands};
 use anyhow::{Context, Result};
 use clv_data::{Period, TimeUnit};
-use clv_models::{fit as fit_model, BgNbd, FitReport, GammaGamma, Patterns, SpendPattern};
+use clv_models::{fit as fit_model, BgNbd, FitReport, GammaGamma, MbgNbd, Patterns, SpendPattern};
 use clv_summary::{summary_rows, SummaryOptions};
 use std::hash::Hasher;
 
@@ -55,12 +55,16 @@ pub fn fit(args: &FitArgs) -> Result<()> {
     );
     let started = std::time::Instant::now();
     let (kind, report, excluded, print) = match args.model {
-        ModelKind::Bgnbd => {
+        ModelKind::Bgnbd | ModelKind::Mbgnbd => {
             let data =
                 Patterns::compress(rows.iter().map(|r| (r.frequency as f64, r.recency, r.t)));
-            let report = fit_model(&BgNbd, &data.rows)?;
+            let (kind, report) = if args.model == ModelKind::Bgnbd {
+                ("bgnbd", fit_model(&BgNbd, &data.rows)?)
+            } else {
+                ("mbgnbd", fit_model(&MbgNbd, &data.rows)?)
+            };
             let print = fingerprint(data.rows.iter().flat_map(|p| [p.x, p.t_x, p.t, p.weight]));
-            ("bgnbd", report, 0, print)
+            (kind, report, 0, print)
         }
         ModelKind::Gg => {
             let spend: Vec<SpendPattern> = rows
@@ -111,6 +115,7 @@ pub fn fit(args: &FitArgs) -> Result<()> {
 fn print_report(kind: &str, unit: TimeUnit, r: &FitReport, excluded: u64) {
     let title = match kind {
         "bgnbd" => format!("BG/NBD purchase model (rates per {unit})"),
+        "mbgnbd" => format!("MBG/NBD purchase model (rates per {unit})"),
         _ => "Gamma-Gamma spend model".to_string(),
     };
     println!("{title}");

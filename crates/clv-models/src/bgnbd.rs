@@ -1,45 +1,75 @@
-//! BG/NBD (Fader, Hardie & Lee 2005, "Counting your customers the easy way"), in the form of
-//! Hardie's note 027 that never forms the overflowing terms:
+//! BG/NBD (Fader, Hardie & Lee 2005, "Counting your customers the easy way") and MBG/NBD
+//! (Batislam et al. 2007, with Wagner & Hoppe's correction; as lifetimes codes it), one family:
+//! purchases at a Poisson rate λ ~ Gamma(r, α), and after each purchase the customer drops out
+//! with probability p ~ Beta(a, b). MBG/NBD also lets a customer drop out right after the first
+//! purchase, which shifts every beta term by one: with s = 0 (BG) or 1 (MBG),
 //!
-//! ℓ = lnΓ(r+x) − lnΓ(r) + r ln α + lnΓ(a+b) + lnΓ(b+x) − lnΓ(b) − lnΓ(a+b+x) − (r+x) ln(α+t_x)
-//!     + ln[ ((α+t_x)/(α+T))^(r+x) + 1[x>0] a/(b+x−1) ],
+//! ℓ = lnΓ(r+x) − lnΓ(r) + r ln α + lnΓ(a+b) + lnΓ(b+x+s) − lnΓ(b) − lnΓ(a+b+x+s) − (r+x) ln(α+t_x)
+//!     + ln[ ((α+t_x)/(α+T))^(r+x) + 1[x+s>0] a/(b+x+s−1) ]
 //!
-//! the last term as a log-sum-exp of (r+x)(ln(α+t_x) − ln(α+T)) ≤ 0 and ln a − ln(b+x−1).
+//! (Hardie's note 027 form for BG/NBD), the last term as a log-sum-exp so nothing overflows.
 
 use crate::data::{validate_patterns, weighted_mean, Pattern};
 use crate::fit::Model;
 use crate::hyp2f1::{hyp2f1, ln_hyp2f1, Hyp2f1Error};
 use statrs::function::gamma::{digamma, ln_gamma};
 
+/// Which member of the family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// BG/NBD: dropout only after repeat purchases.
+    Bg,
+    /// MBG/NBD: dropout also possible right after the first purchase.
+    Mbg,
+}
+
+impl Variant {
+    fn shift(self) -> f64 {
+        match self {
+            Variant::Bg => 0.0,
+            Variant::Mbg => 1.0,
+        }
+    }
+}
+
 /// The BG/NBD model; parameters (r, α, a, b).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BgNbd;
 
-/// Fitted BG/NBD parameters.
+/// The MBG/NBD model; parameters (r, α, a, b).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MbgNbd;
+
+/// Fitted parameters of either model, with the predictions they make.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BgNbdParams {
     pub r: f64,
     pub alpha: f64,
     pub a: f64,
     pub b: f64,
+    pub variant: Variant,
 }
 
 impl BgNbdParams {
+    /// BG/NBD parameters from (r, α, a, b).
     pub fn from_slice(p: &[f64]) -> Self {
+        Self::of(Variant::Bg, p)
+    }
+
+    pub fn of(variant: Variant, p: &[f64]) -> Self {
         BgNbdParams {
             r: p[0],
             alpha: p[1],
             a: p[2],
             b: p[3],
+            variant,
         }
     }
 
-    /// E[X(t)]: expected purchases in (0, t] of a customer just acquired (FHL 2005 eq. 9).
+    /// E[X(t)]: expected purchases in (0, t] of a customer just acquired (FHL 2005 eq. 9). It is
+    /// the conditional expectation for an empty history (x = t_x = T = 0).
     pub fn expected_purchases_new(&self, t: f64) -> Result<f64, Hyp2f1Error> {
-        let BgNbdParams { r, alpha, a, b } = *self;
-        let z = t / (alpha + t);
-        let f = hyp2f1(r, b, a + b - 1.0, z)?;
-        Ok((a + b - 1.0) / (a - 1.0) * (1.0 - (alpha / (alpha + t)).powf(r) * f))
+        self.conditional_expected_purchases(t, 0.0, 0.0, 0.0)
     }
 
     /// E[X(T, T+t] | x, t_x, T]: expected purchases in the next `t` of a customer with this
@@ -52,26 +82,28 @@ impl BgNbdParams {
         t_x: f64,
         big_t: f64,
     ) -> Result<f64, Hyp2f1Error> {
-        let BgNbdParams { r, alpha, a, b } = *self;
+        let BgNbdParams { r, alpha, a, b, .. } = *self;
+        let s = self.variant.shift();
         let z = t / (alpha + big_t + t);
-        let c = a + b + x - 1.0;
+        let c = a + b + x + s - 1.0;
         let ln_shrink = (r + x) * ((alpha + big_t).ln() - (alpha + big_t + t).ln());
         let bracket = if c > 0.0 {
-            -(ln_shrink + ln_hyp2f1(r + x, b + x, c, z)?).exp_m1()
+            -(ln_shrink + ln_hyp2f1(r + x, b + x + s, c, z)?).exp_m1()
         } else {
-            1.0 - ln_shrink.exp() * hyp2f1(r + x, b + x, c, z)?
+            1.0 - ln_shrink.exp() * hyp2f1(r + x, b + x + s, c, z)?
         };
         Ok(c / (a - 1.0) * bracket * self.p_alive(x, t_x, big_t))
     }
 
-    /// P(alive | x, t_x, T) = 1 / (1 + 1[x>0] · a/(b+x−1) · ((α+T)/(α+t_x))^(r+x)), in log space.
+    /// P(alive | x, t_x, T) = 1 / (1 + 1[x+s>0] · a/(b+x+s−1) · ((α+T)/(α+t_x))^(r+x)).
     pub fn p_alive(&self, x: f64, t_x: f64, t: f64) -> f64 {
-        if x == 0.0 {
+        let s = self.variant.shift();
+        if x + s == 0.0 {
             return 1.0;
         }
-        let BgNbdParams { r, alpha, a, b } = *self;
+        let BgNbdParams { r, alpha, a, b, .. } = *self;
         let log_odds =
-            a.ln() - (b + x - 1.0).ln() + (r + x) * ((alpha + t).ln() - (alpha + t_x).ln());
+            a.ln() - (b + x + s - 1.0).ln() + (r + x) * ((alpha + t).ln() - (alpha + t_x).ln());
         // 1 / (1 + e^z), stable for large |z|.
         if log_odds > 0.0 {
             let e = (-log_odds).exp();
@@ -82,7 +114,7 @@ impl BgNbdParams {
     }
 }
 
-/// Log-gamma and digamma values of the parameters alone.
+/// Log-gamma and digamma values and logs of the parameters alone.
 struct ParamTerms {
     ln_alpha: f64,
     ln_a: f64,
@@ -114,37 +146,41 @@ impl ParamTerms {
 #[derive(Clone, Copy)]
 struct XTerms {
     x: f64,
+    /// b + x + s − 1: the denominator of the dropout odds.
+    b_x: f64,
     ln_alpha: f64,
-    /// ln a − ln(b+x−1): the log-odds term of having dropped out after the last purchase.
+    /// ln a − ln(b+x+s−1), or −∞ when a dropout term does not exist (BG/NBD, x = 0).
     ln_dropped: f64,
-    /// lnΓ(r+x) − lnΓ(r) + lnΓ(a+b) + lnΓ(b+x) − lnΓ(b) − lnΓ(a+b+x)
+    /// lnΓ(r+x) − lnΓ(r) + lnΓ(a+b) + lnΓ(b+x+s) − lnΓ(b) − lnΓ(a+b+x+s)
     ln_gammas: f64,
     /// ψ(r+x) − ψ(r)
     d_r: f64,
-    /// ψ(a+b) − ψ(a+b+x)
+    /// ψ(a+b) − ψ(a+b+x+s)
     d_a: f64,
-    /// ψ(a+b) + ψ(b+x) − ψ(b) − ψ(a+b+x)
+    /// ψ(a+b) + ψ(b+x+s) − ψ(b) − ψ(a+b+x+s)
     d_b: f64,
 }
 
 impl XTerms {
-    fn new(theta: &[f64], x: f64, p: &ParamTerms) -> Self {
+    fn new(theta: &[f64], x: f64, p: &ParamTerms, s: f64) -> Self {
         let (r, a, b) = (theta[0], theta[2], theta[3]);
-        let psi_abx = digamma(a + b + x);
+        let k = x + s;
+        let psi_abk = digamma(a + b + k);
         XTerms {
             x,
+            b_x: b + k - 1.0,
             ln_alpha: p.ln_alpha,
-            ln_dropped: if x > 0.0 {
-                p.ln_a - (b + x - 1.0).ln()
+            ln_dropped: if k > 0.0 {
+                p.ln_a - (b + k - 1.0).ln()
             } else {
                 f64::NEG_INFINITY
             },
-            ln_gammas: ln_gamma(r + x) - p.ln_gamma_r + p.ln_gamma_ab + ln_gamma(b + x)
+            ln_gammas: ln_gamma(r + x) - p.ln_gamma_r + p.ln_gamma_ab + ln_gamma(b + k)
                 - p.ln_gamma_b
-                - ln_gamma(a + b + x),
+                - ln_gamma(a + b + k),
             d_r: digamma(r + x) - p.psi_r,
-            d_a: p.psi_ab - psi_abx,
-            d_b: p.psi_ab + digamma(b + x) - p.psi_b - psi_abx,
+            d_a: p.psi_ab - psi_abk,
+            d_b: p.psi_ab + digamma(b + k) - p.psi_b - psi_abk,
         }
     }
 }
@@ -157,13 +193,13 @@ fn row_log_likelihood(
     grad: &mut [f64],
     weight: f64,
 ) -> f64 {
-    let (r, alpha, a, b) = (theta[0], theta[1], theta[2], theta[3]);
+    let (r, alpha, a) = (theta[0], theta[1], theta[2]);
     let Pattern { x, t_x, t, .. } = *row;
     let ln_tx = (alpha + t_x).ln();
     let ln_t = (alpha + t).ln();
     let still = (r + x) * (ln_tx - ln_t);
     // ln(e^still + e^dropped) and the two shares, from one exp and one ln_1p.
-    let (tail, w_still, w_dropped) = if x > 0.0 {
+    let (tail, w_still, w_dropped) = if k.ln_dropped > f64::NEG_INFINITY {
         let d = k.ln_dropped - still;
         let e = (-d.abs()).exp();
         let big = 1.0 / (1.0 + e);
@@ -180,57 +216,75 @@ fn row_log_likelihood(
         * (r / alpha - (r + x) / (alpha + t_x)
             + w_still * (r + x) * (1.0 / (alpha + t_x) - 1.0 / (alpha + t)));
     grad[2] += weight * (k.d_a + w_dropped / a);
-    grad[3] += weight
-        * (k.d_b
-            - if x > 0.0 {
-                w_dropped / (b + x - 1.0)
-            } else {
-                0.0
-            });
+    grad[3] += weight * (k.d_b - w_dropped / k.b_x);
     weight * (k.ln_gammas + r * k.ln_alpha - (r + x) * ln_tx + tail)
 }
 
-impl Model for BgNbd {
-    type Row = Pattern;
-
-    fn names(&self) -> &'static [&'static str] {
-        &["r", "alpha", "a", "b"]
+/// Rows arrive sorted by x (see `Patterns::compress`), so the log-gamma and digamma terms, which
+/// depend only on x and the parameters, are computed once per distinct x.
+fn family_chunk(theta: &[f64], rows: &[Pattern], grad: &mut [f64], variant: Variant) -> f64 {
+    let params = ParamTerms::new(theta);
+    let s = variant.shift();
+    let mut terms: Option<XTerms> = None;
+    let mut ll = 0.0;
+    for row in rows {
+        let t = match terms {
+            Some(t) if t.x == row.x => t,
+            _ => XTerms::new(theta, row.x, &params, s),
+        };
+        terms = Some(t);
+        ll += row_log_likelihood(theta, row, &t, grad, row.weight);
     }
-
-    fn log_likelihood(&self, theta: &[f64], row: &Pattern, grad: &mut [f64]) -> f64 {
-        let terms = XTerms::new(theta, row.x, &ParamTerms::new(theta));
-        row_log_likelihood(theta, row, &terms, grad, 1.0)
-    }
-
-    /// Rows arrive sorted by x (see `Patterns::compress`), so the log-gamma and digamma terms,
-    /// which depend only on x and the parameters, are computed once per distinct x.
-    fn chunk_log_likelihood(&self, theta: &[f64], rows: &[Pattern], grad: &mut [f64]) -> f64 {
-        let params = ParamTerms::new(theta);
-        let mut terms: Option<XTerms> = None;
-        let mut ll = 0.0;
-        for row in rows {
-            let t = match terms {
-                Some(t) if t.x == row.x => t,
-                _ => XTerms::new(theta, row.x, &params),
-            };
-            terms = Some(t);
-            ll += row_log_likelihood(theta, row, &t, grad, row.weight);
-        }
-        ll
-    }
-
-    fn check(&self, rows: &[Pattern]) -> Result<(), String> {
-        validate_patterns(rows)
-    }
-
-    fn starts(&self, rows: &[Pattern]) -> Vec<Vec<f64>> {
-        // α is a time scale: start it at the data's own (mean T), as lifetimes does by rescaling.
-        let scale = weighted_mean(rows, |r| r.t).max(1e-6);
-        vec![
-            vec![1.0, scale, 1.0, 1.0],
-            vec![0.1, 0.1 * scale, 0.5, 2.0],
-            vec![2.0, 10.0 * scale, 2.0, 5.0],
-            vec![0.5, scale, 0.1, 0.1],
-        ]
-    }
+    ll
 }
+
+fn family_starts(rows: &[Pattern]) -> Vec<Vec<f64>> {
+    // α is a time scale: start it at the data's own (mean T), as lifetimes does by rescaling.
+    let scale = weighted_mean(rows, |r| r.t).max(1e-6);
+    vec![
+        vec![1.0, scale, 1.0, 1.0],
+        vec![0.1, 0.1 * scale, 0.5, 2.0],
+        vec![2.0, 10.0 * scale, 2.0, 5.0],
+        vec![0.5, scale, 0.1, 0.1],
+    ]
+}
+
+macro_rules! family_model {
+    ($model:ty, $variant:expr) => {
+        impl Model for $model {
+            type Row = Pattern;
+
+            fn names(&self) -> &'static [&'static str] {
+                &["r", "alpha", "a", "b"]
+            }
+
+            fn log_likelihood(&self, theta: &[f64], row: &Pattern, grad: &mut [f64]) -> f64 {
+                let one = Pattern {
+                    weight: 1.0,
+                    ..*row
+                };
+                family_chunk(theta, &[one], grad, $variant)
+            }
+
+            fn chunk_log_likelihood(
+                &self,
+                theta: &[f64],
+                rows: &[Pattern],
+                grad: &mut [f64],
+            ) -> f64 {
+                family_chunk(theta, rows, grad, $variant)
+            }
+
+            fn check(&self, rows: &[Pattern]) -> Result<(), String> {
+                validate_patterns(rows)
+            }
+
+            fn starts(&self, rows: &[Pattern]) -> Vec<Vec<f64>> {
+                family_starts(rows)
+            }
+        }
+    };
+}
+
+family_model!(BgNbd, Variant::Bg);
+family_model!(MbgNbd, Variant::Mbg);

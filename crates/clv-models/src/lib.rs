@@ -5,11 +5,12 @@
 //! - [`fit`]: the fitting engine every model shares: L-BFGS on log-parameters with analytic
 //!   gradients, restarts from several starting points, convergence checks that refuse to return
 //!   a bad fit, and standard errors from the observed information.
-//! - [`bgnbd`]: the BG/NBD model (Fader, Hardie & Lee 2005) in Hardie's overflow-safe form.
+//! - [`bgnbd`]: BG/NBD (Fader, Hardie & Lee 2005) and MBG/NBD (Batislam et al. 2007), one
+//!   overflow-safe implementation.
 //! - [`gamma_gamma`]: the Gamma-Gamma spend model.
 //! - [`hyp2f1`]: the Gauss hypergeometric function for the real arguments the models need.
 //!
-//! Later issues add MBG/NBD, Pareto/NBD, BG/BB and sBG on the same engine.
+//! Later issues add Pareto/NBD, BG/BB and sBG on the same engine.
 
 pub mod bgnbd;
 pub mod data;
@@ -17,7 +18,7 @@ pub mod fit;
 pub mod gamma_gamma;
 pub mod hyp2f1;
 
-pub use bgnbd::BgNbd;
+pub use bgnbd::{BgNbd, BgNbdParams, MbgNbd, Variant};
 pub use data::{Pattern, Patterns};
 pub use fit::{fit, FitError, FitReport, Model};
 pub use gamma_gamma::{GammaGamma, SpendPattern};

@@ -3,15 +3,27 @@
 
 use clv_data::time::DAY;
 use clv_data::TimeUnit;
-use clv_models::{fit, BgNbd, FitReport, GammaGamma, Patterns, SpendPattern};
+use clv_models::{
+    fit, BgNbd, FitReport, GammaGamma, MbgNbd, Model, Pattern, Patterns, SpendPattern,
+};
 use clv_sim::{
-    simulate, BgNbd as PurchaseTruth, GammaGamma as SpendTruth, SimulatedLog, SimulationOptions,
+    simulate, BgNbd as PurchaseTruth, GammaGamma as SpendTruth, PurchaseModel, SimulatedLog,
+    SimulationOptions,
 };
 
 const OBSERVATION_DAYS: f64 = 364.0;
 
 fn simulated(purchases: PurchaseTruth, spend: SpendTruth) -> SimulatedLog {
+    simulated_with(PurchaseModel::BgNbd, purchases, spend)
+}
+
+fn simulated_with(
+    purchase_model: PurchaseModel,
+    purchases: PurchaseTruth,
+    spend: SpendTruth,
+) -> SimulatedLog {
     simulate(&SimulationOptions {
+        purchase_model,
         customers: 100_000,
         start: 0,
         acquisition_days: 84.0,
@@ -78,24 +90,8 @@ fn gamma_gamma_recovers_simulated_parameters() {
     assert_recovered(&report, &[truth.p, truth.q, truth.gamma]);
 }
 
-#[test]
-fn bgnbd_recovers_simulated_parameters() {
-    let truth = PurchaseTruth {
-        r: 0.5,
-        alpha: 6.0,
-        a: 0.8,
-        b: 2.5,
-    };
-    let observation_days = OBSERVATION_DAYS;
-    let log = simulated(
-        truth,
-        SpendTruth {
-            p: 6.0,
-            q: 4.0,
-            gamma: 15.0,
-        },
-    );
-    // (x, t_x, T) in weeks from the simulator's own purchase times (second resolution).
+/// (x, t_x, T) in weeks from the simulator's own purchase times (second resolution).
+fn purchase_patterns(log: &SimulatedLog) -> Patterns {
     let mut first = vec![i64::MAX; log.customers.len()];
     let mut last = vec![i64::MIN; log.customers.len()];
     let mut count = vec![0u32; log.customers.len()];
@@ -106,14 +102,42 @@ fn bgnbd_recovers_simulated_parameters() {
         count[c] += 1;
     }
     let week = 7.0 * DAY as f64;
-    let end = (observation_days * DAY as f64) as i64;
-    let data = Patterns::compress((0..first.len()).map(|c| {
+    let end = (OBSERVATION_DAYS * DAY as f64) as i64;
+    Patterns::compress((0..first.len()).map(|c| {
         (
             (count[c] - 1) as f64,
             (last[c] - first[c]) as f64 / week,
             (end - first[c]) as f64 / week,
         )
-    }));
-    let report = fit(&BgNbd, &data.rows).expect("converges");
+    }))
+}
+
+fn recovers<M: Model<Row = Pattern>>(model: &M, process: PurchaseModel) {
+    let truth = PurchaseTruth {
+        r: 0.5,
+        alpha: 6.0,
+        a: 0.8,
+        b: 2.5,
+    };
+    let log = simulated_with(
+        process,
+        truth,
+        SpendTruth {
+            p: 6.0,
+            q: 4.0,
+            gamma: 15.0,
+        },
+    );
+    let report = fit(model, &purchase_patterns(&log).rows).expect("converges");
     assert_recovered(&report, &[truth.r, truth.alpha, truth.a, truth.b]);
+}
+
+#[test]
+fn bgnbd_recovers_simulated_parameters() {
+    recovers(&BgNbd, PurchaseModel::BgNbd);
+}
+
+#[test]
+fn mbgnbd_recovers_simulated_parameters() {
+    recovers(&MbgNbd, PurchaseModel::MbgNbd);
 }

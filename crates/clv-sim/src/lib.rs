@@ -2,7 +2,8 @@
 //! what was planted.
 //!
 //! Purchases follow BG/NBD (Fader, Hardie & Lee 2005): each customer buys at a Poisson rate
-//! λ ~ Gamma(r, α) and, after each repeat purchase, drops out with probability p ~ Beta(a, b).
+//! λ ~ Gamma(r, α) and, after each repeat purchase, drops out with probability p ~ Beta(a, b);
+//! or MBG/NBD, where the customer may also drop out right after the first purchase.
 //! Order values follow Gamma-Gamma: each order is Gamma(p, ν) with ν ~ Gamma(q, γ) per customer.
 //! Customers arrive uniformly over an acquisition window; everything is observed until the end.
 //! With a catalogue, each order also gets SKU lines: popular products are chosen more often,
@@ -22,6 +23,15 @@ pub struct BgNbd {
     pub alpha: f64,
     pub a: f64,
     pub b: f64,
+}
+
+/// Which purchase process: BG/NBD customers can only drop out after a repeat purchase, MBG/NBD
+/// customers also right after their first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PurchaseModel {
+    #[default]
+    BgNbd,
+    MbgNbd,
 }
 
 /// Gamma-Gamma spend parameters.
@@ -70,6 +80,7 @@ pub struct SimulationOptions {
     /// Unit of the model parameters (α and γ are rates per this unit).
     pub time_unit: TimeUnit,
     pub purchases: BgNbd,
+    pub purchase_model: PurchaseModel,
     pub spend: GammaGamma,
     pub catalogue: Option<CatalogueOptions>,
     pub seed: u64,
@@ -203,8 +214,9 @@ pub fn simulate(options: &SimulationOptions) -> Result<SimulatedLog, SimError> {
         let horizon = (options.observation_days - arrival_days) / unit_days;
         // Purchase times in model units since the first purchase.
         let mut times = vec![0.0];
-        let mut alive = true;
-        if lambda > 0.0 {
+        let mut alive =
+            !(options.purchase_model == PurchaseModel::MbgNbd && rng.random::<f64>() < p_drop);
+        if alive && lambda > 0.0 {
             let gap = Exp::new(lambda).expect("positive rate");
             let mut t = 0.0;
             loop {
@@ -401,6 +413,7 @@ mod tests {
                 a: 0.793,
                 b: 2.426,
             },
+            purchase_model: PurchaseModel::BgNbd,
             spend: GammaGamma {
                 p: 6.25,
                 q: 3.74,

@@ -1,0 +1,106 @@
+//! BG/NBD and MBG/NBD against lifetimes 0.11.3 on CDNOW (fixture written by
+//! `tools/fixtures/model_fixtures.py`): our fit reaches lifetimes' optimum, and every prediction
+//! evaluated at lifetimes' estimates equals lifetimes' own.
+
+use clv_models::{fit, BgNbd, BgNbdParams, MbgNbd, Model, Pattern, Patterns, Variant};
+use serde_json::Value;
+
+fn data_file(name: &str) -> String {
+    format!("{}/../../tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn cdnow() -> Patterns {
+    let mut reader =
+        csv::Reader::from_path(data_file("cdnow_calibration_holdout_lifetimes.csv")).unwrap();
+    Patterns::compress(
+        reader
+            .deserialize::<std::collections::HashMap<String, String>>()
+            .map(|r| {
+                let r = r.unwrap();
+                let f = |k: &str| r[k].parse::<f64>().unwrap();
+                (f("frequency_cal"), f("recency_cal"), f("T_cal"))
+            }),
+    )
+}
+
+fn close(what: &str, got: f64, want: f64, tolerance: f64) {
+    assert!(
+        (got - want).abs() <= tolerance * want.abs().max(1e-12),
+        "{what}: clv {got} vs lifetimes {want}"
+    );
+}
+
+fn check<M: Model<Row = Pattern>>(
+    model: &M,
+    name: &str,
+    variant: Variant,
+    fixture: &Value,
+    data: &Patterns,
+) {
+    let want = &fixture["models"][name];
+    let report = fit(model, &data.rows).expect("converges");
+    let mut lifetimes_params = Vec::new();
+    for (i, key) in ["r", "alpha", "a", "b"].iter().enumerate() {
+        let theirs = want["params"][key].as_f64().unwrap();
+        lifetimes_params.push(theirs);
+        // Two optimisers, one optimum: 1e-6 relative.
+        close(&format!("{name} {key}"), report.params[i], theirs, 1e-6);
+    }
+    let their_ll = want["log_likelihood"].as_f64().unwrap();
+    assert!(
+        report.log_likelihood >= their_ll - 1e-6,
+        "{name}: {} < {their_ll}",
+        report.log_likelihood
+    );
+    close(
+        &format!("{name} log-likelihood"),
+        report.log_likelihood,
+        their_ll,
+        1e-9,
+    );
+
+    let p = BgNbdParams::of(variant, &lifetimes_params);
+    for (t, v) in want["new_customer"].as_object().unwrap() {
+        let t: f64 = t.parse().unwrap();
+        close(
+            &format!("{name} E[X({t})]"),
+            p.expected_purchases_new(t).unwrap(),
+            v.as_f64().unwrap(),
+            1e-9,
+        );
+    }
+    for h in want["histories"].as_array().unwrap() {
+        let (x, t_x, big_t) = (
+            h["x"].as_f64().unwrap(),
+            h["t_x"].as_f64().unwrap(),
+            h["T"].as_f64().unwrap(),
+        );
+        let label = format!("{name} x={x} t_x={t_x} T={big_t}");
+        close(
+            &format!("{label} P(alive)"),
+            p.p_alive(x, t_x, big_t),
+            h["p_alive"].as_f64().unwrap(),
+            1e-9,
+        );
+        for (t, v) in h["expected"].as_object().unwrap() {
+            let t: f64 = t.parse().unwrap();
+            let got = p.conditional_expected_purchases(t, x, t_x, big_t).unwrap();
+            close(
+                &format!("{label} E[X(T, T+{t})]"),
+                got,
+                v.as_f64().unwrap(),
+                1e-9,
+            );
+        }
+    }
+}
+
+#[test]
+fn bgnbd_and_mbgnbd_agree_with_lifetimes() {
+    let fixture: Value =
+        serde_json::from_str(&std::fs::read_to_string(data_file("lifetimes_models.json")).unwrap())
+            .unwrap();
+    let data = cdnow();
+    check(&BgNbd, "bgnbd", Variant::Bg, &fixture, &data);
+    check(&MbgNbd, "mbgnbd", Variant::Mbg, &fixture, &data);
+}
