@@ -1,8 +1,8 @@
 //! The Gauss hypergeometric function ₂F₁(a, b; c; z) for the real arguments the purchase models
 //! need (0 ≤ z < 1). No maintained Rust crate provides it for real arguments, hence this module.
 //!
-//! With a, b, c > 0 every series term is positive, so the sum is accumulated in log space and
-//! never overflows, however large the purchase count in `a` and `b`. When c lies in (−1, 0)
+//! With a, b, c > 0 every series term is positive, so the sum is accumulated with rescaling and
+//! returned as a logarithm: it never overflows, however large the purchase count in `a` and `b`. When c lies in (−1, 0)
 //! (BG/NBD with a + b < 1 and x = 0, lifetimes#442) every term after the first has the sign of c
 //! and the series is summed with signs. Other arguments are refused with an error rather than
 //! answered wrongly. The transformations for z near 1 arrive with Pareto/NBD.
@@ -24,14 +24,6 @@ pub enum Hyp2f1Error {
 
 const MAX_TERMS: usize = 1_000_000;
 
-fn log_add_exp(x: f64, y: f64) -> f64 {
-    let m = x.max(y);
-    if m == f64::NEG_INFINITY {
-        return m;
-    }
-    m + ((x - m).exp() + (y - m).exp()).ln()
-}
-
 /// ln ₂F₁(a, b; c; z) for a, b, c > 0 and 0 ≤ z < 1.
 pub fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Result<f64, Hyp2f1Error> {
     let domain = Hyp2f1Error::Domain { a, b, c, z };
@@ -41,17 +33,25 @@ pub fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Result<f64, Hyp2f1Error> {
     if z == 0.0 {
         return Ok(0.0);
     }
-    let ln_z = z.ln();
-    let mut ln_term = 0.0f64;
-    let mut ln_sum = 0.0f64;
+    // Positive terms summed in linear space, rescaled before they could overflow: as exact as
+    // a log-space sum and a few times faster (scoring evaluates millions of these).
+    const RESCALE: f64 = 1e280;
+    let mut term = 1.0f64;
+    let mut sum = 1.0f64;
+    let mut ln_scale = 0.0f64;
     for n in 0..MAX_TERMS {
         let n = n as f64;
-        let ratio_ln = ((a + n) * (b + n) / ((c + n) * (n + 1.0))).ln() + ln_z;
-        ln_term += ratio_ln;
-        ln_sum = log_add_exp(ln_sum, ln_term);
+        let ratio = (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z;
+        term *= ratio;
+        sum += term;
+        if sum > RESCALE {
+            sum /= RESCALE;
+            term /= RESCALE;
+            ln_scale += RESCALE.ln();
+        }
         // Terms shrink from here on and the rest of the geometric tail is negligible.
-        if ratio_ln < 0.0 && ln_term - ln_sum < -40.0 {
-            return Ok(ln_sum);
+        if ratio < 1.0 && term <= 1e-17 * sum * (1.0 - ratio) {
+            return Ok(sum.ln() + ln_scale);
         }
     }
     Err(Hyp2f1Error::NoConvergence {

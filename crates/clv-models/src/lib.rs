@@ -8,6 +8,7 @@
 //! - [`bgnbd`]: BG/NBD (Fader, Hardie & Lee 2005) and MBG/NBD (Batislam et al. 2007), one
 //!   overflow-safe implementation.
 //! - [`gamma_gamma`]: the Gamma-Gamma spend model.
+//! - [`value`]: discounted expected purchases, CLV and the expected next-order date.
 //! - [`hyp2f1`]: the Gauss hypergeometric function for the real arguments the models need.
 //!
 //! Later issues add Pareto/NBD, BG/BB and sBG on the same engine.
@@ -17,6 +18,7 @@ pub mod data;
 pub mod fit;
 pub mod gamma_gamma;
 pub mod hyp2f1;
+pub mod value;
 
 pub use bgnbd::{BgNbd, BgNbdParams, MbgNbd, Variant};
 pub use data::{Pattern, Patterns};
