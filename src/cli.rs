@@ -26,6 +26,8 @@ pub enum Command {
     Metrics(MetricsArgs),
     /// Fit a purchase (BG/NBD) or spend (Gamma-Gamma) model by maximum likelihood.
     Fit(FitArgs),
+    /// Score every customer: P(alive), expected purchases and spend, discounted CLV, next order date.
+    Score(ScoreArgs),
     /// Write a synthetic order log from known BG/NBD and Gamma-Gamma parameters.
     Simulate(SimulateArgs),
     /// Run summary and metrics on the bundled CDNOW sample and show what to try next.
@@ -158,6 +160,30 @@ pub enum ModelKind {
     Mbgnbd,
     /// Gamma-Gamma spend model (p, q, gamma), on repeat buyers.
     Gg,
+}
+
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Purchase model to fit when no --model-file gives one.
+    #[arg(long, value_enum, default_value_t = ModelKind::Bgnbd)]
+    pub model: ModelKind,
+    /// Saved model(s) from `clv fit -o`: a purchase model and/or a spend model. Given models are
+    /// used as they are (no refit); missing ones are fitted on this data.
+    #[arg(long, value_name = "FILE")]
+    pub model_file: Vec<PathBuf>,
+    /// Time unit for fitting (a saved model keeps its own).
+    #[arg(long, default_value = "week")]
+    pub time_unit: String,
+    /// How far ahead to predict (e.g. 365d, 52w, 12m).
+    #[arg(long, default_value = "365d")]
+    pub horizon: String,
+    /// Annual discount rate for CLV (10% or 0.1).
+    #[arg(long, default_value = "10%")]
+    pub discount_rate: String,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         Command::Summary(args) => commands::summary(args),
         Command::Metrics(args) => commands::metrics(args),
         Command::Fit(args) => modeling::fit(args),
+        Command::Score(args) => modeling::score(args),
         Command::Simulate(args) => commands::simulate(args),
         Command::Demo => commands::demo(),
     };

@@ -76,6 +76,7 @@ pub fn fit(args: &FitArgs) -> Result<()> {
                     weight: 1.0,
                 })
                 .collect();
+            let spend = sorted_by_x(spend);
             let report = fit_model(&GammaGamma, &spend)?;
             let excluded = (rows.len() - spend.len()) as u64;
             let print = fingerprint(spend.iter().flat_map(|s| [s.x, s.m]));
@@ -149,4 +150,279 @@ fn print_report(kind: &str, unit: TimeUnit, r: &FitReport, excluded: u64) {
         r.start + 1,
         r.gradient_norm
     );
+}
+
+/// Spend rows ordered by purchase count, so the model shares its per-x terms.
+fn sorted_by_x(mut rows: Vec<SpendPattern>) -> Vec<SpendPattern> {
+    rows.sort_by(|a, b| a.x.total_cmp(&b.x));
+    rows
+}
+
+/// A saved model read back.
+struct LoadedModel {
+    kind: String,
+    time_unit: TimeUnit,
+    params: Vec<f64>,
+}
+
+fn read_model(path: &std::path::Path) -> Result<LoadedModel> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not JSON; pass a file written by `clv fit -o`",
+            path.display()
+        )
+    })?;
+    if json["format"] != "clv-model" || json["version"] != MODEL_FORMAT_VERSION {
+        anyhow::bail!(
+            "{} is not a clv model of format version {MODEL_FORMAT_VERSION}; refit with `clv fit -o`",
+            path.display()
+        );
+    }
+    let kind = json["kind"].as_str().unwrap_or_default().to_string();
+    let names: &[&str] = match kind.as_str() {
+        "bgnbd" | "mbgnbd" => &["r", "alpha", "a", "b"],
+        "gg" => &["p", "q", "gamma"],
+        other => anyhow::bail!("{}: unknown model kind `{other}`", path.display()),
+    };
+    let params = names
+        .iter()
+        .map(|n| {
+            json["parameters"][n]
+                .as_f64()
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .with_context(|| format!("{}: parameter `{n}` missing or invalid", path.display()))
+        })
+        .collect::<Result<Vec<f64>>>()?;
+    let time_unit = serde_json::from_value(json["time_unit"].clone())
+        .with_context(|| format!("{}: missing time_unit", path.display()))?;
+    Ok(LoadedModel {
+        kind,
+        time_unit,
+        params,
+    })
+}
+
+fn parse_rate(text: &str) -> Result<f64> {
+    let t = text.trim();
+    let rate = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => t.parse::<f64>(),
+    }
+    .with_context(|| {
+        format!("--discount-rate `{text}`: use a percentage like 10% or a fraction like 0.1")
+    })?;
+    anyhow::ensure!(
+        (0.0..10.0).contains(&rate),
+        "--discount-rate {text} is outside 0% … 1000%"
+    );
+    Ok(rate)
+}
+
+pub fn score(args: &crate::cli::ScoreArgs) -> Result<()> {
+    use clv_data::{Table, Values};
+    use clv_models::gamma_gamma::GammaGammaParams;
+    use clv_models::value::{
+        discount_per_unit, expected_and_discounted_purchases, median_time_to_next_purchase,
+    };
+    use clv_models::{BgNbdParams, Variant};
+
+    let saved: Vec<LoadedModel> = args
+        .model_file
+        .iter()
+        .map(|p| read_model(p))
+        .collect::<Result<_>>()?;
+    let saved_purchase = saved.iter().find(|m| m.kind != "gg");
+    let saved_spend = saved.iter().find(|m| m.kind == "gg");
+    let time_unit: TimeUnit = match saved_purchase {
+        Some(m) => m.time_unit,
+        None => args.time_unit.parse().map_err(anyhow::Error::msg)?,
+    };
+    let horizon_days = clv_data::time::parse_days(&args.horizon).map_err(anyhow::Error::msg)?;
+    let horizon = horizon_days / time_unit.days();
+    let delta = discount_per_unit(parse_rate(&args.discount_rate)?, time_unit.days());
+
+    let histories = load(&args.input, Period::Day, None)?;
+    let rows = summary_rows(
+        &histories,
+        SummaryOptions {
+            time_unit,
+            include_first: false,
+        },
+    );
+    let purchase = match saved_purchase {
+        Some(m) => BgNbdParams::of(
+            if m.kind == "mbgnbd" {
+                Variant::Mbg
+            } else {
+                Variant::Bg
+            },
+            &m.params,
+        ),
+        None => {
+            let data =
+                Patterns::compress(rows.iter().map(|r| (r.frequency as f64, r.recency, r.t)));
+            match args.model {
+                ModelKind::Mbgnbd => {
+                    BgNbdParams::of(Variant::Mbg, &fit_model(&MbgNbd, &data.rows)?.params)
+                }
+                _ => BgNbdParams::of(Variant::Bg, &fit_model(&BgNbd, &data.rows)?.params),
+            }
+        }
+    };
+    let spend = match saved_spend {
+        Some(m) => GammaGammaParams::from_slice(&m.params),
+        None => {
+            let repeat: Vec<SpendPattern> = rows
+                .iter()
+                .filter(|r| r.frequency > 0 && r.monetary_value > 0.0)
+                .map(|r| SpendPattern {
+                    x: r.frequency as f64,
+                    m: r.monetary_value,
+                    weight: 1.0,
+                })
+                .collect();
+            let started = std::time::Instant::now();
+            let params =
+                GammaGammaParams::from_slice(&fit_model(&GammaGamma, &sorted_by_x(repeat))?.params);
+            tracing::info!(elapsed = ?started.elapsed(), "spend fit");
+            params
+        }
+    };
+    anyhow::ensure!(
+        spend.expected_spend(0.0, 0.0).is_some(),
+        "the spend model has q ≤ 1, so average spend is unbounded; CLV cannot be computed from it"
+    );
+
+    // Purchase predictions depend only on (x, t_x, T): compute each distinct pattern once, the
+    // patterns split across all cores.
+    let started = std::time::Instant::now();
+    let mut index: rustc_hash::FxHashMap<(u64, u64, u64), u32> = Default::default();
+    let mut patterns: Vec<(f64, f64, f64)> = Vec::new();
+    let pattern_of: Vec<u32> = rows
+        .iter()
+        .map(|r| {
+            let (x, t_x, t) = (r.frequency as f64, r.recency, r.t);
+            *index
+                .entry((x.to_bits(), t_x.to_bits(), t.to_bits()))
+                .or_insert_with(|| {
+                    patterns.push((x, t_x, t));
+                    (patterns.len() - 1) as u32
+                })
+        })
+        .collect();
+    drop(index);
+    let predict = |&(x, t_x, t): &(f64, f64, f64)| -> Result<(f64, f64, f64, f64)> {
+        let (purchases, discounted) =
+            expected_and_discounted_purchases(&purchase, horizon, delta, x, t_x, t)?;
+        Ok((
+            purchase.p_alive(x, t_x, t),
+            purchases,
+            discounted,
+            median_time_to_next_purchase(&purchase, x, t),
+        ))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let size = patterns.len().div_ceil(threads).max(1);
+    let predictions: Vec<(f64, f64, f64, f64)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = patterns
+            .chunks(size)
+            .map(|chunk| scope.spawn(move || chunk.iter().map(predict).collect::<Result<Vec<_>>>()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("scoring worker panicked"))
+            .collect::<Result<Vec<Vec<_>>>>()
+    })?
+    .into_iter()
+    .flatten()
+    .collect();
+    let end_day = histories.main_end().div_euclid(clv_data::time::DAY) * clv_data::time::DAY;
+    let n = rows.len();
+    let (mut p_alive, mut churn, mut expected, mut spend_col) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut predicted, mut historic, mut total, mut next_date, mut next_prob) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (r, &k) in rows.iter().zip(&pattern_of) {
+        let x = r.frequency as f64;
+        let (alive, purchases, discounted, wait) = predictions[k as usize];
+        let m = if r.frequency > 0 && r.monetary_value > 0.0 {
+            r.monetary_value
+        } else {
+            0.0
+        };
+        let per_order = spend
+            .expected_spend(if m > 0.0 { x } else { 0.0 }, m)
+            .expect("q > 1 checked");
+        let clv = per_order * discounted;
+        p_alive.push(alive);
+        churn.push(1.0 - alive);
+        expected.push(purchases);
+        spend_col.push(per_order);
+        predicted.push(clv);
+        historic.push(r.revenue);
+        total.push(r.revenue + clv);
+        let wait_days = wait * time_unit.days();
+        next_date.push(if wait_days.is_finite() && wait_days < 36_500.0 {
+            std::borrow::Cow::Owned(clv_data::time::format_date(
+                end_day + (wait_days * clv_data::time::DAY as f64) as i64,
+            ))
+        } else {
+            std::borrow::Cow::Borrowed("")
+        });
+        next_prob.push(0.5 * alive);
+    }
+    tracing::info!(elapsed = ?started.elapsed(), patterns = patterns.len(), "score");
+    let table = Table::new()
+        .with(
+            "customer_id",
+            Values::Text(
+                rows.iter()
+                    .map(|r| std::borrow::Cow::Borrowed(r.customer_id))
+                    .collect(),
+            ),
+        )
+        .with(
+            "frequency",
+            Values::Int(rows.iter().map(|r| r.frequency as i64).collect()),
+        )
+        .with(
+            "recency",
+            Values::Float(rows.iter().map(|r| r.recency).collect()),
+        )
+        .with("T", Values::Float(rows.iter().map(|r| r.t).collect()))
+        .with(
+            "monetary_value",
+            Values::Float(rows.iter().map(|r| r.monetary_value).collect()),
+        )
+        .with("p_alive", Values::Float(p_alive))
+        .with("churn_probability", Values::Float(churn))
+        .with("expected_purchases", Values::Float(expected))
+        .with("expected_spend", Values::Float(spend_col))
+        .with("predicted_clv", Values::Float(predicted))
+        .with("historic_clv", Values::Float(historic))
+        .with("total_clv", Values::Float(total))
+        .with("expected_next_order_date", Values::Text(next_date))
+        .with("next_order_probability", Values::Float(next_prob));
+    crate::output::write_table(&table, &args.output)?;
+    eprintln!(
+        "scored {} customers: {} model (r={:.4}, α={:.4}, a={:.4}, b={:.4}; {}s), Gamma-Gamma spend (p={:.4}, q={:.4}, γ={:.4}); horizon {:.2} {}s from {}, discount {}/year = {:.6} per {} (continuous)",
+        thousands(rows.len() as u64),
+        if purchase.variant == Variant::Mbg { "MBG/NBD" } else { "BG/NBD" },
+        purchase.r, purchase.alpha, purchase.a, purchase.b, time_unit,
+        spend.p, spend.q, spend.gamma,
+        horizon, time_unit, clv_data::time::format_date(histories.main_end()),
+        args.discount_rate, delta, time_unit,
+    );
+    Ok(())
 }

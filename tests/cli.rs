@@ -370,3 +370,61 @@ fn fit_prints_and_saves_the_published_cdnow_models() {
         assert_eq!(json["data"]["observation_end"], "1997-09-30");
     }
 }
+
+#[test]
+fn score_with_saved_models_equals_score_with_fresh_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let cdnow = data("CDNOW_sample.txt");
+    let base = |cmd: &'static str| {
+        let mut args = vec![cmd.to_string(), cdnow.to_str().unwrap().to_string()];
+        args.extend(CDNOW_COLUMNS.iter().map(|s| s.to_string()));
+        args.extend(["--observation-end".to_string(), "1997-09-30".to_string()]);
+        args
+    };
+    let run = |args: Vec<String>| ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    for (model, file) in [("bgnbd", "purchase.json"), ("gg", "spend.json")] {
+        let mut args = base("fit");
+        args.extend(["--model".into(), model.into(), "-o".into(), p(file)]);
+        run(args);
+    }
+    let mut fresh = base("score");
+    fresh.extend(["-o".into(), p("fresh.csv")]);
+    run(fresh);
+    let mut saved = base("score");
+    saved.extend([
+        "--model-file".into(),
+        p("purchase.json"),
+        "--model-file".into(),
+        p("spend.json"),
+        "-o".into(),
+        p("saved.csv"),
+    ]);
+    run(saved);
+    assert_eq!(
+        std::fs::read(p("fresh.csv")).unwrap(),
+        std::fs::read(p("saved.csv")).unwrap()
+    );
+    let rows = read_csv(Path::new(&p("saved.csv")));
+    assert_eq!(rows.len(), 2357);
+    for r in &rows {
+        let f = |k: &str| r[k].parse::<f64>().unwrap();
+        assert!((0.0..=1.0).contains(&f("p_alive")));
+        assert!((f("churn_probability") - (1.0 - f("p_alive"))).abs() < 1e-12);
+        assert!(
+            f("predicted_clv") >= 0.0
+                && f("predicted_clv") <= f("expected_spend") * f("expected_purchases") + 1e-9
+        );
+        assert!(
+            (f("total_clv") - f("historic_clv") - f("predicted_clv")).abs()
+                < 1e-9 * f("total_clv").max(1.0)
+        );
+        if f("frequency") == 0.0 {
+            assert_eq!(
+                f("p_alive"),
+                1.0,
+                "BG/NBD: no repeat purchase, no chance to have dropped out"
+            );
+        }
+    }
+}

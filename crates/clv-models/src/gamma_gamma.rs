@@ -52,6 +52,41 @@ impl GammaGammaParams {
     }
 }
 
+/// Σ weight · ℓ over rows, adding the weighted gradient into `grad`. The log-gamma and digamma
+/// terms depend only on x and the parameters, so they are recomputed only when x changes (rows
+/// sorted by x, as `fit` callers pass them, make that once per distinct x).
+fn spend_chunk(theta: &[f64], rows: &[SpendPattern], grad: &mut [f64]) -> f64 {
+    let (p, q, gamma) = (theta[0], theta[1], theta[2]);
+    let (ln_gamma_q, psi_q, ln_g) = (ln_gamma(q), digamma(q), gamma.ln());
+    // (x, lnΓ(px+q) − lnΓ(px) − lnΓ(q), ψ(px+q) − ψ(px), ψ(px+q) − ψ(q), ln x)
+    let mut cached = (f64::NAN, 0.0, 0.0, 0.0, 0.0);
+    let mut ll = 0.0;
+    for row in rows {
+        let SpendPattern { x, m, weight } = *row;
+        if cached.0 != x {
+            let px = p * x;
+            let psi_all = digamma(px + q);
+            cached = (
+                x,
+                ln_gamma(px + q) - ln_gamma(px) - ln_gamma_q,
+                psi_all - digamma(px),
+                psi_all - psi_q,
+                x.ln(),
+            );
+        }
+        let (_, ln_gammas, d_p, d_q, ln_x) = cached;
+        let px = p * x;
+        let ln_m = m.ln();
+        let total = gamma + x * m;
+        let ln_total = total.ln();
+        grad[0] += weight * x * (d_p + ln_m + ln_x - ln_total);
+        grad[1] += weight * (d_q + ln_g - ln_total);
+        grad[2] += weight * (q / gamma - (px + q) / total);
+        ll += weight * (ln_gammas + q * ln_g + (px - 1.0) * ln_m + px * ln_x - (px + q) * ln_total);
+    }
+    ll
+}
+
 impl Model for GammaGamma {
     type Row = SpendPattern;
 
@@ -60,18 +95,15 @@ impl Model for GammaGamma {
     }
 
     fn log_likelihood(&self, theta: &[f64], row: &SpendPattern, grad: &mut [f64]) -> f64 {
-        let (p, q, gamma) = (theta[0], theta[1], theta[2]);
-        let SpendPattern { x, m, .. } = *row;
-        let px = p * x;
-        let ln_total = (gamma + x * m).ln();
-        grad[0] += x * (digamma(px + q) - digamma(px) + m.ln() + x.ln() - ln_total);
-        grad[1] += digamma(px + q) - digamma(q) + gamma.ln() - ln_total;
-        grad[2] += q / gamma - (px + q) / (gamma + x * m);
-        ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q)
-            + q * gamma.ln()
-            + (px - 1.0) * m.ln()
-            + px * x.ln()
-            - (px + q) * ln_total
+        let one = SpendPattern {
+            weight: 1.0,
+            ..*row
+        };
+        spend_chunk(theta, &[one], grad)
+    }
+
+    fn chunk_log_likelihood(&self, theta: &[f64], rows: &[SpendPattern], grad: &mut [f64]) -> f64 {
+        spend_chunk(theta, rows, grad)
     }
 
     fn check(&self, rows: &[SpendPattern]) -> Result<(), String> {
