@@ -403,6 +403,55 @@ pub fn demo() -> Result<()> {
         output: None,
     })?;
 
+    println!(
+        "\n== What each customer is worth: scored as of 1998-06-30, next 52 weeks, 10% a year =="
+    );
+    let input = demo_input(&path);
+    let histories = crate::input::load(&input, Period::Day, None)?;
+    let scores = crate::modeling::score_table(
+        &crate::cli::ScoreArgs {
+            input: demo_input(&path),
+            output: OutputArgs {
+                format: Some(OutputFormat::Table),
+                output: None,
+            },
+            model: crate::cli::ModelKind::Bgnbd,
+            model_file: Vec::new(),
+            time_unit: "week".into(),
+            horizon: "52w".into(),
+            discount_rate: "10%".into(),
+        },
+        &histories,
+    )?;
+    let float = |name: &str| match scores.column(name) {
+        Some(Values::Float(v)) => v.clone(),
+        _ => unreachable!("score tables have a float column {name}"),
+    };
+    let (clv, alive, historic) = (
+        float("predicted_clv"),
+        float("p_alive"),
+        float("historic_clv"),
+    );
+    let shown = [
+        "customer_id",
+        "frequency",
+        "p_alive",
+        "expected_purchases",
+        "predicted_clv",
+        "historic_clv",
+        "expected_next_order_date",
+    ];
+    let mut top: Vec<usize> = (0..clv.len()).collect();
+    top.sort_by(|&a, &b| clv[b].total_cmp(&clv[a]));
+    top.truncate(8);
+    println!("Most valuable next year (predicted CLV, discounted):");
+    print!("{}", scores.select(&top).project(&shown).render_text(8));
+    let mut lost: Vec<usize> = (0..clv.len()).filter(|&i| alive[i] < 0.3).collect();
+    lost.sort_by(|&a, &b| historic[b].total_cmp(&historic[a]));
+    lost.truncate(8);
+    println!("\nValuable customers most likely lost (P(alive) < 0.3, by past revenue): win-back candidates");
+    print!("{}", scores.select(&lost).project(&shown).render_text(8));
+
     let p = path.display();
     println!("\nTry next:");
     println!("  clv summary {p} --customer-col 2 --date-col 3 --amount-col 5 --time-unit week --format csv -o summary.csv");
@@ -410,6 +459,7 @@ pub fn demo() -> Result<()> {
         "  clv metrics {p} --customer-col 2 --date-col 3 --amount-col 5 --window 12w --format json"
     );
     println!("  clv fit {p} --customer-col 2 --date-col 3 --amount-col 5 --calibration-end 1997-09-30 --model gg -o spend.json");
+    println!("  clv score {p} --customer-col 2 --date-col 3 --amount-col 5 --horizon 365d --discount-rate 10% -o scores.csv");
     println!("  clv simulate --customers 100000 -o orders.csv && clv summary orders.csv --time-unit week");
     println!("  clv summary YOUR_EXPORT.csv --rejects rejects.csv   # columns are detected from the header");
     Ok(())

@@ -221,6 +221,17 @@ fn parse_rate(text: &str) -> Result<f64> {
 }
 
 pub fn score(args: &crate::cli::ScoreArgs) -> Result<()> {
+    let histories = load(&args.input, Period::Day, None)?;
+    let table = score_table(args, &histories)?;
+    crate::output::write_table(&table, &args.output)?;
+    Ok(())
+}
+
+/// One scored row per customer of `histories`.
+pub fn score_table<'h>(
+    args: &crate::cli::ScoreArgs,
+    histories: &'h clv_summary::Histories,
+) -> Result<clv_data::Table<'h>> {
     use clv_data::{Table, Values};
     use clv_models::gamma_gamma::GammaGammaParams;
     use clv_models::value::{
@@ -243,9 +254,8 @@ pub fn score(args: &crate::cli::ScoreArgs) -> Result<()> {
     let horizon = horizon_days / time_unit.days();
     let delta = discount_per_unit(parse_rate(&args.discount_rate)?, time_unit.days());
 
-    let histories = load(&args.input, Period::Day, None)?;
     let rows = summary_rows(
-        &histories,
+        histories,
         SummaryOptions {
             time_unit,
             include_first: false,
@@ -414,7 +424,6 @@ pub fn score(args: &crate::cli::ScoreArgs) -> Result<()> {
         .with("total_clv", Values::Float(total))
         .with("expected_next_order_date", Values::Text(next_date))
         .with("next_order_probability", Values::Float(next_prob));
-    crate::output::write_table(&table, &args.output)?;
     eprintln!(
         "scored {} customers: {} model (r={:.4}, α={:.4}, a={:.4}, b={:.4}; {}s), Gamma-Gamma spend (p={:.4}, q={:.4}, γ={:.4}); horizon {:.2} {}s from {}, discount {}/year = {:.6} per {} (continuous)",
         thousands(rows.len() as u64),
@@ -424,5 +433,5 @@ pub fn score(args: &crate::cli::ScoreArgs) -> Result<()> {
         horizon, time_unit, clv_data::time::format_date(histories.main_end()),
         args.discount_rate, delta, time_unit,
     );
-    Ok(())
+    Ok(table)
 }

@@ -79,6 +79,39 @@ impl<'a> Table<'a> {
             .map(|c| &c.values)
     }
 
+    /// The rows at `rows` (in that order), as a new table.
+    pub fn select(&self, rows: &[usize]) -> Table<'a> {
+        fn pick<T: Clone>(v: &[T], rows: &[usize]) -> Vec<T> {
+            rows.iter().map(|&r| v[r].clone()).collect()
+        }
+        Table {
+            columns: self
+                .columns
+                .iter()
+                .map(|c| Column {
+                    name: c.name.clone(),
+                    values: match &c.values {
+                        Values::Text(v) => Values::Text(pick(v, rows)),
+                        Values::Int(v) => Values::Int(pick(v, rows)),
+                        Values::Float(v) => Values::Float(pick(v, rows)),
+                        Values::MaybeFloat(v) => Values::MaybeFloat(pick(v, rows)),
+                        Values::Date(v) => Values::Date(pick(v, rows)),
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    /// Only the named columns, in that order (names that do not exist are skipped).
+    pub fn project(&self, names: &[&str]) -> Table<'a> {
+        Table {
+            columns: names
+                .iter()
+                .filter_map(|n| self.columns.iter().find(|c| c.name == *n).cloned())
+                .collect(),
+        }
+    }
+
     /// RFC 4180 CSV with a header row; floats in shortest round-trip form. Rows are formatted in
     /// chunks on all cores and written in order.
     pub fn write_csv(&self, mut out: impl Write) -> io::Result<()> {
@@ -331,6 +364,17 @@ mod tests {
         assert_eq!(parsed[1]["x"], 38.857142857142854);
         assert!(parsed[0]["m"].is_null());
         assert_eq!(parsed[0]["d"], "1970-01-01");
+    }
+
+    #[test]
+    fn select_and_project() {
+        let t = sample().select(&[1, 0]).project(&["n", "id", "missing"]);
+        assert_eq!(t.columns.len(), 2);
+        assert_eq!(t.column("n"), Some(&Values::Int(vec![-2, 1])));
+        assert_eq!(
+            t.column("id"),
+            Some(&Values::text(vec!["b\"q".into(), "a".into()]))
+        );
     }
 
     #[test]
