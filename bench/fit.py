@@ -19,9 +19,7 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "bench", "out")
-CLV = os.path.join(ROOT, "target", "release", "clv")
+from common import CLV, END, OUT, simulated_log
 
 PEER = r"""
 import sys, time, json, pandas as pd
@@ -45,13 +43,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--peer-runs", type=int, default=3)
     args = ap.parse_args()
-    os.makedirs(OUT, exist_ok=True)
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    log = os.path.join(OUT, f"sim_{args.customers}.csv")
-    end = "2024-12-29"
-    if not os.path.exists(log):
-        subprocess.run([CLV, "simulate", "--customers", str(args.customers), "--seed", "42", "-o", log],
-                       check=True, stderr=subprocess.DEVNULL)
+    log = simulated_log(args.customers)
+    end = END
     summary = os.path.join(OUT, "fit_summary.csv")
     subprocess.run([CLV, "summary", log, "--time-unit", "week", "--observation-end", end, "-o", summary],
                    check=True, stderr=subprocess.DEVNULL)

@@ -15,9 +15,7 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "bench", "out")
-CLV = os.path.join(ROOT, "target", "release", "clv")
+from common import CLV, END, OUT, simulated_log
 
 PEER = r"""
 import sys, pandas as pd
@@ -70,13 +68,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--peer-runs", type=int, default=3)
     args = ap.parse_args()
-    os.makedirs(OUT, exist_ok=True)
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    log = os.path.join(OUT, f"sim_{args.customers}.csv")
-    end = "2024-12-29"
-    if not os.path.exists(log):
-        subprocess.run([CLV, "simulate", "--customers", str(args.customers), "--seed", "42", "-o", log],
-                       check=True, stderr=subprocess.DEVNULL)
+    log = simulated_log(args.customers)
+    end = END
     rows = sum(1 for _ in open(log)) - 1
     size = os.path.getsize(log) / 1e6
     print(f"data: {args.customers:,} customers, {rows:,} rows, {size:.0f} MB CSV ({log})")

@@ -67,16 +67,7 @@ pub fn fit(args: &FitArgs) -> Result<()> {
             (kind, report, 0, print)
         }
         ModelKind::Gg => {
-            let spend: Vec<SpendPattern> = rows
-                .iter()
-                .filter(|r| r.frequency > 0 && r.monetary_value > 0.0)
-                .map(|r| SpendPattern {
-                    x: r.frequency as f64,
-                    m: r.monetary_value,
-                    weight: 1.0,
-                })
-                .collect();
-            let spend = sorted_by_x(spend);
+            let spend = spend_rows(&rows);
             let report = fit_model(&GammaGamma, &spend)?;
             let excluded = (rows.len() - spend.len()) as u64;
             let print = fingerprint(spend.iter().flat_map(|s| [s.x, s.m]));
@@ -152,10 +143,20 @@ fn print_report(kind: &str, unit: TimeUnit, r: &FitReport, excluded: u64) {
     );
 }
 
-/// Spend rows ordered by purchase count, so the model shares its per-x terms.
-fn sorted_by_x(mut rows: Vec<SpendPattern>) -> Vec<SpendPattern> {
-    rows.sort_by(|a, b| a.x.total_cmp(&b.x));
-    rows
+/// Repeat buyers with a positive mean repeat spend, the Gamma-Gamma model's data, ordered by
+/// purchase count so the model shares its per-x terms.
+fn spend_rows(rows: &[clv_summary::SummaryRow<'_>]) -> Vec<SpendPattern> {
+    let mut spend: Vec<SpendPattern> = rows
+        .iter()
+        .filter(|r| r.frequency > 0 && r.monetary_value > 0.0)
+        .map(|r| SpendPattern {
+            x: r.frequency as f64,
+            m: r.monetary_value,
+            weight: 1.0,
+        })
+        .collect();
+    spend.sort_by(|a, b| a.x.total_cmp(&b.x));
+    spend
 }
 
 /// A saved model read back.
@@ -284,18 +285,9 @@ pub fn score_table<'h>(
     let spend = match saved_spend {
         Some(m) => GammaGammaParams::from_slice(&m.params),
         None => {
-            let repeat: Vec<SpendPattern> = rows
-                .iter()
-                .filter(|r| r.frequency > 0 && r.monetary_value > 0.0)
-                .map(|r| SpendPattern {
-                    x: r.frequency as f64,
-                    m: r.monetary_value,
-                    weight: 1.0,
-                })
-                .collect();
+            let repeat = spend_rows(&rows);
             let started = std::time::Instant::now();
-            let params =
-                GammaGammaParams::from_slice(&fit_model(&GammaGamma, &sorted_by_x(repeat))?.params);
+            let params = GammaGammaParams::from_slice(&fit_model(&GammaGamma, &repeat)?.params);
             tracing::info!(elapsed = ?started.elapsed(), "spend fit");
             params
         }

@@ -18,7 +18,7 @@ pub mod time;
 
 pub use columns::{Column, ColumnMapping, ColumnSpec, Role};
 pub use line::{LineBuilder, OrderLine};
-pub use read::{read_delimited, Delimiter, Progress, ReadOptions, ReadReport};
+pub use read::{accept, read_delimited, Delimiter, Progress, ReadOptions, ReadReport};
 pub use reject::{Reject, RejectLog, RejectReason};
 pub use table::{Table, Values};
 pub use time::{DateParser, Period, TimeUnit};

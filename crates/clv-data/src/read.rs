@@ -149,7 +149,9 @@ pub fn read_delimited(
     Ok(report)
 }
 
-fn accept(
+/// Count one built row: hand an accepted line to `sink`, record a rejected one. Every reader
+/// goes through here, so the counts in the report always add up.
+pub fn accept(
     result: Result<OrderLine<'_>, Reject>,
     rejects: &mut RejectLog,
     sink: &mut dyn FnMut(&OrderLine<'_>),

@@ -36,20 +36,8 @@ const GL_WEIGHTS: [f64; 5] = [
     0.06667134430868814,
 ];
 
-/// Discounted expected purchases in (T, T+H] for a customer with history (x, t_x, T).
-pub fn discounted_expected_purchases(
-    p: &BgNbdParams,
-    horizon: f64,
-    delta: f64,
-    x: f64,
-    t_x: f64,
-    big_t: f64,
-) -> Result<f64, Hyp2f1Error> {
-    expected_and_discounted_purchases(p, horizon, delta, x, t_x, big_t).map(|(_, d)| d)
-}
-
-/// (expected purchases, discounted expected purchases) in (T, T+H]: scoring needs both, and
-/// the first is a by-product of the second.
+/// (expected purchases, discounted expected purchases) in (T, T+H] for a customer with history
+/// (x, t_x, T): scoring needs both, and the first is a by-product of the second.
 pub fn expected_and_discounted_purchases(
     p: &BgNbdParams,
     horizon: f64,
@@ -102,7 +90,8 @@ mod tests {
             (26.0, 216.0 / 7.0, 31.0, 52.18),
             (3.0, 10.0, 38.0, 260.0),
         ] {
-            let got = discounted_expected_purchases(&p, h, delta, x, t_x, big_t).unwrap();
+            let (undiscounted, got) =
+                expected_and_discounted_purchases(&p, h, delta, x, t_x, big_t).unwrap();
             // Naive: the increments of CET over 20,000 small steps, each discounted at its middle.
             let steps = 20_000;
             let mut naive = 0.0;
@@ -115,10 +104,11 @@ mod tests {
             }
             assert!((got - naive).abs() < 1e-7 * naive, "{x}: {got} vs {naive}");
             // Without discounting it is plain CET; with it, less.
-            let undiscounted = p.conditional_expected_purchases(h, x, t_x, big_t).unwrap();
+            let plain = expected_and_discounted_purchases(&p, h, 0.0, x, t_x, big_t).unwrap();
+            assert_eq!(plain, (undiscounted, undiscounted));
             assert_eq!(
-                discounted_expected_purchases(&p, h, 0.0, x, t_x, big_t).unwrap(),
-                undiscounted
+                undiscounted,
+                p.conditional_expected_purchases(h, x, t_x, big_t).unwrap()
             );
             assert!(got < undiscounted);
         }

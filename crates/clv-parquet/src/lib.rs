@@ -15,7 +15,7 @@ use arrow_array::{
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{DataType, Field, Schema, TimeUnit as ArrowTimeUnit};
 use clv_data::{
-    ColumnMapping, DataError, DateParser, LineBuilder, OrderLine, Progress, ReadOptions,
+    accept, ColumnMapping, DataError, DateParser, LineBuilder, OrderLine, Progress, ReadOptions,
     ReadReport, RejectLog, Role, Table, Values,
 };
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -88,7 +88,6 @@ pub fn read_parquet(
                     time = typed_time(array, row, dates);
                 }
             }
-            report.rows += 1;
             let built = line_builder.build_with_time(
                 |i| {
                     present
@@ -98,19 +97,10 @@ pub fn read_parquet(
                         .then(|| cells[i].as_bytes())
                 },
                 names.len(),
-                report.rows,
+                report.rows + 1,
                 time,
             );
-            match built {
-                Ok(line) => {
-                    report.accepted += 1;
-                    sink(&line);
-                }
-                Err(reject) => {
-                    report.rejected += 1;
-                    rejects.record(reject)?;
-                }
-            }
+            accept(built, rejects, sink, &mut report)?;
         }
         progress(file_bytes * report.rows / total_rows);
     }
