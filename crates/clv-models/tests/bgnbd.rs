@@ -2,7 +2,7 @@
 //! the analytic gradient against finite differences, and P(alive) against the published example.
 
 use clv_models::bgnbd::BgNbdParams;
-use clv_models::{fit, BgNbd, Model, Pattern, Patterns};
+use clv_models::{fit, BgNbd, Model, Patterns};
 
 /// CDNOW 39-week calibration (x, t_x, T) from lifetimes' own `calibration_and_holdout_data`.
 fn cdnow() -> Patterns {

@@ -2,7 +2,7 @@
 //! gradient against finite differences, and expected spend against the closed form.
 
 use clv_models::gamma_gamma::GammaGammaParams;
-use clv_models::{fit, GammaGamma, Model, SpendPattern};
+use clv_models::{fit, GammaGamma, SpendPattern};
 
 fn cdnow_repeat_buyers() -> Vec<SpendPattern> {
     let path = concat!(
