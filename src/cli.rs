@@ -184,6 +184,16 @@ pub struct ScoreArgs {
     /// Annual discount rate for CLV (10% or 0.1).
     #[arg(long, default_value = "10%")]
     pub discount_rate: String,
+    /// continuous (each purchase discounted at its expected time), or lifetimes (lifetimes' monthly
+    /// steps and month lengths, for comparing with that package).
+    #[arg(long, value_enum, default_value_t = Discounting::Continuous)]
+    pub discounting: Discounting,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Discounting {
+    Continuous,
+    Lifetimes,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -420,6 +420,7 @@ pub fn demo() -> Result<()> {
             time_unit: "week".into(),
             horizon: "52w".into(),
             discount_rate: "10%".into(),
+            discounting: crate::cli::Discounting::Continuous,
         },
         &histories,
     )?;

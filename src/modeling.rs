@@ -236,7 +236,8 @@ pub fn score_table<'h>(
     use clv_data::{Table, Values};
     use clv_models::gamma_gamma::GammaGammaParams;
     use clv_models::value::{
-        discount_per_unit, expected_and_discounted_purchases, median_time_to_next_purchase,
+        discount_per_unit, expected_and_discounted_purchases, lifetimes_discounted_purchases,
+        median_time_to_next_purchase,
     };
     use clv_models::{BgNbdParams, Variant};
 
@@ -253,7 +254,18 @@ pub fn score_table<'h>(
     };
     let horizon_days = clv_data::time::parse_days(&args.horizon).map_err(anyhow::Error::msg)?;
     let horizon = horizon_days / time_unit.days();
-    let delta = discount_per_unit(parse_rate(&args.discount_rate)?, time_unit.days());
+    let annual_rate = parse_rate(&args.discount_rate)?;
+    let delta = discount_per_unit(annual_rate, time_unit.days());
+    // lifetimes' scheme: whole months, a monthly rate, and its own month lengths per unit.
+    let lifetimes_months = (horizon_days / TimeUnit::Month.days()).round() as u32;
+    let lifetimes_monthly_rate = (1.0 + annual_rate).powf(1.0 / 12.0) - 1.0;
+    let lifetimes_units_per_month = match time_unit {
+        TimeUnit::Hour => 720.0,
+        TimeUnit::Day => 30.0,
+        TimeUnit::Week => 4.345,
+        TimeUnit::Month => 1.0,
+        TimeUnit::Year => 1.0 / 12.0,
+    };
 
     let rows = summary_rows(
         histories,
@@ -316,8 +328,23 @@ pub fn score_table<'h>(
         .collect();
     drop(index);
     let predict = |&(x, t_x, t): &(f64, f64, f64)| -> Result<(f64, f64, f64, f64)> {
-        let (purchases, discounted) =
-            expected_and_discounted_purchases(&purchase, horizon, delta, x, t_x, t)?;
+        let (purchases, discounted) = match args.discounting {
+            crate::cli::Discounting::Continuous => {
+                expected_and_discounted_purchases(&purchase, horizon, delta, x, t_x, t)?
+            }
+            crate::cli::Discounting::Lifetimes => (
+                purchase.conditional_expected_purchases(horizon, x, t_x, t)?,
+                lifetimes_discounted_purchases(
+                    &purchase,
+                    lifetimes_months,
+                    lifetimes_units_per_month,
+                    lifetimes_monthly_rate,
+                    x,
+                    t_x,
+                    t,
+                )?,
+            ),
+        };
         Ok((
             purchase.p_alive(x, t_x, t),
             purchases,

@@ -407,6 +407,27 @@ fn score_with_saved_models_equals_score_with_fresh_fits() {
     );
     let rows = read_csv(Path::new(&p("saved.csv")));
     assert_eq!(rows.len(), 2357);
+    // lifetimes' monthly scheme over the same year lands within a few percent of continuous
+    // discounting (same purchases, discounted at month ends instead of when they happen).
+    let mut monthly = base("score");
+    monthly.extend([
+        "--discounting".into(),
+        "lifetimes".into(),
+        "-o".into(),
+        p("monthly.csv"),
+    ]);
+    run(monthly);
+    for (a, b) in rows.iter().zip(read_csv(Path::new(&p("monthly.csv")))) {
+        let (c, m): (f64, f64) = (
+            a["predicted_clv"].parse().unwrap(),
+            b["predicted_clv"].parse().unwrap(),
+        );
+        assert!(
+            (c - m).abs() <= 0.03 * c.max(1e-9),
+            "{}: {c} vs {m}",
+            a["customer_id"]
+        );
+    }
     for r in &rows {
         let f = |k: &str| r[k].parse::<f64>().unwrap();
         assert!((0.0..=1.0).contains(&f("p_alive")));

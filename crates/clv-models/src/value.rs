@@ -64,6 +64,30 @@ pub fn expected_and_discounted_purchases(
     ))
 }
 
+/// Discounted expected purchases the way lifetimes' `customer_lifetime_value` counts them, for
+/// cross-checking with that peer: `months` monthly steps of `units_per_month` model units (lifetimes
+/// uses 4.345 weeks, 30 days or 720 hours), each step's expected purchases discounted at the end of
+/// the month by (1 + monthly rate)^k:
+/// Σₖ [CET(k·f) − CET((k−1)·f)] / (1 + d_m)^k.
+pub fn lifetimes_discounted_purchases(
+    p: &BgNbdParams,
+    months: u32,
+    units_per_month: f64,
+    monthly_rate: f64,
+    x: f64,
+    t_x: f64,
+    big_t: f64,
+) -> Result<f64, Hyp2f1Error> {
+    let mut previous = 0.0;
+    let mut total = 0.0;
+    for k in 1..=months {
+        let now = p.conditional_expected_purchases(k as f64 * units_per_month, x, t_x, big_t)?;
+        total += (now - previous) / (1.0 + monthly_rate).powi(k as i32);
+        previous = now;
+    }
+    Ok(total)
+}
+
 /// Time to the next purchase of a customer who is still active, as a median: their purchase rate
 /// given x purchases over T is Gamma(r + x, α + T), so P(no purchase within u | active) =
 /// ((α+T)/(α+T+u))^(r+x), which is ½ at u = (α+T)(2^(1/(r+x)) − 1).

@@ -2,6 +2,8 @@
 //! `tools/fixtures/model_fixtures.py`): our fit reaches lifetimes' optimum, and every prediction
 //! evaluated at lifetimes' estimates equals lifetimes' own.
 
+use clv_models::gamma_gamma::GammaGammaParams;
+use clv_models::value::lifetimes_discounted_purchases;
 use clv_models::{fit, BgNbd, BgNbdParams, MbgNbd, Model, Pattern, Patterns, Variant};
 use serde_json::Value;
 
@@ -68,6 +70,28 @@ fn check<M: Model<Row = Pattern>>(
             v.as_f64().unwrap(),
             1e-9,
         );
+    }
+    // CLV the way lifetimes computes it (its monthly scheme, 4.345 weeks a month), with lifetimes'
+    // Gamma-Gamma estimates.
+    let g = &fixture["gamma_gamma"];
+    let spend = GammaGammaParams::from_slice(&[
+        g["p"].as_f64().unwrap(),
+        g["q"].as_f64().unwrap(),
+        g["v"].as_f64().unwrap(),
+    ]);
+    let settings = &fixture["clv_settings"];
+    let (months, rate, per_month) = (
+        settings["months"].as_u64().unwrap() as u32,
+        settings["monthly_rate"].as_f64().unwrap(),
+        settings["weeks_per_month"].as_f64().unwrap(),
+    );
+    for c in want["clv"].as_array().unwrap() {
+        let f = |k: &str| c[k].as_f64().unwrap();
+        let (x, t_x, big_t, m) = (f("x"), f("t_x"), f("T"), f("m"));
+        let purchases =
+            lifetimes_discounted_purchases(&p, months, per_month, rate, x, t_x, big_t).unwrap();
+        let clv = spend.expected_spend(x, m).unwrap() * purchases;
+        close(&format!("{name} CLV x={x}"), clv, f("clv"), 1e-9);
     }
     for h in want["histories"].as_array().unwrap() {
         let (x, t_x, big_t) = (
