@@ -95,6 +95,28 @@ impl BgNbdParams {
         Ok(c / (a - 1.0) * bracket * self.p_alive(x, t_x, big_t))
     }
 
+    /// P(X(t) = n): probability that a customer just acquired makes exactly n repeat purchases in
+    /// (0, t] (FHL 2005 eq. 8; the MBG/NBD form shifts the beta terms by one):
+    /// B(a, b+n+s)/B(a,b) · NB(n) + 1[n+s>0] B(a+1, b+n+s−1)/B(a,b) · P(NB ≥ n),
+    /// with NB the negative binomial count of an active customer, each term built in log space.
+    pub fn probability_of_purchases(&self, n: u32, t: f64) -> f64 {
+        use statrs::function::beta::ln_beta;
+        let BgNbdParams { r, alpha, a, b, .. } = *self;
+        let s = self.variant.shift();
+        let nf = n as f64;
+        let (ln_stay, ln_go) = ((alpha / (alpha + t)).ln(), (t / (alpha + t)).ln());
+        let ln_nb =
+            |j: f64| ln_gamma(r + j) - ln_gamma(r) - ln_gamma(j + 1.0) + r * ln_stay + j * ln_go;
+        let ln_b = ln_beta(a, b);
+        let first = (ln_beta(a, b + nf + s) - ln_b + ln_nb(nf)).exp();
+        if nf + s == 0.0 {
+            return first;
+        }
+        let below: f64 = (0..n).map(|j| ln_nb(j as f64).exp()).sum();
+        let tail = (1.0 - below).max(0.0);
+        first + (ln_beta(a + 1.0, b + nf + s - 1.0) - ln_b).exp() * tail
+    }
+
     /// P(alive | x, t_x, T) = 1 / (1 + 1[x+s>0] · a/(b+x+s−1) · ((α+T)/(α+t_x))^(r+x)).
     pub fn p_alive(&self, x: f64, t_x: f64, t: f64) -> f64 {
         let s = self.variant.shift();

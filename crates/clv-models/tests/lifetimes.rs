@@ -71,6 +71,19 @@ fn check<M: Model<Row = Pattern>>(
             1e-9,
         );
     }
+    let pmf = want["pmf_52"].as_array().unwrap();
+    for (n, v) in pmf.iter().enumerate() {
+        close(
+            &format!("{name} P(X(52) = {n})"),
+            p.probability_of_purchases(n as u32, 52.0),
+            v.as_f64().unwrap(),
+            1e-9,
+        );
+    }
+    // A distribution: it sums to one (the tail beyond 400 purchases is negligible here).
+    let total: f64 = (0..400).map(|n| p.probability_of_purchases(n, 52.0)).sum();
+    assert!((total - 1.0).abs() < 1e-9, "{name}: Σ P(X = n) = {total}");
+
     // CLV the way lifetimes computes it (its monthly scheme, 4.345 weeks a month), with lifetimes'
     // Gamma-Gamma estimates.
     let g = &fixture["gamma_gamma"];
