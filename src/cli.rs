@@ -188,6 +188,9 @@ pub struct ScoreArgs {
     /// steps and month lengths, for comparing with that package).
     #[arg(long, value_enum, default_value_t = Discounting::Continuous)]
     pub discounting: Discounting,
+    /// L2 penalty for the models fitted here (see `clv fit --penalty`).
+    #[arg(long, default_value_t = 0.0)]
+    pub penalty: f64,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,6 +220,9 @@ pub struct FitArgs {
     /// Save the fitted model as versioned JSON.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// L2 penalty λ·Σθ² per customer on the parameters (0: plain maximum likelihood).
+    #[arg(long, default_value_t = 0.0)]
+    pub penalty: f64,
 }
 
 #[derive(Args, Debug)]

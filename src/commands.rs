@@ -401,6 +401,7 @@ pub fn demo() -> Result<()> {
         time_unit: "week".into(),
         calibration_end: Some("1997-09-30".into()),
         output: None,
+        penalty: 0.0,
     })?;
 
     println!(
@@ -421,6 +422,7 @@ pub fn demo() -> Result<()> {
             horizon: "52w".into(),
             discount_rate: "10%".into(),
             discounting: crate::cli::Discounting::Continuous,
+            penalty: 0.0,
         },
         &histories,
     )?;

@@ -4,9 +4,20 @@ use crate::cli::{FitArgs, ModelKind};
 use crate::input::{load, thousands};
 use anyhow::{Context, Result};
 use clv_data::{Period, TimeUnit};
-use clv_models::{fit as fit_model, BgNbd, FitReport, GammaGamma, MbgNbd, Patterns, SpendPattern};
+use clv_models::{
+    fit_with, BgNbd, FitOptions, FitReport, GammaGamma, MbgNbd, Model, Patterns, SpendPattern,
+};
 use clv_summary::{summary_rows, SummaryOptions};
 use std::hash::Hasher;
+
+/// Fit with the user's penalty.
+fn fit_model<M: Model>(
+    model: &M,
+    rows: &[M::Row],
+    penalty: f64,
+) -> Result<FitReport, clv_models::FitError> {
+    fit_with(model, rows, FitOptions { penalty })
+}
 
 /// Format of saved models; bump when the JSON changes incompatibly.
 const MODEL_FORMAT_VERSION: u32 = 1;
@@ -59,16 +70,16 @@ pub fn fit(args: &FitArgs) -> Result<()> {
             let data =
                 Patterns::compress(rows.iter().map(|r| (r.frequency as f64, r.recency, r.t)));
             let (kind, report) = if args.model == ModelKind::Bgnbd {
-                ("bgnbd", fit_model(&BgNbd, &data.rows)?)
+                ("bgnbd", fit_model(&BgNbd, &data.rows, args.penalty)?)
             } else {
-                ("mbgnbd", fit_model(&MbgNbd, &data.rows)?)
+                ("mbgnbd", fit_model(&MbgNbd, &data.rows, args.penalty)?)
             };
             let print = fingerprint(data.rows.iter().flat_map(|p| [p.x, p.t_x, p.t, p.weight]));
             (kind, report, 0, print)
         }
         ModelKind::Gg => {
             let spend = spend_rows(&rows);
-            let report = fit_model(&GammaGamma, &spend)?;
+            let report = fit_model(&GammaGamma, &spend, args.penalty)?;
             let excluded = (rows.len() - spend.len()) as u64;
             let print = fingerprint(spend.iter().flat_map(|s| [s.x, s.m]));
             ("gg", report, excluded, print)
@@ -136,7 +147,8 @@ fn print_report(kind: &str, unit: TimeUnit, r: &FitReport, excluded: u64) {
         }
     );
     println!(
-        "  converged: L-BFGS, {} iterations from start {}, gradient norm {:.1e}; intervals from the observed information",
+        "  converged: {}, {} iterations from start {}, gradient norm {:.1e}; intervals from the observed information",
+        r.method,
         r.iterations,
         r.start + 1,
         r.gradient_norm
@@ -287,10 +299,14 @@ pub fn score_table<'h>(
             let data =
                 Patterns::compress(rows.iter().map(|r| (r.frequency as f64, r.recency, r.t)));
             match args.model {
-                ModelKind::Mbgnbd => {
-                    BgNbdParams::of(Variant::Mbg, &fit_model(&MbgNbd, &data.rows)?.params)
-                }
-                _ => BgNbdParams::of(Variant::Bg, &fit_model(&BgNbd, &data.rows)?.params),
+                ModelKind::Mbgnbd => BgNbdParams::of(
+                    Variant::Mbg,
+                    &fit_model(&MbgNbd, &data.rows, args.penalty)?.params,
+                ),
+                _ => BgNbdParams::of(
+                    Variant::Bg,
+                    &fit_model(&BgNbd, &data.rows, args.penalty)?.params,
+                ),
             }
         }
     };
@@ -299,7 +315,9 @@ pub fn score_table<'h>(
         None => {
             let repeat = spend_rows(&rows);
             let started = std::time::Instant::now();
-            let params = GammaGammaParams::from_slice(&fit_model(&GammaGamma, &repeat)?.params);
+            let params = GammaGammaParams::from_slice(
+                &fit_model(&GammaGamma, &repeat, args.penalty)?.params,
+            );
             tracing::info!(elapsed = ?started.elapsed(), "spend fit");
             params
         }

@@ -3,13 +3,19 @@
 //! Parameters are positive, so the optimiser works on their logarithms. The objective is the mean
 //! negative log-likelihood per customer (so tolerances mean the same at 2,000 or 2,000,000
 //! customers), minimised by L-BFGS with a Moré–Thuente line search from several starting points.
-//! A fit is accepted only if the gradient is small, the observed information is positive definite
-//! and every number is finite; otherwise the next start is tried, and if none passes the caller
-//! gets an error that says why, never a silent "success".
+//! A fit is accepted only if the gradient is small, the observed information is positive definite,
+//! the log-likelihood is negative and every number is finite; otherwise the next start is tried,
+//! then Nelder-Mead (no derivatives, robust where line searches fail) from the best point seen,
+//! and if nothing passes the caller gets an error that says why, never a silent "success".
+//!
+//! An optional L2 penalty λ·Σθ² is added to the mean negative log-likelihood per customer
+//! (lifetimes' `penalizer_coef` convention, on the natural parameters; lifetimes' α is on rescaled
+//! time, so the same λ is not the same penalty there).
 
 use crate::data::Weighted;
 use argmin::core::{CostFunction, Executor, Gradient, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::neldermead::NelderMead;
 use argmin::solver::quasinewton::LBFGS;
 
 /// A model the engine can fit.
@@ -76,6 +82,17 @@ pub struct FitReport {
     pub gradient_norm: f64,
     /// Which starting point converged (0-based).
     pub start: usize,
+    /// "L-BFGS", or "Nelder-Mead" when every gradient-based run failed.
+    pub method: String,
+    /// The L2 penalty λ used (0 for plain maximum likelihood).
+    pub penalty: f64,
+}
+
+/// Fitting options.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FitOptions {
+    /// L2 penalty λ on the natural parameters, per customer; 0 for maximum likelihood.
+    pub penalty: f64,
 }
 
 /// The most recent evaluation: where, the log-likelihood, and its gradient.
@@ -89,6 +106,7 @@ struct Objective<'a, M: Model> {
     model: &'a M,
     rows: &'a [M::Row],
     n: f64,
+    penalty: f64,
     last: std::sync::Mutex<Option<Evaluation>>,
 }
 
@@ -157,13 +175,10 @@ impl<M: Model> CostFunction for Objective<'_, M> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, log_theta: &Self::Param) -> Result<f64, argmin::core::Error> {
-        let (_, ll, _) = self.at(log_theta);
+        let (theta, ll, _) = self.at(log_theta);
+        let cost = -ll / self.n + self.penalty * theta.iter().map(|t| t * t).sum::<f64>();
         // A non-finite value makes the line search back off instead of stepping there.
-        Ok(if ll.is_finite() {
-            -ll / self.n
-        } else {
-            f64::MAX
-        })
+        Ok(if cost.is_finite() { cost } else { f64::MAX })
     }
 }
 
@@ -176,7 +191,7 @@ impl<M: Model> Gradient for Objective<'_, M> {
             .iter()
             .zip(&theta)
             .map(|(g, t)| {
-                let v = -g * t / self.n;
+                let v = (-g / self.n + 2.0 * self.penalty * t) * t;
                 if v.is_finite() {
                     v
                 } else {
@@ -252,85 +267,180 @@ pub fn gradient_error<M: Model>(model: &M, theta: &[f64], row: &M::Row) -> f64 {
 
 /// Fit `model` to `rows` by maximum likelihood.
 pub fn fit<M: Model>(model: &M, rows: &[M::Row]) -> Result<FitReport, FitError> {
+    fit_with(model, rows, FitOptions::default())
+}
+
+/// Fit `model` to `rows` with `options`.
+pub fn fit_with<M: Model>(
+    model: &M,
+    rows: &[M::Row],
+    options: FitOptions,
+) -> Result<FitReport, FitError> {
     model.check(rows).map_err(FitError::Data)?;
+    if !(options.penalty >= 0.0 && options.penalty.is_finite()) {
+        return Err(FitError::Data(format!(
+            "the penalty must be a non-negative number, got {}",
+            options.penalty
+        )));
+    }
     let objective = Objective {
         model,
         rows,
         n: rows.iter().map(Weighted::weight).sum(),
+        penalty: options.penalty,
         last: std::sync::Mutex::new(None),
     };
     let starts = model.starts(rows);
-    let mut best: Option<(f64, f64, String)> = None;
-    for (k, start) in starts.iter().enumerate() {
-        let outcome = try_start(&objective, start, k);
-        match outcome {
-            Ok(report) => return Ok(report),
-            Err((ll, gradient_norm, reason)) => {
-                if best
-                    .as_ref()
-                    .is_none_or(|(b, _, _)| ll > *b || !b.is_finite())
-                {
-                    best = Some((ll, gradient_norm, reason));
-                }
-            }
+    // The best rejected run: (log-likelihood, gradient norm, reason, its log-parameters).
+    let mut best: Option<Rejected> = None;
+    fn remember(best: &mut Option<Rejected>, r: Rejected) {
+        if best
+            .as_ref()
+            .is_none_or(|b| r.ll > b.ll || !b.ll.is_finite())
+        {
+            *best = Some(r);
         }
     }
-    let (best_ll, gradient_norm, reason) =
-        best.unwrap_or((f64::NAN, f64::NAN, "no starting point".into()));
+    for (k, start) in starts.iter().enumerate() {
+        let init: Vec<f64> = start.iter().map(|t| t.ln()).collect();
+        match run_lbfgs(&objective, init).and_then(|(p, it)| accept(&objective, p, it, k, "L-BFGS"))
+        {
+            Ok(report) => return Ok(report),
+            Err(r) => remember(&mut best, r),
+        }
+    }
+    // Every gradient-based run failed: Nelder-Mead from the best point any of them reached.
+    let from = best
+        .as_ref()
+        .and_then(|b| b.log_theta.clone())
+        .unwrap_or_else(|| starts[0].iter().map(|t| t.ln()).collect());
+    match run_nelder_mead(&objective, from)
+        .and_then(|(p, it)| accept(&objective, p, it, starts.len(), "Nelder-Mead"))
+    {
+        Ok(report) => return Ok(report),
+        Err(r) => remember(&mut best, r),
+    }
+    let best = best.expect("at least one run was made");
     Err(FitError::NotConverged {
         starts: starts.len(),
-        best_ll,
-        gradient_norm,
-        reason,
+        best_ll: best.ll,
+        gradient_norm: best.gradient_norm,
+        reason: best.reason,
     })
 }
 
-/// One L-BFGS run; on failure returns (log-likelihood, gradient norm, reason).
-fn try_start<M: Model>(
+/// A run that did not pass the acceptance checks.
+struct Rejected {
+    ll: f64,
+    gradient_norm: f64,
+    reason: String,
+    log_theta: Option<Vec<f64>>,
+}
+
+fn rejected(reason: String) -> Rejected {
+    Rejected {
+        ll: f64::NAN,
+        gradient_norm: f64::NAN,
+        reason,
+        log_theta: None,
+    }
+}
+
+fn fresh<'a, M: Model>(o: &Objective<'a, M>) -> Objective<'a, M> {
+    Objective {
+        model: o.model,
+        rows: o.rows,
+        n: o.n,
+        penalty: o.penalty,
+        last: std::sync::Mutex::new(None),
+    }
+}
+
+/// L-BFGS from `init` (log-parameters): the best point and the iteration count.
+fn run_lbfgs<M: Model>(
     objective: &Objective<'_, M>,
-    start: &[f64],
-    index: usize,
-) -> Result<FitReport, (f64, f64, String)> {
-    let init: Vec<f64> = start.iter().map(|t| t.ln()).collect();
+    init: Vec<f64>,
+) -> Result<(Vec<f64>, u64), Rejected> {
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
         .with_tolerance_grad(1e-10)
         .and_then(|s| s.with_tolerance_cost(1e-14))
-        .map_err(|e| (f64::NAN, f64::NAN, e.to_string()))?;
-    let result = Executor::new(
-        Objective {
-            model: objective.model,
-            rows: objective.rows,
-            n: objective.n,
-            last: std::sync::Mutex::new(None),
-        },
-        solver,
-    )
-    .configure(|state| state.param(init).max_iters(1000))
-    .run()
-    .map_err(|e| (f64::NAN, f64::NAN, format!("optimiser stopped: {e}")))?;
+        .map_err(|e| rejected(e.to_string()))?;
+    let result = Executor::new(fresh(objective), solver)
+        .configure(|state| state.param(init).max_iters(1000))
+        .run()
+        .map_err(|e| rejected(format!("optimiser stopped: {e}")))?;
     let state = result.state();
-    let iterations = state.get_iter();
-    let log_theta =
-        state
-            .get_best_param()
-            .cloned()
-            .ok_or((f64::NAN, f64::NAN, "no parameters".to_string()))?;
+    let best = state.get_best_param().cloned();
+    best.map(|p| (p, state.get_iter()))
+        .ok_or_else(|| rejected("no parameters".into()))
+}
+
+/// Nelder-Mead from `init` (log-parameters), on a simplex of ±0.5 in each log-parameter.
+fn run_nelder_mead<M: Model>(
+    objective: &Objective<'_, M>,
+    init: Vec<f64>,
+) -> Result<(Vec<f64>, u64), Rejected> {
+    let mut simplex = vec![init.clone()];
+    for i in 0..init.len() {
+        let mut vertex = init.clone();
+        vertex[i] += 0.5;
+        simplex.push(vertex);
+    }
+    let solver = NelderMead::new(simplex)
+        .with_sd_tolerance(1e-14)
+        .map_err(|e| rejected(e.to_string()))?;
+    let result = Executor::new(fresh(objective), solver)
+        .configure(|state| state.max_iters(20_000))
+        .run()
+        .map_err(|e| rejected(format!("Nelder-Mead stopped: {e}")))?;
+    let state = result.state();
+    let best = state.get_best_param().cloned();
+    best.map(|p| (p, state.get_iter()))
+        .ok_or_else(|| rejected("no parameters".into()))
+}
+
+/// Check a candidate optimum and, if it passes, report it with standard errors.
+fn accept<M: Model>(
+    objective: &Objective<'_, M>,
+    log_theta: Vec<f64>,
+    iterations: u64,
+    start: usize,
+    method: &str,
+) -> Result<FitReport, Rejected> {
     let theta = natural(&log_theta);
     let (ll, grad) = objective.total(&theta);
+    // Gradient of the (penalised) mean objective with respect to log-parameters.
     let gradient_norm = grad
         .iter()
         .zip(&theta)
-        .map(|(g, t)| (g * t / objective.n).powi(2))
+        .map(|(g, t)| ((g / objective.n - 2.0 * objective.penalty * t) * t).powi(2))
         .sum::<f64>()
         .sqrt();
-    let fail = |reason: String| Err((ll, gradient_norm, reason));
-    if !ll.is_finite() || theta.iter().any(|t| !t.is_finite()) {
+    let fail = |reason: String| {
+        Err(Rejected {
+            ll,
+            gradient_norm,
+            reason,
+            log_theta: Some(log_theta.clone()),
+        })
+    };
+    if !ll.is_finite() || theta.iter().any(|t| !t.is_finite() || *t <= 0.0) {
         return fail("non-finite parameters or likelihood".into());
     }
-    if gradient_norm > 1e-5 {
+    if ll > 0.0 {
+        return fail(format!(
+            "positive log-likelihood {ll:.4} (a degenerate optimum)"
+        ));
+    }
+    // NaN fails this check too.
+    if gradient_norm.is_nan() || gradient_norm >= 1e-5 {
         return fail(format!("gradient not small after {iterations} iterations"));
     }
-    let info = observed_information(objective, &theta);
+    let mut info = observed_information(objective, &theta);
+    for (i, row) in info.iter_mut().enumerate() {
+        // The penalty's curvature, on the total scale: n · 2λ on the diagonal.
+        row[i] += 2.0 * objective.penalty * objective.n;
+    }
     let Some(covariance) = spd_inverse(&info) else {
         return fail(
             "observed information is not positive definite (parameters not identified)".into(),
@@ -360,7 +470,9 @@ fn try_start<M: Model>(
         patterns: objective.rows.len(),
         iterations,
         gradient_norm,
-        start: index,
+        start,
+        method: method.to_string(),
+        penalty: objective.penalty,
     })
 }
 

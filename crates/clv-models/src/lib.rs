@@ -22,5 +22,5 @@ pub mod value;
 
 pub use bgnbd::{BgNbd, BgNbdParams, MbgNbd, Variant};
 pub use data::{Pattern, Patterns};
-pub use fit::{fit, gradient_error, FitError, FitReport, Model};
+pub use fit::{fit, fit_with, gradient_error, FitError, FitOptions, FitReport, Model};
 pub use gamma_gamma::{GammaGamma, SpendPattern};
