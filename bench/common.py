@@ -1,4 +1,5 @@
 """Shared set-up for the side-by-side benchmarks: paths, the release build, the simulated log."""
+import argparse
 import os
 import subprocess
 
@@ -18,3 +19,13 @@ def simulated_log(customers):
         subprocess.run([CLV, "simulate", "--customers", str(customers), "--seed", "42", "-o", log],
                        check=True, stderr=subprocess.DEVNULL)
     return log
+
+
+def setup():
+    """The options every benchmark takes (--customers, --runs, --peer-runs) and the log to use."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--customers", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=5, help="runs of clv")
+    ap.add_argument("--peer-runs", type=int, default=3, help="runs of the peer")
+    args = ap.parse_args()
+    return args, simulated_log(args.customers)

@@ -10,7 +10,6 @@ time is the `fit` phase it logs with -v (compressing identical rows included); t
 log (clv's summary file, identical to lifetimes' own as bench/summary.py checks), without
 weights, as its docs show.
 """
-import argparse
 import json
 import os
 import re
@@ -19,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from common import CLV, END, OUT, simulated_log
+from common import CLV, END, OUT, setup
 
 PEER = r"""
 import sys, time, json, pandas as pd
@@ -38,12 +37,7 @@ def elapsed_seconds(text):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--customers", type=int, default=1_000_000)
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--peer-runs", type=int, default=3)
-    args = ap.parse_args()
-    log = simulated_log(args.customers)
+    args, log = setup()
     end = END
     summary = os.path.join(OUT, "fit_summary.csv")
     subprocess.run([CLV, "summary", log, "--time-unit", "week", "--observation-end", end, "-o", summary],

@@ -8,14 +8,13 @@ Both sides do the same steps: read the CSV, summarise (frequency, recency, T, mo
 weeks, same-day purchases merged), write a CSV. Wall time and peak RSS come from wait4() on the
 child process. The script also checks that both summaries agree before printing the ratio.
 """
-import argparse
 import os
 import statistics
 import subprocess
 import sys
 import time
 
-from common import CLV, END, OUT, simulated_log
+from common import CLV, END, OUT, setup
 
 PEER = r"""
 import sys, pandas as pd
@@ -63,12 +62,7 @@ def agree(ours_path, theirs_path):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--customers", type=int, default=1_000_000)
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--peer-runs", type=int, default=3)
-    args = ap.parse_args()
-    log = simulated_log(args.customers)
+    args, log = setup()
     end = END
     rows = sum(1 for _ in open(log)) - 1
     size = os.path.getsize(log) / 1e6

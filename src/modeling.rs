@@ -5,7 +5,8 @@ use crate::input::{load, thousands};
 use anyhow::{Context, Result};
 use clv_data::{Period, TimeUnit};
 use clv_models::{
-    fit_with, BgNbd, FitOptions, FitReport, GammaGamma, MbgNbd, Model, Patterns, SpendPattern,
+    fit_with, BgNbd, FitOptions, FitReport, GammaGamma, MbgNbd, Model, Pattern, Patterns,
+    SpendPattern,
 };
 use clv_summary::{summary_rows, SummaryOptions};
 use std::hash::Hasher;
@@ -286,6 +287,10 @@ pub fn score_table<'h>(
             include_first: false,
         },
     );
+    // One pass over the customers: the distinct (x, t_x, T) patterns serve both the fit and the
+    // predictions, which are made once per pattern.
+    let (data, pattern_of) =
+        Patterns::compress_indexed(rows.iter().map(|r| (r.frequency as f64, r.recency, r.t)));
     let purchase = match saved_purchase {
         Some(m) => BgNbdParams::of(
             if m.kind == "mbgnbd" {
@@ -295,20 +300,16 @@ pub fn score_table<'h>(
             },
             &m.params,
         ),
-        None => {
-            let data =
-                Patterns::compress(rows.iter().map(|r| (r.frequency as f64, r.recency, r.t)));
-            match args.model {
-                ModelKind::Mbgnbd => BgNbdParams::of(
-                    Variant::Mbg,
-                    &fit_model(&MbgNbd, &data.rows, args.penalty)?.params,
-                ),
-                _ => BgNbdParams::of(
-                    Variant::Bg,
-                    &fit_model(&BgNbd, &data.rows, args.penalty)?.params,
-                ),
-            }
-        }
+        None => match args.model {
+            ModelKind::Mbgnbd => BgNbdParams::of(
+                Variant::Mbg,
+                &fit_model(&MbgNbd, &data.rows, args.penalty)?.params,
+            ),
+            _ => BgNbdParams::of(
+                Variant::Bg,
+                &fit_model(&BgNbd, &data.rows, args.penalty)?.params,
+            ),
+        },
     };
     let spend = match saved_spend {
         Some(m) => GammaGammaParams::from_slice(&m.params),
@@ -330,22 +331,7 @@ pub fn score_table<'h>(
     // Purchase predictions depend only on (x, t_x, T): compute each distinct pattern once, the
     // patterns split across all cores.
     let started = std::time::Instant::now();
-    let mut index: rustc_hash::FxHashMap<(u64, u64, u64), u32> = Default::default();
-    let mut patterns: Vec<(f64, f64, f64)> = Vec::new();
-    let pattern_of: Vec<u32> = rows
-        .iter()
-        .map(|r| {
-            let (x, t_x, t) = (r.frequency as f64, r.recency, r.t);
-            *index
-                .entry((x.to_bits(), t_x.to_bits(), t.to_bits()))
-                .or_insert_with(|| {
-                    patterns.push((x, t_x, t));
-                    (patterns.len() - 1) as u32
-                })
-        })
-        .collect();
-    drop(index);
-    let predict = |&(x, t_x, t): &(f64, f64, f64)| -> Result<(f64, f64, f64, f64)> {
+    let predict = |&Pattern { x, t_x, t, .. }: &Pattern| -> Result<(f64, f64, f64, f64)> {
         let (purchases, discounted) = match args.discounting {
             crate::cli::Discounting::Continuous => {
                 expected_and_discounted_purchases(&purchase, horizon, delta, x, t_x, t)?
@@ -371,6 +357,7 @@ pub fn score_table<'h>(
         ))
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let patterns = &data.rows;
     let size = patterns.len().div_ceil(threads).max(1);
     let predictions: Vec<(f64, f64, f64, f64)> = std::thread::scope(|scope| {
         let handles: Vec<_> = patterns

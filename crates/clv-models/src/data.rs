@@ -42,29 +42,49 @@ pub struct Patterns {
 impl Patterns {
     /// Compress per-customer (x, t_x, T) triples: identical triples become one weighted row.
     pub fn compress(customers: impl IntoIterator<Item = (f64, f64, f64)>) -> Self {
-        let mut index: FxHashMap<(u64, u64, u64), usize> = FxHashMap::default();
+        Self::compress_indexed(customers).0
+    }
+
+    /// Like [`Patterns::compress`], also returning, for each customer in input order, the index
+    /// of their row: scoring predicts once per row and hands each customer its row's result.
+    pub fn compress_indexed(
+        customers: impl IntoIterator<Item = (f64, f64, f64)>,
+    ) -> (Self, Vec<u32>) {
+        let mut index: FxHashMap<(u64, u64, u64), u32> = FxHashMap::default();
         let mut rows: Vec<Pattern> = Vec::new();
-        for (x, t_x, t) in customers {
-            let key = (x.to_bits(), t_x.to_bits(), t.to_bits());
-            match index.get(&key) {
-                Some(&i) => rows[i].weight += 1.0,
-                None => {
-                    index.insert(key, rows.len());
-                    rows.push(Pattern {
-                        x,
-                        t_x,
-                        t,
-                        weight: 1.0,
+        let row_of: Vec<u32> = customers
+            .into_iter()
+            .map(|(x, t_x, t)| {
+                let i = *index
+                    .entry((x.to_bits(), t_x.to_bits(), t.to_bits()))
+                    .or_insert_with(|| {
+                        rows.push(Pattern {
+                            x,
+                            t_x,
+                            t,
+                            weight: 0.0,
+                        });
+                        (rows.len() - 1) as u32
                     });
-                }
-            }
-        }
-        rows.sort_by(|p, q| {
+                rows[i as usize].weight += 1.0;
+                i
+            })
+            .collect();
+        // Sort rows by (x, t_x, T) and renumber the customers' indices to match.
+        let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+        order.sort_by(|&p, &q| {
+            let (p, q) = (&rows[p as usize], &rows[q as usize]);
             (p.x, p.t_x, p.t)
                 .partial_cmp(&(q.x, q.t_x, q.t))
                 .expect("finite patterns")
         });
-        Patterns { rows }
+        let mut new_index = vec![0u32; rows.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_index[old as usize] = new as u32;
+        }
+        let rows = order.iter().map(|&old| rows[old as usize]).collect();
+        let row_of = row_of.into_iter().map(|i| new_index[i as usize]).collect();
+        (Patterns { rows }, row_of)
     }
 
     /// Number of customers (total weight).
@@ -114,6 +134,10 @@ mod tests {
         let p = Patterns::compress([(0.0, 0.0, 38.0), (2.0, 5.0, 38.0), (0.0, 0.0, 38.0)]);
         assert_eq!(p.rows.len(), 2);
         assert_eq!((p.rows[0].x, p.rows[0].weight), (0.0, 2.0));
+        let (q, row_of) =
+            Patterns::compress_indexed([(2.0, 5.0, 38.0), (0.0, 0.0, 38.0), (2.0, 5.0, 38.0)]);
+        assert_eq!(row_of, vec![1, 0, 1]);
+        assert_eq!((q.rows[1].x, q.rows[1].weight), (2.0, 2.0));
         assert_eq!(p.customers(), 3.0);
         assert!(p.validate().is_ok());
         assert!(Patterns::compress([(1.0, 5.0, 4.0)]).validate().is_err());

@@ -369,10 +369,7 @@ fn run_lbfgs<M: Model>(
         .configure(|state| state.param(init).max_iters(1000))
         .run()
         .map_err(|e| rejected(format!("optimiser stopped: {e}")))?;
-    let state = result.state();
-    let best = state.get_best_param().cloned();
-    best.map(|p| (p, state.get_iter()))
-        .ok_or_else(|| rejected("no parameters".into()))
+    best_point(result.state())
 }
 
 /// Nelder-Mead from `init` (log-parameters), on a simplex of ±0.5 in each log-parameter.
@@ -393,9 +390,14 @@ fn run_nelder_mead<M: Model>(
         .configure(|state| state.max_iters(20_000))
         .run()
         .map_err(|e| rejected(format!("Nelder-Mead stopped: {e}")))?;
-    let state = result.state();
-    let best = state.get_best_param().cloned();
-    best.map(|p| (p, state.get_iter()))
+    best_point(result.state())
+}
+
+/// Where a run ended: its best log-parameters and the iterations it took.
+fn best_point<S: State<Param = Vec<f64>>>(state: &S) -> Result<(Vec<f64>, u64), Rejected> {
+    state
+        .get_best_param()
+        .map(|p| (p.clone(), state.get_iter()))
         .ok_or_else(|| rejected("no parameters".into()))
 }
 

@@ -2,25 +2,10 @@
 //! the analytic gradient against finite differences, and P(alive) against the published example.
 
 use clv_models::bgnbd::BgNbdParams;
-use clv_models::{fit, BgNbd, Model, Patterns};
+use clv_models::{fit, BgNbd, Model};
 
-/// CDNOW 39-week calibration (x, t_x, T) from lifetimes' own `calibration_and_holdout_data`.
-fn cdnow() -> Patterns {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/data/cdnow_calibration_holdout_lifetimes.csv"
-    );
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    let rows: Vec<(f64, f64, f64)> = reader
-        .deserialize::<std::collections::HashMap<String, String>>()
-        .map(|r| {
-            let r = r.unwrap();
-            let f = |k: &str| r[k].parse::<f64>().unwrap();
-            (f("frequency_cal"), f("recency_cal"), f("T_cal"))
-        })
-        .collect();
-    Patterns::compress(rows)
-}
+mod common;
+use common::cdnow;
 
 fn relative(got: f64, want: f64) -> f64 {
     (got - want).abs() / want.abs()

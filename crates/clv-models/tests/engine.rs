@@ -3,6 +3,8 @@
 
 use clv_models::{fit, fit_with, BgNbd, FitError, FitOptions, Model, Pattern, Patterns};
 
+mod common;
+
 #[test]
 fn unidentifiable_data_is_an_error_not_a_silent_success() {
     // Nobody ever buys again: a and b cannot be told apart and r, α run to the boundary. A
@@ -18,20 +20,7 @@ fn unidentifiable_data_is_an_error_not_a_silent_success() {
 
 #[test]
 fn the_penalty_shrinks_estimates_and_costs_likelihood() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/data/cdnow_calibration_holdout_lifetimes.csv"
-    );
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    let data = Patterns::compress(
-        reader
-            .deserialize::<std::collections::HashMap<String, String>>()
-            .map(|r| {
-                let r = r.unwrap();
-                let f = |k: &str| r[k].parse::<f64>().unwrap();
-                (f("frequency_cal"), f("recency_cal"), f("T_cal"))
-            }),
-    );
+    let data = common::cdnow();
     let plain = fit(&BgNbd, &data.rows).unwrap();
     let penalised = fit_with(&BgNbd, &data.rows, FitOptions { penalty: 0.01 }).unwrap();
     let size = |p: &[f64]| p.iter().map(|t| t * t).sum::<f64>();

@@ -4,26 +4,8 @@
 use clv_models::gamma_gamma::GammaGammaParams;
 use clv_models::{fit, GammaGamma, SpendPattern};
 
-fn cdnow_repeat_buyers() -> Vec<SpendPattern> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/data/cdnow_calibration_holdout_lifetimes.csv"
-    );
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    reader
-        .deserialize::<std::collections::HashMap<String, String>>()
-        .map(|r| {
-            let r = r.unwrap();
-            let f = |k: &str| r[k].parse::<f64>().unwrap();
-            SpendPattern {
-                x: f("frequency_cal"),
-                m: f("monetary_value_cal"),
-                weight: 1.0,
-            }
-        })
-        .filter(|s| s.x > 0.0)
-        .collect()
-}
+mod common;
+use common::cdnow_repeat_buyers;
 
 #[test]
 fn cdnow_fit_matches_the_published_estimates() {

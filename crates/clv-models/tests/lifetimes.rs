@@ -7,23 +7,8 @@ use clv_models::value::lifetimes_discounted_purchases;
 use clv_models::{fit, BgNbd, BgNbdParams, MbgNbd, Model, Pattern, Patterns, Variant};
 use serde_json::Value;
 
-fn data_file(name: &str) -> String {
-    format!("{}/../../tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn cdnow() -> Patterns {
-    let mut reader =
-        csv::Reader::from_path(data_file("cdnow_calibration_holdout_lifetimes.csv")).unwrap();
-    Patterns::compress(
-        reader
-            .deserialize::<std::collections::HashMap<String, String>>()
-            .map(|r| {
-                let r = r.unwrap();
-                let f = |k: &str| r[k].parse::<f64>().unwrap();
-                (f("frequency_cal"), f("recency_cal"), f("T_cal"))
-            }),
-    )
-}
+mod common;
+use common::{cdnow, data_file};
 
 fn close(what: &str, got: f64, want: f64, tolerance: f64) {
     assert!(

@@ -1,0 +1,48 @@
+//! Shared test data: the CDNOW 39-week calibration summary written by lifetimes'
+//! `calibration_and_holdout_data` (tools/fixtures/summary_fixtures.py).
+#![allow(dead_code)] // each test file uses a subset
+
+use clv_models::{Patterns, SpendPattern};
+use std::collections::HashMap;
+
+/// A file under the repository's tests/data.
+pub fn data_file(name: &str) -> String {
+    format!("{}/../../tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One map per customer: column name → value.
+fn cdnow_rows() -> Vec<HashMap<String, f64>> {
+    let mut reader =
+        csv::Reader::from_path(data_file("cdnow_calibration_holdout_lifetimes.csv")).unwrap();
+    reader
+        .deserialize::<HashMap<String, String>>()
+        .map(|r| {
+            r.unwrap()
+                .into_iter()
+                .filter_map(|(k, v)| v.parse::<f64>().ok().map(|v| (k, v)))
+                .collect()
+        })
+        .collect()
+}
+
+/// CDNOW (x, t_x, T) in weeks, compressed.
+pub fn cdnow() -> Patterns {
+    Patterns::compress(
+        cdnow_rows()
+            .iter()
+            .map(|r| (r["frequency_cal"], r["recency_cal"], r["T_cal"])),
+    )
+}
+
+/// CDNOW's repeat buyers: repeat purchases and mean repeat spend.
+pub fn cdnow_repeat_buyers() -> Vec<SpendPattern> {
+    cdnow_rows()
+        .iter()
+        .filter(|r| r["frequency_cal"] > 0.0)
+        .map(|r| SpendPattern {
+            x: r["frequency_cal"],
+            m: r["monetary_value_cal"],
+            weight: 1.0,
+        })
+        .collect()
+}
