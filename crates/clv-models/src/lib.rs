@@ -7,6 +7,7 @@
 //!   a bad fit, and standard errors from the observed information.
 //! - [`bgnbd`]: BG/NBD (Fader, Hardie & Lee 2005) and MBG/NBD (Batislam et al. 2007), one
 //!   overflow-safe implementation.
+//! - [`pareto`]: Pareto/NBD (Schmittlein, Morrison & Colombo 1987) in an all-positive form.
 //! - [`gamma_gamma`]: the Gamma-Gamma spend model.
 //! - [`value`]: discounted expected purchases, CLV and the expected next-order date.
 //! - [`hyp2f1`]: the Gauss hypergeometric function for the real arguments the models need.
@@ -18,9 +19,11 @@ pub mod data;
 pub mod fit;
 pub mod gamma_gamma;
 pub mod hyp2f1;
+pub mod pareto;
 pub mod value;
 
 pub use bgnbd::{BgNbd, BgNbdParams, MbgNbd, Variant};
 pub use data::{Pattern, Patterns};
 pub use fit::{fit, fit_with, gradient_error, FitError, FitOptions, FitReport, Model};
 pub use gamma_gamma::{GammaGamma, SpendPattern};
+pub use pareto::{ParetoNbd, ParetoNbdParams};

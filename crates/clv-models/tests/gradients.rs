@@ -1,7 +1,7 @@
 //! Every model's analytic gradient against central finite differences, over parameter points that
 //! include the awkward corners (a + b < 1, lifetimes#442; large rates; heavy buyers).
 
-use clv_models::{gradient_error, BgNbd, GammaGamma, MbgNbd, Pattern, SpendPattern};
+use clv_models::{gradient_error, BgNbd, GammaGamma, MbgNbd, ParetoNbd, Pattern, SpendPattern};
 
 fn pattern(x: f64, t_x: f64, t: f64) -> Pattern {
     Pattern {
@@ -35,6 +35,20 @@ fn analytic_gradients_equal_finite_differences() {
                 bg < 1e-6 && mbg < 1e-6,
                 "θ={theta:?} {row:?}: BG {bg:e}, MBG {mbg:e}"
             );
+        }
+    }
+    // Pareto/NBD on both sides of α = β (the likelihood switches form there) and at it.
+    let pareto_points: [&[f64]; 5] = [
+        &[0.5534, 10.5802, 0.6061, 11.6562],
+        &[0.5534, 12.0, 0.6061, 11.6562],
+        &[0.8, 7.0, 1.5, 7.0],
+        &[2.0, 0.5, 0.3, 60.0],
+        &[0.3, 90.0, 4.0, 2.0],
+    ];
+    for theta in pareto_points {
+        for row in &histories {
+            let e = gradient_error(&ParetoNbd, theta, row);
+            assert!(e < 1e-6, "Pareto/NBD θ={theta:?} {row:?}: {e:e}");
         }
     }
     let spend = [

@@ -126,3 +126,74 @@ fn bgnbd_and_mbgnbd_agree_with_lifetimes() {
     check(&BgNbd, "bgnbd", Variant::Bg, &fixture, &data);
     check(&MbgNbd, "mbgnbd", Variant::Mbg, &fixture, &data);
 }
+
+#[test]
+fn pareto_nbd_agrees_with_lifetimes() {
+    use clv_models::{ParetoNbd, ParetoNbdParams};
+    let fixture: Value =
+        serde_json::from_str(&std::fs::read_to_string(data_file("lifetimes_models.json")).unwrap())
+            .unwrap();
+    let want = &fixture["models"]["pareto"];
+    let report = fit(&ParetoNbd, &cdnow().rows).expect("converges");
+    let theirs: Vec<f64> = ["r", "alpha", "s", "beta"]
+        .iter()
+        .map(|k| want["params"][k].as_f64().unwrap())
+        .collect();
+    for (i, key) in ["r", "alpha", "s", "beta"].iter().enumerate() {
+        // lifetimes' optimum polished by a tight Nelder-Mead: equal to 1e-6.
+        close(&format!("pareto {key}"), report.params[i], theirs[i], 1e-6);
+    }
+    close(
+        "pareto log-likelihood",
+        report.log_likelihood,
+        want["log_likelihood"].as_f64().unwrap(),
+        1e-10,
+    );
+    let p = ParetoNbdParams::from_slice(&theirs);
+    for (t, v) in want["new_customer"].as_object().unwrap() {
+        let t: f64 = t.parse().unwrap();
+        close(
+            &format!("pareto E[X({t})]"),
+            p.expected_purchases_new(t),
+            v.as_f64().unwrap(),
+            1e-9,
+        );
+    }
+    for h in want["histories"].as_array().unwrap() {
+        let f = |k: &str| h[k].as_f64().unwrap();
+        let (x, t_x, big_t) = (f("x"), f("t_x"), f("T"));
+        let label = format!("pareto x={x} t_x={t_x} T={big_t}");
+        close(
+            &format!("{label} ℓ"),
+            p.log_likelihood(x, t_x, big_t).unwrap(),
+            f("log_likelihood"),
+            1e-10,
+        );
+        close(
+            &format!("{label} P(alive)"),
+            p.p_alive(x, t_x, big_t).unwrap(),
+            f("p_alive"),
+            1e-9,
+        );
+        for (t, v) in h["expected"].as_object().unwrap() {
+            let t: f64 = t.parse().unwrap();
+            close(
+                &format!("{label} E[X(T, T+{t})]"),
+                p.conditional_expected_purchases(t, x, t_x, big_t).unwrap(),
+                v.as_f64().unwrap(),
+                1e-9,
+            );
+        }
+        for (n, v) in h["pmf_13"].as_array().unwrap().iter().enumerate() {
+            let v = v.as_f64().unwrap();
+            let got = p
+                .conditional_probability_of_purchases(n as u32, 13.0, x, t_x, big_t)
+                .unwrap();
+            // Both subtract nearly equal terms; absolute agreement is what is meaningful.
+            assert!(
+                (got - v).abs() < 1e-9,
+                "{label} P(X(13) = {n}): {got} vs {v}"
+            );
+        }
+    }
+}
