@@ -8,12 +8,14 @@
 //! - [`bgnbd`]: BG/NBD (Fader, Hardie & Lee 2005) and MBG/NBD (Batislam et al. 2007), one
 //!   overflow-safe implementation.
 //! - [`pareto`]: Pareto/NBD (Schmittlein, Morrison & Colombo 1987) in an all-positive form.
+//! - [`bgbb`]: BG/BB (Fader, Hardie & Shang 2010) for discrete purchase opportunities.
 //! - [`gamma_gamma`]: the Gamma-Gamma spend model.
 //! - [`value`]: discounted expected purchases, CLV and the expected next-order date.
 //! - [`hyp2f1`]: the Gauss hypergeometric function for the real arguments the models need.
 //!
 //! Later issues add Pareto/NBD, BG/BB and sBG on the same engine.
 
+pub mod bgbb;
 pub mod bgnbd;
 pub mod data;
 pub mod fit;
@@ -22,6 +24,7 @@ pub mod hyp2f1;
 pub mod pareto;
 pub mod value;
 
+pub use bgbb::{BgBb, BgBbParams};
 pub use bgnbd::{BgNbd, BgNbdParams, MbgNbd, Variant};
 pub use data::{Pattern, Patterns};
 pub use fit::{fit, fit_with, gradient_error, FitError, FitOptions, FitReport, Model};

@@ -1,7 +1,9 @@
 //! Every model's analytic gradient against central finite differences, over parameter points that
 //! include the awkward corners (a + b < 1, lifetimes#442; large rates; heavy buyers).
 
-use clv_models::{gradient_error, BgNbd, GammaGamma, MbgNbd, ParetoNbd, Pattern, SpendPattern};
+use clv_models::{
+    gradient_error, BgBb, BgNbd, GammaGamma, MbgNbd, ParetoNbd, Pattern, SpendPattern,
+};
 
 fn pattern(x: f64, t_x: f64, t: f64) -> Pattern {
     Pattern {
@@ -49,6 +51,19 @@ fn analytic_gradients_equal_finite_differences() {
         for row in &histories {
             let e = gradient_error(&ParetoNbd, theta, row);
             assert!(e < 1e-6, "Pareto/NBD θ={theta:?} {row:?}: {e:e}");
+        }
+    }
+    // BG/BB: (x, t_x, n) in whole opportunities.
+    for theta in [[1.204, 0.75, 0.657, 2.783], [0.3, 4.0, 3.0, 0.2]] {
+        for (x, t_x, n) in [
+            (0.0, 0.0, 6.0),
+            (1.0, 2.0, 6.0),
+            (6.0, 6.0, 6.0),
+            (3.0, 10.0, 40.0),
+        ] {
+            let row = pattern(x, t_x, n);
+            let e = gradient_error(&BgBb, &theta, &row);
+            assert!(e < 1e-6, "BG/BB θ={theta:?} {row:?}: {e:e}");
         }
     }
     let spend = [

@@ -141,3 +141,74 @@ fn bgnbd_recovers_simulated_parameters() {
 fn mbgnbd_recovers_simulated_parameters() {
     recovers(&MbgNbd, PurchaseModel::MbgNbd);
 }
+
+/// Pareto/NBD histories drawn directly from the process: λ ~ Gamma(r, α), μ ~ Gamma(s, β), an
+/// exponential lifetime at rate μ, Poisson purchases at rate λ while alive, T uniform in [26, 52].
+fn pareto_patterns(truth: [f64; 4], customers: usize) -> Patterns {
+    use rand::{Rng, SeedableRng};
+    use rand_distr::{Distribution, Exp, Gamma};
+    let [r, alpha, s, beta] = truth;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let (rate, death) = (
+        Gamma::new(r, 1.0 / alpha).unwrap(),
+        Gamma::new(s, 1.0 / beta).unwrap(),
+    );
+    Patterns::compress((0..customers).map(|_| {
+        let big_t = 26.0 + 26.0 * rng.random::<f64>();
+        let (lambda, mu): (f64, f64) = (rate.sample(&mut rng), death.sample(&mut rng));
+        let lifetime = Exp::new(mu).unwrap().sample(&mut rng).min(big_t);
+        let (mut t, mut x, mut t_x) = (0.0, 0.0, 0.0);
+        let gap = Exp::new(lambda).unwrap();
+        loop {
+            t += gap.sample(&mut rng);
+            if t > lifetime {
+                break;
+            }
+            x += 1.0;
+            t_x = t;
+        }
+        (x, t_x, big_t)
+    }))
+}
+
+#[test]
+fn pareto_nbd_recovers_simulated_parameters() {
+    let truth = [0.55, 10.6, 0.61, 11.7];
+    let report = fit(
+        &clv_models::ParetoNbd,
+        &pareto_patterns(truth, 100_000).rows,
+    )
+    .expect("converges");
+    assert_recovered(&report, &truth);
+}
+
+#[test]
+fn bgbb_recovers_simulated_parameters() {
+    use rand::{Rng, SeedableRng};
+    use rand_distr::{Beta, Distribution};
+    // p ~ Beta(α, β) chance to buy at each opportunity; θ ~ Beta(γ, δ) chance to drop out at the
+    // start of each; customers observed for 6 to 12 opportunities.
+    let truth = [1.2, 0.75, 0.66, 2.8];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let (buy, drop) = (
+        Beta::new(truth[0], truth[1]).unwrap(),
+        Beta::new(truth[2], truth[3]).unwrap(),
+    );
+    let data = Patterns::compress((0..100_000).map(|_| {
+        let n = rng.random_range(6..=12u32);
+        let (p, theta): (f64, f64) = (buy.sample(&mut rng), drop.sample(&mut rng));
+        let (mut x, mut t_x) = (0.0, 0.0);
+        for t in 1..=n {
+            if rng.random::<f64>() < theta {
+                break;
+            }
+            if rng.random::<f64>() < p {
+                x += 1.0;
+                t_x = t as f64;
+            }
+        }
+        (x, t_x, n as f64)
+    }));
+    let report = fit(&clv_models::BgBb, &data.rows).expect("converges");
+    assert_recovered(&report, &truth);
+}

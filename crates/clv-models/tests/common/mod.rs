@@ -46,3 +46,20 @@ pub fn cdnow_repeat_buyers() -> Vec<SpendPattern> {
         })
         .collect()
 }
+
+/// The donations data (Fader, Hardie & Shang 2010): (x, t_x, n) patterns with their counts.
+pub fn donations() -> Vec<clv_models::Pattern> {
+    let mut reader = csv::Reader::from_path(data_file("donations.csv")).unwrap();
+    reader
+        .deserialize::<HashMap<String, f64>>()
+        .map(|r| {
+            let r = r.unwrap();
+            clv_models::Pattern {
+                x: r["frequency"],
+                t_x: r["recency"],
+                t: r["periods"],
+                weight: r["weights"],
+            }
+        })
+        .collect()
+}
