@@ -9,11 +9,11 @@
 //!   overflow-safe implementation.
 //! - [`pareto`]: Pareto/NBD (Schmittlein, Morrison & Colombo 1987) in an all-positive form.
 //! - [`bgbb`]: BG/BB (Fader, Hardie & Shang 2010) for discrete purchase opportunities.
+//! - [`sbg`]: the shifted-beta-geometric retention model for subscriptions.
 //! - [`gamma_gamma`]: the Gamma-Gamma spend model.
 //! - [`value`]: discounted expected purchases, CLV and the expected next-order date.
 //! - [`hyp2f1`]: the Gauss hypergeometric function for the real arguments the models need.
 //!
-//! Later issues add Pareto/NBD, BG/BB and sBG on the same engine.
 
 pub mod bgbb;
 pub mod bgnbd;
@@ -22,6 +22,7 @@ pub mod fit;
 pub mod gamma_gamma;
 pub mod hyp2f1;
 pub mod pareto;
+pub mod sbg;
 pub mod value;
 
 pub use bgbb::{BgBb, BgBbParams};
@@ -30,3 +31,4 @@ pub use data::{Pattern, Patterns};
 pub use fit::{fit, fit_with, gradient_error, FitError, FitOptions, FitReport, Model};
 pub use gamma_gamma::{GammaGamma, SpendPattern};
 pub use pareto::{ParetoNbd, ParetoNbdParams};
+pub use sbg::{SbgParams, ShiftedBetaGeometric, Tenure};

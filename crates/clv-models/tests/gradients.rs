@@ -66,6 +66,17 @@ fn analytic_gradients_equal_finite_differences() {
             assert!(e < 1e-6, "BG/BB θ={theta:?} {row:?}: {e:e}");
         }
     }
+    for theta in [[0.704, 1.182], [5.0, 0.3]] {
+        for (periods, churned) in [(1.0, true), (7.0, true), (0.0, false), (12.0, false)] {
+            let row = Tenure {
+                periods,
+                churned,
+                weight: 1.0,
+            };
+            let e = gradient_error(&ShiftedBetaGeometric, &theta, &row);
+            assert!(e < 1e-6, "sBG θ={theta:?} {row:?}: {e:e}");
+        }
+    }
     let spend = [
         SpendPattern {
             x: 1.0,
