@@ -36,7 +36,10 @@ impl Tenure {
                 "a survival curve needs the cohort size and at least one later count".into(),
             );
         }
-        if let Some(w) = alive.windows(2).find(|w| !(w[1] <= w[0]) || w[1] < 0.0) {
+        if let Some(w) = alive
+            .windows(2)
+            .find(|w| w[1].is_nan() || w[1] > w[0] || w[1] < 0.0)
+        {
             return Err(format!(
                 "a survival curve must not increase or go negative: {} then {}",
                 w[0], w[1]
