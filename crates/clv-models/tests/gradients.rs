@@ -2,7 +2,8 @@
 //! include the awkward corners (a + b < 1, lifetimes#442; large rates; heavy buyers).
 
 use clv_models::{
-    gradient_error, BgBb, BgNbd, GammaGamma, MbgNbd, ParetoNbd, Pattern, SpendPattern,
+    gradient_error, BgBb, BgNbd, GammaGamma, MbgNbd, ParetoNbd, Pattern, ShiftedBetaGeometric,
+    SpendPattern, Tenure,
 };
 
 fn pattern(x: f64, t_x: f64, t: f64) -> Pattern {
