@@ -28,6 +28,10 @@ pub enum Command {
     Fit(FitArgs),
     /// Score every customer: P(alive), expected purchases and spend, discounted CLV, next order date.
     Score(ScoreArgs),
+    /// Compare purchase models on a holdout: fit on the calibration window, predict the rest.
+    Validate(ValidateArgs),
+    /// Subscription retention: fit sBG to a cohort survival curve and project it.
+    Retention(RetentionArgs),
     /// Write a synthetic order log from known BG/NBD and Gamma-Gamma parameters.
     Simulate(SimulateArgs),
     /// Run summary and metrics on the bundled CDNOW sample and show what to try next.
@@ -158,8 +162,18 @@ pub enum ModelKind {
     Bgnbd,
     /// MBG/NBD purchase model (r, alpha, a, b): dropout also possible after the first purchase.
     Mbgnbd,
+    /// Pareto/NBD purchase model (r, alpha, s, beta): exponential lifetimes in continuous time.
+    Pareto,
     /// Gamma-Gamma spend model (p, q, gamma), on repeat buyers.
     Gg,
+    /// BG/BB for discrete opportunities (alpha, beta, gamma, delta): one opportunity per --period,
+    /// or a summary file with frequency, recency, periods (and optional weights) columns.
+    Bgbb,
+    /// Shifted-beta-geometric subscription retention (alpha, beta), from a survival-curve file.
+    Sbg,
+    /// Choose among BG/NBD, MBG/NBD and Pareto/NBD: best holdout error with --calibration-end,
+    /// otherwise lowest BIC.
+    Auto,
 }
 
 #[derive(Args, Debug)]
@@ -217,6 +231,9 @@ pub struct FitArgs {
     /// Fit on orders up to this day only (the rest is a holdout for later validation).
     #[arg(long, value_name = "DATE")]
     pub calibration_end: Option<String>,
+    /// BG/BB from an order log: the length of one purchase opportunity (day, week, month, year).
+    #[arg(long, default_value = "year")]
+    pub period: String,
     /// Save the fitted model as versioned JSON.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -279,4 +296,41 @@ pub struct SimulateArgs {
     /// Mean products per order with --skus.
     #[arg(long, default_value_t = 2.0)]
     pub lines_per_order: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Last day of the calibration window; the holdout runs from the next day to the observation end.
+    #[arg(long, value_name = "DATE")]
+    pub calibration_end: String,
+    /// Models to compare (default: bgnbd,mbgnbd,pareto).
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Unit the models' time parameters are in.
+    #[arg(long, default_value = "week")]
+    pub time_unit: String,
+    /// table (default) or json (every series in full).
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+    /// L2 penalty for the fits (see `clv fit --penalty`).
+    #[arg(long, default_value_t = 0.0)]
+    pub penalty: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct RetentionArgs {
+    /// Survival curve: a column of counts or shares still subscribed at the start of each period,
+    /// the cohort size first (header optional; a column named alive/active/customers is used).
+    pub curve: PathBuf,
+    /// Project this many periods.
+    #[arg(long, default_value_t = 12)]
+    pub periods: u32,
+    /// Price per period, for residual value per subscriber.
+    #[arg(long)]
+    pub price: Option<f64>,
+    /// Discount rate per period for residual lifetime and value (10% or 0.1).
+    #[arg(long, default_value = "1%")]
+    pub discount_rate: String,
 }

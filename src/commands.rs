@@ -390,17 +390,17 @@ pub fn demo() -> Result<()> {
         cac: Some(20.0),
     })?;
 
-    println!("\n== Who buys again: BG/NBD fitted on the 39-week calibration ==");
-    crate::modeling::fit(&crate::cli::FitArgs {
+    println!("\n== Which model forecasts best: fitted on 39 weeks, checked on the next 39 ==");
+    crate::validate::validate(&crate::cli::ValidateArgs {
         input: {
             let mut input = demo_input(&path);
             input.observation_end = Some("1998-06-30".into());
             input
         },
-        model: crate::cli::ModelKind::Bgnbd,
+        calibration_end: "1997-09-30".into(),
+        models: Vec::new(),
         time_unit: "week".into(),
-        calibration_end: Some("1997-09-30".into()),
-        output: None,
+        format: None,
         penalty: 0.0,
     })?;
 

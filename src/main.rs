@@ -6,6 +6,7 @@ mod commands;
 mod input;
 mod modeling;
 mod output;
+mod validate;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -42,6 +43,8 @@ fn main() -> ExitCode {
         Command::Metrics(args) => commands::metrics(args),
         Command::Fit(args) => modeling::fit(args),
         Command::Score(args) => modeling::score(args),
+        Command::Validate(args) => validate::validate(args),
+        Command::Retention(args) => modeling::retention(args),
         Command::Simulate(args) => commands::simulate(args),
         Command::Demo => commands::demo(),
     };

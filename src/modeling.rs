@@ -5,8 +5,9 @@ use crate::input::{load, thousands};
 use anyhow::{Context, Result};
 use clv_data::{Period, TimeUnit};
 use clv_models::{
-    fit_with, BgNbd, FitOptions, FitReport, GammaGamma, MbgNbd, Model, Pattern, Patterns,
-    SpendPattern,
+    fit_with, BgBb, BgNbd, BgNbdParams, FitOptions, FitReport, GammaGamma, MbgNbd, Model,
+    ParetoNbd, ParetoNbdParams, Pattern, Patterns, PurchasePredictor, ShiftedBetaGeometric,
+    SpendPattern, Tenure, Variant,
 };
 use clv_summary::{summary_rows, SummaryOptions};
 use std::hash::Hasher;
@@ -29,7 +30,8 @@ struct SavedModel<'a> {
     format: &'static str,
     version: u32,
     kind: &'static str,
-    time_unit: TimeUnit,
+    /// The model's time unit (day … year), or "opportunity"/"period" for BG/BB and sBG.
+    time_unit: String,
     /// Parameter name → estimate, for reading by hand; `fit` has them in order with errors.
     parameters: std::collections::BTreeMap<&'a str, f64>,
     fit: &'a FitReport,
@@ -55,8 +57,58 @@ fn fingerprint(values: impl Iterator<Item = f64>) -> String {
     format!("{:016x}", h.finish())
 }
 
+/// A fitted continuous-time purchase model: what scoring and validation need.
+pub struct FittedPurchase {
+    pub kind: &'static str,
+    pub report: FitReport,
+    pub model: Box<dyn PurchasePredictor>,
+}
+
+/// The continuous-time purchase models, by saved-model kind.
+pub const PURCHASE_KINDS: [&str; 3] = ["bgnbd", "mbgnbd", "pareto"];
+
+/// Predictions of a purchase model of `kind` at `params`.
+pub fn purchase_predictor(kind: &str, params: &[f64]) -> Option<Box<dyn PurchasePredictor>> {
+    Some(match kind {
+        "bgnbd" => Box::new(BgNbdParams::of(Variant::Bg, params)),
+        "mbgnbd" => Box::new(BgNbdParams::of(Variant::Mbg, params)),
+        "pareto" => Box::new(ParetoNbdParams::from_slice(params)),
+        _ => return None,
+    })
+}
+
+/// Fit the purchase model `kind` ("bgnbd", "mbgnbd" or "pareto") to `rows`.
+pub fn fit_purchase(kind: &str, rows: &[Pattern], penalty: f64) -> Result<FittedPurchase> {
+    let (kind, report) = match kind {
+        "bgnbd" => ("bgnbd", fit_model(&BgNbd, rows, penalty)?),
+        "mbgnbd" => ("mbgnbd", fit_model(&MbgNbd, rows, penalty)?),
+        "pareto" => ("pareto", fit_model(&ParetoNbd, rows, penalty)?),
+        other => anyhow::bail!("`{other}` is not a purchase model"),
+    };
+    let model = purchase_predictor(kind, &report.params).expect("a purchase kind");
+    Ok(FittedPurchase {
+        kind,
+        report,
+        model,
+    })
+}
+
+fn purchase_kind(model: ModelKind) -> Option<&'static str> {
+    match model {
+        ModelKind::Bgnbd => Some("bgnbd"),
+        ModelKind::Mbgnbd => Some("mbgnbd"),
+        ModelKind::Pareto => Some("pareto"),
+        _ => None,
+    }
+}
+
 pub fn fit(args: &FitArgs) -> Result<()> {
     let time_unit: TimeUnit = args.time_unit.parse().map_err(anyhow::Error::msg)?;
+    match args.model {
+        ModelKind::Bgbb => return fit_bgbb(args),
+        ModelKind::Sbg => return fit_sbg(args),
+        _ => {}
+    }
     let histories = load(&args.input, Period::Day, args.calibration_end.as_deref())?;
     let rows = summary_rows(
         &histories,
@@ -67,17 +119,6 @@ pub fn fit(args: &FitArgs) -> Result<()> {
     );
     let started = std::time::Instant::now();
     let (kind, report, excluded, print) = match args.model {
-        ModelKind::Bgnbd | ModelKind::Mbgnbd => {
-            let data =
-                Patterns::compress(rows.iter().map(|r| (r.frequency as f64, r.recency, r.t)));
-            let (kind, report) = if args.model == ModelKind::Bgnbd {
-                ("bgnbd", fit_model(&BgNbd, &data.rows, args.penalty)?)
-            } else {
-                ("mbgnbd", fit_model(&MbgNbd, &data.rows, args.penalty)?)
-            };
-            let print = fingerprint(data.rows.iter().flat_map(|p| [p.x, p.t_x, p.t, p.weight]));
-            (kind, report, 0, print)
-        }
         ModelKind::Gg => {
             let spend = spend_rows(&rows);
             let report = fit_model(&GammaGamma, &spend, args.penalty)?;
@@ -85,41 +126,243 @@ pub fn fit(args: &FitArgs) -> Result<()> {
             let print = fingerprint(spend.iter().flat_map(|s| [s.x, s.m]));
             ("gg", report, excluded, print)
         }
+        model => {
+            let data =
+                Patterns::compress(rows.iter().map(|r| (r.frequency as f64, r.recency, r.t)));
+            let fitted = match purchase_kind(model) {
+                Some(kind) => fit_purchase(kind, &data.rows, args.penalty)?,
+                None => {
+                    let choice =
+                        crate::validate::choose_model(&histories, time_unit, args.penalty)?;
+                    eprintln!("{}", choice.reason);
+                    choice.fitted
+                }
+            };
+            let print = fingerprint(data.rows.iter().flat_map(|p| [p.x, p.t_x, p.t, p.weight]));
+            (fitted.kind, fitted.report, 0, print)
+        }
     };
     tracing::info!(elapsed = ?started.elapsed(), "fit");
-    print_report(kind, time_unit, &report, excluded);
-    if let Some(path) = &args.output {
-        let saved = SavedModel {
-            format: "clv-model",
-            version: MODEL_FORMAT_VERSION,
-            kind,
-            time_unit,
-            parameters: report
-                .names
-                .iter()
-                .map(String::as_str)
-                .zip(report.params.iter().copied())
-                .collect(),
-            fit: &report,
-            data: DataInfo {
-                file: args.input.orders.display().to_string(),
-                customers: rows.len() as u64,
-                excluded,
-                observation_end: clv_data::time::format_date(histories.main_end()),
-                fingerprint: print,
-            },
-        };
-        let text = serde_json::to_string_pretty(&saved)? + "\n";
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("saved the model to {}", path.display());
-    }
+    print_report(kind, &time_unit.to_string(), &report, excluded);
+    save_model(
+        args,
+        kind,
+        &time_unit.to_string(),
+        &report,
+        DataInfo {
+            file: args.input.orders.display().to_string(),
+            customers: rows.len() as u64,
+            excluded,
+            observation_end: clv_data::time::format_date(histories.main_end()),
+            fingerprint: print,
+        },
+    )
+}
+
+fn save_model(
+    args: &FitArgs,
+    kind: &'static str,
+    unit: &str,
+    report: &FitReport,
+    data: DataInfo,
+) -> Result<()> {
+    let Some(path) = &args.output else {
+        return Ok(());
+    };
+    let saved = SavedModel {
+        format: "clv-model",
+        version: MODEL_FORMAT_VERSION,
+        kind,
+        time_unit: unit.to_string(),
+        parameters: report
+            .names
+            .iter()
+            .map(String::as_str)
+            .zip(report.params.iter().copied())
+            .collect(),
+        fit: report,
+        data,
+    };
+    let text = serde_json::to_string_pretty(&saved)? + "\n";
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("saved the model to {}", path.display());
     Ok(())
 }
 
-fn print_report(kind: &str, unit: TimeUnit, r: &FitReport, excluded: u64) {
+/// Reads a small CSV of numbers with a header into column name → values.
+fn read_numeric_columns(path: &std::path::Path) -> Result<Vec<(String, Vec<f64>)>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_path(path)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let mut records = reader.records();
+    let first = records
+        .next()
+        .with_context(|| format!("{} is empty", path.display()))??;
+    let has_header = first.iter().any(|v| v.trim().parse::<f64>().is_err());
+    let names: Vec<String> = if has_header {
+        first
+            .iter()
+            .map(|v| v.trim().to_ascii_lowercase())
+            .collect()
+    } else {
+        (1..=first.len()).map(|i| format!("column{i}")).collect()
+    };
+    let mut columns: Vec<(String, Vec<f64>)> = names.into_iter().map(|n| (n, Vec::new())).collect();
+    let rows = std::iter::once(Ok(first))
+        .filter(|_| !has_header)
+        .chain(records);
+    for (line, record) in rows.enumerate() {
+        let record = record?;
+        for (i, (name, values)) in columns.iter_mut().enumerate() {
+            let text = record.get(i).unwrap_or("").trim();
+            let v: f64 = text.parse().with_context(|| {
+                format!(
+                    "{}:{}: column `{name}` value `{text}` is not a number",
+                    path.display(),
+                    line + 1 + usize::from(has_header)
+                )
+            })?;
+            values.push(v);
+        }
+    }
+    Ok(columns)
+}
+
+/// The BG/BB data: a summary file with frequency, recency, periods (or n) and optional weights,
+/// or an order log with one opportunity per `--period`.
+fn bgbb_rows(args: &FitArgs) -> Result<(Vec<Pattern>, String)> {
+    let path = &args.input.orders;
+    if !crate::input::is_parquet(path, args.input.input_format) {
+        let header = std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if header.contains("frequency") && header.contains("recency") {
+            let columns = read_numeric_columns(path)?;
+            let get = |names: &[&str]| {
+                columns
+                    .iter()
+                    .find(|(n, _)| names.contains(&n.as_str()))
+                    .map(|(_, v)| v.clone())
+            };
+            let x = get(&["frequency", "x"]).context("no frequency column")?;
+            let t_x = get(&["recency", "t_x"]).context("no recency column")?;
+            let n = get(&["periods", "n_periods", "n", "opportunities"]).with_context(|| {
+                format!(
+                    "{}: add a `periods` column: the number of opportunities",
+                    path.display()
+                )
+            })?;
+            let weights =
+                get(&["weights", "weight", "count"]).unwrap_or_else(|| vec![1.0; x.len()]);
+            let mut rows: Vec<Pattern> = (0..x.len())
+                .map(|i| Pattern {
+                    x: x[i],
+                    t_x: t_x[i],
+                    t: n[i],
+                    weight: weights[i],
+                })
+                .collect();
+            rows.sort_by(|a, b| {
+                (a.x, a.t_x, a.t)
+                    .partial_cmp(&(b.x, b.t_x, b.t))
+                    .expect("finite")
+            });
+            return Ok((rows, "opportunity".into()));
+        }
+    }
+    let period: Period = args.period.parse().map_err(anyhow::Error::msg)?;
+    let unit: TimeUnit = args.period.parse().map_err(anyhow::Error::msg)?;
+    let histories = load(&args.input, period, args.calibration_end.as_deref())?;
+    let rows = summary_rows(
+        &histories,
+        SummaryOptions {
+            time_unit: unit,
+            include_first: false,
+        },
+    );
+    // Month and year units are Gregorian averages: whole periods are the nearest integers.
+    let data = Patterns::compress(
+        rows.iter()
+            .map(|r| (r.frequency as f64, r.recency.round(), r.t.round())),
+    );
+    Ok((data.rows, period.name().to_string()))
+}
+
+fn fit_bgbb(args: &FitArgs) -> Result<()> {
+    let (rows, unit) = bgbb_rows(args)?;
+    let report = fit_model(&BgBb, &rows, args.penalty)?;
+    print_report("bgbb", &unit, &report, 0);
+    let p = clv_models::BgBbParams::from_slice(&report.params);
+    let n = rows.iter().map(|r| r.t).fold(0.0, f64::max);
+    println!(
+        "  a new customer makes {:.3} purchases in the first {n} opportunities on average; mean purchase probability {:.3}, mean dropout probability {:.3} per opportunity",
+        p.expected_purchases_new(n),
+        p.alpha / (p.alpha + p.beta),
+        p.gamma / (p.gamma + p.delta),
+    );
+    save_model(
+        args,
+        "bgbb",
+        &unit,
+        &report,
+        DataInfo {
+            file: args.input.orders.display().to_string(),
+            customers: report.customers as u64,
+            excluded: 0,
+            observation_end: String::new(),
+            fingerprint: fingerprint(rows.iter().flat_map(|p| [p.x, p.t_x, p.t, p.weight])),
+        },
+    )
+}
+
+/// A cohort survival curve: the first numeric column (or one named `alive`/`active`/`customers`),
+/// the cohort size first, then those still active at the start of each later period.
+pub fn survival_curve(path: &std::path::Path) -> Result<Vec<f64>> {
+    let columns = read_numeric_columns(path)?;
+    let (_, values) = columns
+        .iter()
+        .find(|(n, _)| {
+            ["alive", "active", "customers", "subscribers", "survival"].contains(&n.as_str())
+        })
+        .or(columns.last())
+        .context("no numbers in the survival curve")?;
+    Ok(values.clone())
+}
+
+fn fit_sbg(args: &FitArgs) -> Result<()> {
+    let curve = survival_curve(&args.input.orders)?;
+    let rows = Tenure::from_survival_curve(&curve).map_err(anyhow::Error::msg)?;
+    let report = fit_model(&ShiftedBetaGeometric, &rows, args.penalty)?;
+    print_report("sbg", "period", &report, 0);
+    save_model(
+        args,
+        "sbg",
+        "period",
+        &report,
+        DataInfo {
+            file: args.input.orders.display().to_string(),
+            customers: report.customers as u64,
+            excluded: 0,
+            observation_end: String::new(),
+            fingerprint: fingerprint(curve.iter().copied()),
+        },
+    )
+}
+
+pub fn print_report(kind: &str, unit: &str, r: &FitReport, excluded: u64) {
     let title = match kind {
         "bgnbd" => format!("BG/NBD purchase model (rates per {unit})"),
         "mbgnbd" => format!("MBG/NBD purchase model (rates per {unit})"),
+        "pareto" => format!("Pareto/NBD purchase model (rates per {unit})"),
+        "bgbb" => format!("BG/BB model (one purchase opportunity per {unit})"),
+        "sbg" => {
+            "Shifted-beta-geometric retention model (churn probability per period)".to_string()
+        }
         _ => "Gamma-Gamma spend model".to_string(),
     };
     println!("{title}");
@@ -154,6 +397,18 @@ fn print_report(kind: &str, unit: TimeUnit, r: &FitReport, excluded: u64) {
         r.start + 1,
         r.gradient_norm
     );
+}
+
+/// The display name of a model kind.
+pub fn model_name(kind: &str) -> &'static str {
+    match kind {
+        "bgnbd" => "BG/NBD",
+        "mbgnbd" => "MBG/NBD",
+        "pareto" => "Pareto/NBD",
+        "bgbb" => "BG/BB",
+        "sbg" => "sBG",
+        _ => "Gamma-Gamma",
+    }
 }
 
 /// Repeat buyers with a positive mean repeat spend, the Gamma-Gamma model's data, ordered by
@@ -197,7 +452,12 @@ fn read_model(path: &std::path::Path) -> Result<LoadedModel> {
     let kind = json["kind"].as_str().unwrap_or_default().to_string();
     let names: &[&str] = match kind.as_str() {
         "bgnbd" | "mbgnbd" => &["r", "alpha", "a", "b"],
+        "pareto" => &["r", "alpha", "s", "beta"],
         "gg" => &["p", "q", "gamma"],
+        "bgbb" | "sbg" => anyhow::bail!(
+            "{}: a `{kind}` model is for discrete opportunities or subscriptions; `clv score` takes bgnbd, mbgnbd, pareto and gg models",
+            path.display()
+        ),
         other => anyhow::bail!("{}: unknown model kind `{other}`", path.display()),
     };
     let params = names
@@ -216,6 +476,48 @@ fn read_model(path: &std::path::Path) -> Result<LoadedModel> {
         time_unit,
         params,
     })
+}
+
+pub fn retention(args: &crate::cli::RetentionArgs) -> Result<()> {
+    use clv_models::SbgParams;
+    let curve = survival_curve(&args.curve)?;
+    let rows = Tenure::from_survival_curve(&curve).map_err(anyhow::Error::msg)?;
+    let report = fit_model(&ShiftedBetaGeometric, &rows, 0.0)?;
+    print_report("sbg", "period", &report, 0);
+    let p = SbgParams::from_slice(&report.params);
+    let d = parse_rate(&args.discount_rate)?;
+    println!(
+        "\n  {:>6} {:>12} {:>10} {:>10} {:>10} {:>14}",
+        "period", "actual", "survival", "retention", "DERL", "residual value"
+    );
+    let size = curve[0];
+    for t in 0..=args.periods.max(curve.len() as u32 - 1) {
+        let tf = t as f64;
+        let actual = curve
+            .get(t as usize)
+            .map_or(String::new(), |a| format!("{:.4}", a / size));
+        // DERL of a subscriber in period t + 1 (t renewals made), about to decide on the next.
+        let derl = p.discounted_residual_lifetime(d, tf + 1.0)?;
+        println!(
+            "  {:>6} {:>12} {:>10.4} {:>10} {:>10.3} {:>14}",
+            t,
+            actual,
+            p.survival(tf),
+            if t == 0 {
+                String::new()
+            } else {
+                format!("{:.4}", p.retention(tf))
+            },
+            derl,
+            args.price
+                .map_or(String::new(), |m| format!("{:.2}", m * derl)),
+        );
+    }
+    println!(
+        "\n  survival: share of the cohort still subscribed after each period (actual: the curve given);\n  retention: share of last period's subscribers who renewed; DERL: discounted expected\n  renewals still to come for a subscriber at that tenure ({}/period); residual value = price × DERL.",
+        args.discount_rate
+    );
+    Ok(())
 }
 
 fn parse_rate(text: &str) -> Result<f64> {
@@ -252,7 +554,11 @@ pub fn score_table<'h>(
         discount_per_unit, expected_and_discounted_purchases, lifetimes_discounted_purchases,
         median_time_to_next_purchase,
     };
-    use clv_models::{BgNbdParams, Variant};
+    /// The purchase model scoring uses, whether fitted here or read from a file.
+    struct FittedOrSaved {
+        kind: &'static str,
+        params: Vec<f64>,
+    }
 
     let saved: Vec<LoadedModel> = args
         .model_file
@@ -291,26 +597,35 @@ pub fn score_table<'h>(
     // predictions, which are made once per pattern.
     let (data, pattern_of) =
         Patterns::compress_indexed(rows.iter().map(|r| (r.frequency as f64, r.recency, r.t)));
-    let purchase = match saved_purchase {
-        Some(m) => BgNbdParams::of(
-            if m.kind == "mbgnbd" {
-                Variant::Mbg
+    let purchase: FittedOrSaved = match saved_purchase {
+        Some(m) => FittedOrSaved {
+            kind: if m.kind == "mbgnbd" {
+                "mbgnbd"
+            } else if m.kind == "pareto" {
+                "pareto"
             } else {
-                Variant::Bg
+                "bgnbd"
             },
-            &m.params,
-        ),
-        None => match args.model {
-            ModelKind::Mbgnbd => BgNbdParams::of(
-                Variant::Mbg,
-                &fit_model(&MbgNbd, &data.rows, args.penalty)?.params,
-            ),
-            _ => BgNbdParams::of(
-                Variant::Bg,
-                &fit_model(&BgNbd, &data.rows, args.penalty)?.params,
-            ),
+            params: m.params.clone(),
         },
+        None => {
+            let fitted = match purchase_kind(args.model) {
+                Some(kind) => fit_purchase(kind, &data.rows, args.penalty)?,
+                None => {
+                    let choice = crate::validate::choose_by_bic(&data.rows, args.penalty)?;
+                    eprintln!("{}", choice.reason);
+                    choice.fitted
+                }
+            };
+            FittedOrSaved {
+                kind: fitted.kind,
+                params: fitted.report.params,
+            }
+        }
     };
+    let purchase_model =
+        purchase_predictor(purchase.kind, &purchase.params).expect("purchase kind");
+    let purchase_model: &dyn PurchasePredictor = purchase_model.as_ref();
     let spend = match saved_spend {
         Some(m) => GammaGammaParams::from_slice(&m.params),
         None => {
@@ -334,12 +649,12 @@ pub fn score_table<'h>(
     let predict = |&Pattern { x, t_x, t, .. }: &Pattern| -> Result<(f64, f64, f64, f64)> {
         let (purchases, discounted) = match args.discounting {
             crate::cli::Discounting::Continuous => {
-                expected_and_discounted_purchases(&purchase, horizon, delta, x, t_x, t)?
+                expected_and_discounted_purchases(purchase_model, horizon, delta, x, t_x, t)?
             }
             crate::cli::Discounting::Lifetimes => (
-                purchase.conditional_expected_purchases(horizon, x, t_x, t)?,
+                purchase_model.conditional_expected_purchases(horizon, x, t_x, t)?,
                 lifetimes_discounted_purchases(
-                    &purchase,
+                    purchase_model,
                     lifetimes_months,
                     lifetimes_units_per_month,
                     lifetimes_monthly_rate,
@@ -350,10 +665,10 @@ pub fn score_table<'h>(
             ),
         };
         Ok((
-            purchase.p_alive(x, t_x, t),
+            purchase_model.p_alive(x, t_x, t)?,
             purchases,
             discounted,
-            median_time_to_next_purchase(&purchase, x, t),
+            median_time_to_next_purchase(purchase_model, x, t),
         ))
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -448,11 +763,21 @@ pub fn score_table<'h>(
         .with("total_clv", Values::Float(total))
         .with("expected_next_order_date", Values::Text(next_date))
         .with("next_order_probability", Values::Float(next_prob));
+    let names: &[&str] = match purchase.kind {
+        "pareto" => &["r", "α", "s", "β"],
+        _ => &["r", "α", "a", "b"],
+    };
+    let params = names
+        .iter()
+        .zip(&purchase.params)
+        .map(|(n, v)| format!("{n}={v:.4}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     eprintln!(
-        "scored {} customers: {} model (r={:.4}, α={:.4}, a={:.4}, b={:.4}; {}s), Gamma-Gamma spend (p={:.4}, q={:.4}, γ={:.4}); horizon {:.2} {}s from {}, discount {}/year = {:.6} per {} (continuous)",
+        "scored {} customers: {} model ({params}; {}s), Gamma-Gamma spend (p={:.4}, q={:.4}, γ={:.4}); horizon {:.2} {}s from {}, discount {}/year = {:.6} per {} (continuous)",
         thousands(rows.len() as u64),
-        if purchase.variant == Variant::Mbg { "MBG/NBD" } else { "BG/NBD" },
-        purchase.r, purchase.alpha, purchase.a, purchase.b, time_unit,
+        model_name(purchase.kind),
+        time_unit,
         spend.p, spend.q, spend.gamma,
         horizon, time_unit, clv_data::time::format_date(histories.main_end()),
         args.discount_rate, delta, time_unit,

@@ -449,3 +449,152 @@ fn score_with_saved_models_equals_score_with_fresh_fits() {
         }
     }
 }
+
+#[test]
+fn validate_reports_cdnow_holdout_and_each_models_prediction_like_lifetimes() {
+    let cdnow = data("CDNOW_sample.txt");
+    let mut args = vec!["validate", cdnow.to_str().unwrap()];
+    args.extend(CDNOW_COLUMNS);
+    args.extend(["--calibration-end", "1997-09-30", "--format", "json"]);
+    let out = ok(&args);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["actual_holdout_purchases"], 1882);
+    assert_eq!(v["holdout_weeks"], 39);
+    assert_eq!(v["customers"], 2357);
+    // Actual means by calibration frequency, recomputed from lifetimes' calibration/holdout table.
+    let rows = read_csv(&data("cdnow_calibration_holdout_lifetimes.csv"));
+    let mut sums = [(0.0f64, 0.0f64); 8];
+    for r in &rows {
+        let g = (r["frequency_cal"].parse::<f64>().unwrap() as usize).min(7);
+        sums[g].0 += 1.0;
+        sums[g].1 += r["frequency_holdout"].parse::<f64>().unwrap();
+    }
+    for (g, (n, total)) in sums.iter().enumerate() {
+        let got = v["actual_by_frequency"][g].as_f64().unwrap();
+        assert!((got - total / n).abs() < 1e-12, "group {g}: {got}");
+    }
+    let cumulative = v["actual_cumulative"].as_array().unwrap();
+    assert_eq!(cumulative.len(), 39);
+    assert_eq!(cumulative[38], 1882.0);
+    // Each model's holdout prediction equals lifetimes' (its own fit, summed over customers).
+    let fixture: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data("lifetimes_models.json")).unwrap())
+            .unwrap();
+    let models = v["models"].as_array().unwrap();
+    assert_eq!(models.len(), 3);
+    for m in models {
+        let name = m["model"].as_str().unwrap();
+        let want = fixture["models"][name]["holdout_predicted_total"]
+            .as_f64()
+            .unwrap();
+        let got = m["predicted_holdout_purchases"].as_f64().unwrap();
+        assert!(
+            (got - want).abs() < 1e-5 * want,
+            "{name}: {got} vs lifetimes {want}"
+        );
+        let last = m["predicted_cumulative"][38].as_f64().unwrap();
+        assert!(
+            (last - got).abs() < 1e-9 * got,
+            "{name}: tracking ends at {last}"
+        );
+    }
+}
+
+#[test]
+fn discrete_and_subscription_models_fit_from_their_own_files() {
+    // BG/BB on the donations summary: Fader, Hardie & Shang's published estimates.
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("bgbb.json");
+    let out = ok(&[
+        "fit",
+        data("donations.csv").to_str().unwrap(),
+        "--model",
+        "bgbb",
+        "-o",
+        saved.to_str().unwrap(),
+    ]);
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    for (name, want) in [
+        ("alpha", 1.204),
+        ("beta", 0.750),
+        ("gamma", 0.657),
+        ("delta", 2.783),
+    ] {
+        let got = model["parameters"][name].as_f64().unwrap();
+        assert!((got - want).abs() < 6e-4, "{name}: {got}");
+    }
+    assert_eq!(model["data"]["customers"], 11_104);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("BG/BB model"));
+
+    // sBG on a survival curve: the fitted projection reproduces a curve made from known α, β.
+    let (alpha, beta) = (0.704f64, 1.182f64);
+    let mut survival = vec![1.0f64];
+    for t in 1..8 {
+        let t = t as f64;
+        survival.push(survival.last().unwrap() * (beta + t - 1.0) / (alpha + beta + t - 1.0));
+    }
+    let curve = dir.path().join("curve.csv");
+    let text: String = std::iter::once("alive".to_string())
+        .chain(survival.iter().map(|s| format!("{:.0}", 100_000.0 * s)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&curve, text + "\n").unwrap();
+    let saved = dir.path().join("sbg.json");
+    ok(&[
+        "fit",
+        curve.to_str().unwrap(),
+        "--model",
+        "sbg",
+        "-o",
+        saved.to_str().unwrap(),
+    ]);
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let got = (
+        model["parameters"]["alpha"].as_f64().unwrap(),
+        model["parameters"]["beta"].as_f64().unwrap(),
+    );
+    assert!(
+        (got.0 - alpha).abs() < 0.01 && (got.1 - beta).abs() < 0.02,
+        "{got:?}"
+    );
+    let out = ok(&["retention", curve.to_str().unwrap(), "--price", "10"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("retention") && text.contains("residual value"),
+        "{text}"
+    );
+}
+
+#[test]
+fn score_with_pareto_and_auto() {
+    let cdnow = data("CDNOW_sample.txt");
+    let dir = tempfile::tempdir().unwrap();
+    for model in ["pareto", "auto"] {
+        let out_file = dir.path().join(format!("{model}.csv"));
+        let mut args = vec!["score", cdnow.to_str().unwrap()];
+        args.extend(CDNOW_COLUMNS);
+        args.extend(["--model", model, "-o", out_file.to_str().unwrap()]);
+        let out = ok(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if model == "auto" {
+            assert!(
+                stderr.contains("--model auto chose") && stderr.contains("BIC"),
+                "{stderr}"
+            );
+        } else {
+            assert!(stderr.contains("Pareto/NBD model"), "{stderr}");
+        }
+        let rows = read_csv(&out_file);
+        assert_eq!(rows.len(), 2357);
+        for r in &rows {
+            let p: f64 = r["p_alive"].parse().unwrap();
+            let clv: f64 = r["predicted_clv"].parse().unwrap();
+            assert!(
+                (0.0..=1.0).contains(&p) && clv.is_finite() && clv >= 0.0,
+                "{r:?}"
+            );
+        }
+    }
+}

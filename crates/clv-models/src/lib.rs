@@ -11,6 +11,7 @@
 //! - [`bgbb`]: BG/BB (Fader, Hardie & Shang 2010) for discrete purchase opportunities.
 //! - [`sbg`]: the shifted-beta-geometric retention model for subscriptions.
 //! - [`gamma_gamma`]: the Gamma-Gamma spend model.
+//! - [`purchase`]: the predictions scoring needs, common to the continuous-time purchase models.
 //! - [`value`]: discounted expected purchases, CLV and the expected next-order date.
 //! - [`hyp2f1`]: the Gauss hypergeometric function for the real arguments the models need.
 //!
@@ -22,6 +23,7 @@ pub mod fit;
 pub mod gamma_gamma;
 pub mod hyp2f1;
 pub mod pareto;
+pub mod purchase;
 pub mod sbg;
 pub mod value;
 
@@ -31,4 +33,5 @@ pub use data::{Pattern, Patterns};
 pub use fit::{fit, fit_with, gradient_error, FitError, FitOptions, FitReport, Model};
 pub use gamma_gamma::{GammaGamma, SpendPattern};
 pub use pareto::{ParetoNbd, ParetoNbdParams};
+pub use purchase::PurchasePredictor;
 pub use sbg::{SbgParams, ShiftedBetaGeometric, Tenure};

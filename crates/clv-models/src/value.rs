@@ -11,8 +11,8 @@
 //! integrated by 10-point Gauss–Legendre quadrature (CET is smooth and increasing), and
 //! CLV = E[spend per purchase] · DEP(H).
 
-use crate::bgnbd::BgNbdParams;
 use crate::hyp2f1::Hyp2f1Error;
+use crate::purchase::PurchasePredictor;
 
 /// Continuous discount rate per model time unit from an annual rate (0.10 for 10%).
 pub fn discount_per_unit(annual_rate: f64, unit_days: f64) -> f64 {
@@ -38,8 +38,8 @@ const GL_WEIGHTS: [f64; 5] = [
 
 /// (expected purchases, discounted expected purchases) in (T, T+H] for a customer with history
 /// (x, t_x, T): scoring needs both, and the first is a by-product of the second.
-pub fn expected_and_discounted_purchases(
-    p: &BgNbdParams,
+pub fn expected_and_discounted_purchases<P: PurchasePredictor + ?Sized>(
+    p: &P,
     horizon: f64,
     delta: f64,
     x: f64,
@@ -69,8 +69,8 @@ pub fn expected_and_discounted_purchases(
 /// uses 4.345 weeks, 30 days or 720 hours), each step's expected purchases discounted at the end of
 /// the month by (1 + monthly rate)^k:
 /// Σₖ [CET(k·f) − CET((k−1)·f)] / (1 + d_m)^k.
-pub fn lifetimes_discounted_purchases(
-    p: &BgNbdParams,
+pub fn lifetimes_discounted_purchases<P: PurchasePredictor + ?Sized>(
+    p: &P,
     months: u32,
     units_per_month: f64,
     monthly_rate: f64,
@@ -89,16 +89,22 @@ pub fn lifetimes_discounted_purchases(
 }
 
 /// Time to the next purchase of a customer who is still active, as a median: their purchase rate
-/// given x purchases over T is Gamma(r + x, α + T), so P(no purchase within u | active) =
-/// ((α+T)/(α+T+u))^(r+x), which is ½ at u = (α+T)(2^(1/(r+x)) − 1).
-pub fn median_time_to_next_purchase(p: &BgNbdParams, x: f64, big_t: f64) -> f64 {
-    (p.alpha + big_t) * (2f64.powf(1.0 / (p.r + x)) - 1.0)
+/// given x purchases over T is Gamma(r + x, α + T) (BG/NBD, MBG/NBD and Pareto/NBD alike), so
+/// P(no purchase within u | active) = ((α+T)/(α+T+u))^(r+x), which is ½ at
+/// u = (α+T)(2^(1/(r+x)) − 1).
+pub fn median_time_to_next_purchase<P: PurchasePredictor + ?Sized>(
+    p: &P,
+    x: f64,
+    big_t: f64,
+) -> f64 {
+    let (shape, rate) = p.active_rate(x, big_t);
+    rate * (2f64.powf(1.0 / shape) - 1.0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bgnbd::Variant;
+    use crate::bgnbd::{BgNbdParams, Variant};
 
     fn cdnow() -> BgNbdParams {
         BgNbdParams::of(Variant::Bg, &[0.2425982, 4.4136842, 0.7929899, 2.4261667])
