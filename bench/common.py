@@ -21,9 +21,12 @@ def simulated_log(customers):
     return log
 
 
-def setup():
-    """The options every benchmark takes (--customers, --runs, --peer-runs) and the log to use."""
+def setup(extra=None):
+    """The options every benchmark takes (--customers, --runs, --peer-runs, and any `extra(ap)`
+    adds) and the log to use."""
     ap = argparse.ArgumentParser()
+    if extra:
+        extra(ap)
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=5, help="runs of clv")
     ap.add_argument("--peer-runs", type=int, default=3, help="runs of the peer")
