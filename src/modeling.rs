@@ -49,6 +49,19 @@ struct DataInfo {
     fingerprint: String,
 }
 
+impl DataInfo {
+    /// A model fitted to every row of a summary or survival-curve file (no observation window).
+    fn whole_file(args: &FitArgs, report: &FitReport, fingerprint: String) -> Self {
+        DataInfo {
+            file: args.input.orders.display().to_string(),
+            customers: report.customers as u64,
+            excluded: 0,
+            observation_end: String::new(),
+            fingerprint,
+        }
+    }
+}
+
 fn fingerprint(values: impl Iterator<Item = f64>) -> String {
     let mut h = rustc_hash::FxHasher::default();
     for v in values {
@@ -310,17 +323,15 @@ fn fit_bgbb(args: &FitArgs) -> Result<()> {
         "bgbb",
         &unit,
         &report,
-        DataInfo {
-            file: args.input.orders.display().to_string(),
-            customers: report.customers as u64,
-            excluded: 0,
-            observation_end: String::new(),
-            fingerprint: fingerprint(rows.iter().flat_map(|p| [p.x, p.t_x, p.t, p.weight])),
-        },
+        DataInfo::whole_file(
+            args,
+            &report,
+            fingerprint(rows.iter().flat_map(|p| [p.x, p.t_x, p.t, p.weight])),
+        ),
     )
 }
 
-/// A cohort survival curve: the first numeric column (or one named `alive`/`active`/`customers`),
+/// A cohort survival curve: the column named `alive`/`active`/`customers`, else the last column,
 /// the cohort size first, then those still active at the start of each later period.
 pub fn survival_curve(path: &std::path::Path) -> Result<Vec<f64>> {
     let columns = read_numeric_columns(path)?;
@@ -344,13 +355,7 @@ fn fit_sbg(args: &FitArgs) -> Result<()> {
         "sbg",
         "period",
         &report,
-        DataInfo {
-            file: args.input.orders.display().to_string(),
-            customers: report.customers as u64,
-            excluded: 0,
-            observation_end: String::new(),
-            fingerprint: fingerprint(curve.iter().copied()),
-        },
+        DataInfo::whole_file(args, &report, fingerprint(curve.iter().copied())),
     )
 }
 

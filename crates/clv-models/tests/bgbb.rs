@@ -5,19 +5,13 @@ use clv_models::{fit, BgBb, BgBbParams};
 use serde_json::Value;
 
 mod common;
+use common::close;
 
 fn lifetimes() -> Value {
     serde_json::from_str(
         &std::fs::read_to_string(common::data_file("lifetimes_models.json")).unwrap(),
     )
     .unwrap()
-}
-
-fn close(what: &str, got: f64, want: f64, tolerance: f64) {
-    assert!(
-        (got - want).abs() <= tolerance * want.abs().max(1e-12),
-        "{what}: clv {got} vs {want}"
-    );
 }
 
 #[test]

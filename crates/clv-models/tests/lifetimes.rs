@@ -8,14 +8,7 @@ use clv_models::{fit, BgNbd, BgNbdParams, MbgNbd, Model, Pattern, Patterns, Vari
 use serde_json::Value;
 
 mod common;
-use common::{cdnow, data_file};
-
-fn close(what: &str, got: f64, want: f64, tolerance: f64) {
-    assert!(
-        (got - want).abs() <= tolerance * want.abs().max(1e-12),
-        "{what}: clv {got} vs lifetimes {want}"
-    );
-}
+use common::{cdnow, close, data_file};
 
 fn check<M: Model<Row = Pattern>>(
     model: &M,

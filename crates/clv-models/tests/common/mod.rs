@@ -63,3 +63,11 @@ pub fn donations() -> Vec<clv_models::Pattern> {
         })
         .collect()
 }
+
+/// `got` within `tolerance` (relative) of `want`.
+pub fn close(what: &str, got: f64, want: f64, tolerance: f64) {
+    assert!(
+        (got - want).abs() <= tolerance * want.abs().max(1e-12),
+        "{what}: clv {got} vs {want}"
+    );
+}
