@@ -145,8 +145,12 @@ pub fn fit(args: &FitArgs) -> Result<()> {
             let fitted = match purchase_kind(model) {
                 Some(kind) => fit_purchase(kind, &data.rows, args.penalty)?,
                 None => {
-                    let choice =
-                        crate::validate::choose_model(&histories, time_unit, args.penalty)?;
+                    // The calibration patterns are `data` either way; a holdout, if any, decides.
+                    let choice = if histories.calibration_end.is_some() {
+                        crate::validate::choose_by_holdout(&histories, time_unit, args.penalty)?
+                    } else {
+                        crate::validate::choose_by_bic(&data.rows, args.penalty)?
+                    };
                     eprintln!("{}", choice.reason);
                     choice.fitted
                 }
@@ -248,12 +252,15 @@ fn read_numeric_columns(path: &std::path::Path) -> Result<Vec<(String, Vec<f64>)
 fn bgbb_rows(args: &FitArgs) -> Result<(Vec<Pattern>, String)> {
     let path = &args.input.orders;
     if !crate::input::is_parquet(path, args.input.input_format) {
-        let header = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        // Only the first line decides; an order log may be gigabytes.
+        let mut header = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(
+                std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?,
+            ),
+            &mut header,
+        )?;
+        let header = header.to_ascii_lowercase();
         if header.contains("frequency") && header.contains("recency") {
             let columns = read_numeric_columns(path)?;
             let get = |names: &[&str]| {
@@ -604,13 +611,11 @@ pub fn score_table<'h>(
         Patterns::compress_indexed(rows.iter().map(|r| (r.frequency as f64, r.recency, r.t)));
     let purchase: FittedOrSaved = match saved_purchase {
         Some(m) => FittedOrSaved {
-            kind: if m.kind == "mbgnbd" {
-                "mbgnbd"
-            } else if m.kind == "pareto" {
-                "pareto"
-            } else {
-                "bgnbd"
-            },
+            // read_model accepts only known kinds; the purchase ones are these.
+            kind: PURCHASE_KINDS
+                .into_iter()
+                .find(|k| *k == m.kind)
+                .expect("a purchase kind"),
             params: m.params.clone(),
         },
         None => {

@@ -120,22 +120,22 @@ fn validate_one(
     hold: &Holdout,
     time_unit: TimeUnit,
     penalty: f64,
-) -> Result<ModelValidation> {
+) -> Result<(ModelValidation, FittedPurchase)> {
     let fitted = fit_purchase(kind, &hold.data.rows, penalty)?;
     let model = fitted.model.as_ref();
     let week = 7.0 / time_unit.days();
     // Per pattern: predicted holdout purchases, and at each week's end.
     let predict = |p: &Pattern| -> Result<(f64, Vec<f64>)> {
-        let total = model.conditional_expected_purchases(hold.duration, p.x, p.t_x, p.t)?;
+        // P(alive) once per pattern; the horizons only change the active customer's expectation.
+        let alive = model.p_alive(p.x, p.t_x, p.t)?;
+        let ahead = |t: f64| {
+            model
+                .expected_purchases_if_active(t, p.x, p.t)
+                .map(|e| alive * e)
+        };
+        let total = ahead(hold.duration)?;
         let weekly = (1..=hold.weeks)
-            .map(|k| {
-                model.conditional_expected_purchases(
-                    (k as f64 * week).min(hold.duration),
-                    p.x,
-                    p.t_x,
-                    p.t,
-                )
-            })
+            .map(|k| ahead((k as f64 * week).min(hold.duration)))
             .collect::<Result<Vec<f64>, _>>()?;
         Ok((total, weekly))
     };
@@ -165,7 +165,7 @@ fn validate_one(
     }
     let n = hold.actual.len() as f64;
     let r = &fitted.report;
-    Ok(ModelValidation {
+    let validation = ModelValidation {
         model: fitted.kind,
         parameters: r
             .names
@@ -180,7 +180,8 @@ fn validate_one(
         rmse: (sq / n).sqrt(),
         predicted_by_frequency: by_frequency,
         predicted_cumulative: cumulative,
-    })
+    };
+    Ok((validation, fitted))
 }
 
 fn customers_by_frequency(hold: &Holdout) -> Vec<u64> {
@@ -192,17 +193,21 @@ fn customers_by_frequency(hold: &Holdout) -> Vec<u64> {
 }
 
 /// Validate `kinds` on the calibration/holdout split of `h`.
+/// Also returns each compared model's calibration fit, in the same order as `models`.
 pub fn validation(
     h: &Histories,
     time_unit: TimeUnit,
     kinds: &[&str],
     penalty: f64,
-) -> Result<Validation> {
+) -> Result<(Validation, Vec<FittedPurchase>)> {
     let hold = holdout(h, time_unit)?;
-    let mut models = Vec::new();
+    let (mut models, mut fits) = (Vec::new(), Vec::new());
     for kind in kinds {
         match validate_one(kind, &hold, time_unit, penalty) {
-            Ok(v) => models.push(v),
+            Ok((v, fitted)) => {
+                models.push(v);
+                fits.push(fitted);
+            }
             // One model failing to fit is a finding, not the end of the comparison.
             Err(e) => eprintln!("{}: not compared: {e:#}", model_name(kind)),
         }
@@ -221,7 +226,7 @@ pub fn validation(
             *b /= *n as f64;
         }
     }
-    Ok(Validation {
+    let validation = Validation {
         customers: hold.actual.len(),
         calibration_end: clv_data::time::format_date(h.main_end()),
         observation_end: clv_data::time::format_date(h.observation_end),
@@ -241,28 +246,16 @@ pub fn validation(
         actual_by_frequency,
         actual_cumulative: hold.actual_cumulative,
         models,
-    })
+    };
+    Ok((validation, fits))
 }
 
-/// `--model auto` with a holdout: the model with the lowest per-customer MAE on the holdout,
-/// fitted on the calibration window.
-pub fn choose_model(h: &Histories, time_unit: TimeUnit, penalty: f64) -> Result<Choice> {
-    if h.calibration_end.is_none() {
-        let rows = summary_rows(
-            h,
-            SummaryOptions {
-                time_unit,
-                include_first: false,
-            },
-        );
-        let data = Patterns::compress(rows.iter().map(|r| (r.frequency as f64, r.recency, r.t)));
-        return choose_by_bic(&data.rows, penalty);
-    }
-    let v = validation(h, time_unit, &PURCHASE_KINDS, penalty)?;
-    let best = v
-        .models
-        .iter()
-        .min_by(|a, b| a.mae.total_cmp(&b.mae))
+/// `--model auto` with a holdout: the model with the lowest per-customer MAE on the holdout, as
+/// fitted on the calibration window during the comparison.
+pub fn choose_by_holdout(h: &Histories, time_unit: TimeUnit, penalty: f64) -> Result<Choice> {
+    let (v, fits) = validation(h, time_unit, &PURCHASE_KINDS, penalty)?;
+    let best = (0..v.models.len())
+        .min_by(|&a, &b| v.models[a].mae.total_cmp(&v.models[b].mae))
         .expect("at least one model");
     let others = v
         .models
@@ -272,15 +265,12 @@ pub fn choose_model(h: &Histories, time_unit: TimeUnit, penalty: f64) -> Result<
         .join(", ");
     let reason = format!(
         "--model auto chose {}: lowest mean absolute error per customer on the holdout ({others}; {} actual holdout purchases, it predicted {:.0})",
-        model_name(best.model),
+        model_name(v.models[best].model),
         thousands(v.actual_holdout_purchases),
-        best.predicted_holdout_purchases
+        v.models[best].predicted_holdout_purchases
     );
-    let hold = holdout(h, time_unit)?;
-    Ok(Choice {
-        fitted: fit_purchase(best.model, &hold.data.rows, penalty)?,
-        reason,
-    })
+    let fitted = fits.into_iter().nth(best).expect("one fit per model");
+    Ok(Choice { fitted, reason })
 }
 
 /// `--model auto` without a holdout: the lowest BIC among the models that fit.
@@ -326,7 +316,7 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
     if let Some(bad) = kinds.iter().find(|k| !PURCHASE_KINDS.contains(k)) {
         anyhow::bail!("--models: `{bad}` is not one of bgnbd, mbgnbd, pareto");
     }
-    let v = validation(&histories, time_unit, &kinds, args.penalty)?;
+    let (v, _) = validation(&histories, time_unit, &kinds, args.penalty)?;
     match args.format {
         Some(crate::cli::OutputFormat::Json) => {
             println!("{}", serde_json::to_string_pretty(&v)?);

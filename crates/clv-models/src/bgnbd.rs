@@ -73,13 +73,24 @@ impl BgNbdParams {
     }
 
     /// E[X(T, T+t] | x, t_x, T]: expected purchases in the next `t` of a customer with this
-    /// history (FHL 2005 eq. 10), with the hypergeometric factor and its prefactor combined in
-    /// log space so heavy buyers do not overflow.
+    /// history (FHL 2005 eq. 10): P(alive) times [`Self::expected_purchases_if_active`].
     pub fn conditional_expected_purchases(
         &self,
         t: f64,
         x: f64,
         t_x: f64,
+        big_t: f64,
+    ) -> Result<f64, Hyp2f1Error> {
+        Ok(self.expected_purchases_if_active(t, x, big_t)? * self.p_alive(x, t_x, big_t))
+    }
+
+    /// Expected purchases in (T, T+t] of a customer with x repeat purchases over T who is still
+    /// active at T, with the hypergeometric factor and its prefactor combined in log space so
+    /// heavy buyers do not overflow.
+    pub fn expected_purchases_if_active(
+        &self,
+        t: f64,
+        x: f64,
         big_t: f64,
     ) -> Result<f64, Hyp2f1Error> {
         let BgNbdParams { r, alpha, a, b, .. } = *self;
@@ -92,7 +103,7 @@ impl BgNbdParams {
         } else {
             1.0 - ln_shrink.exp() * hyp2f1(r + x, b + x + s, c, z)?
         };
-        Ok(c / (a - 1.0) * bracket * self.p_alive(x, t_x, big_t))
+        Ok(c / (a - 1.0) * bracket)
     }
 
     /// P(X(t) = n): probability that a customer just acquired makes exactly n repeat purchases in

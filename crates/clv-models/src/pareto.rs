@@ -87,7 +87,7 @@ impl ParetoNbdParams {
         r / alpha * beta * one_minus_power_over(s - 1.0, (beta / (beta + t)).ln())
     }
 
-    /// E[X(T, T+t] | x, t_x, T] = P(alive)·((r+x)(β+T)/((α+T)(s−1)))·[1 − ((β+T)/(β+T+t))^(s−1)].
+    /// E[X(T, T+t] | x, t_x, T]: P(alive) times [`Self::expected_purchases_if_active`].
     pub fn conditional_expected_purchases(
         &self,
         t: f64,
@@ -95,11 +95,16 @@ impl ParetoNbdParams {
         t_x: f64,
         big_t: f64,
     ) -> Result<f64, Hyp2f1Error> {
+        Ok(self.p_alive(x, t_x, big_t)? * self.expected_purchases_if_active(t, x, big_t))
+    }
+
+    /// Expected purchases in (T, T+t] of a customer with x purchases over T who is still active
+    /// at T: ((r+x)(β+T)/((α+T)(s−1)))·[1 − ((β+T)/(β+T+t))^(s−1)].
+    pub fn expected_purchases_if_active(&self, t: f64, x: f64, big_t: f64) -> f64 {
         let ParetoNbdParams { r, alpha, s, beta } = *self;
-        let per_active = (r + x) / (alpha + big_t)
+        (r + x) / (alpha + big_t)
             * (beta + big_t)
-            * one_minus_power_over(s - 1.0, ((beta + big_t) / (beta + big_t + t)).ln());
-        Ok(self.p_alive(x, t_x, big_t)? * per_active)
+            * one_minus_power_over(s - 1.0, ((beta + big_t) / (beta + big_t + t)).ln())
     }
 
     /// P(X(T, T+t] = n | x, t_x, T) (Fader & Hardie's note 028, eq. 16): three log-space terms,
@@ -238,15 +243,24 @@ fn row_log_likelihood(
     let (m_tx, m_t) = (m + t_x, m + big_t);
     let (ln_mtx, ln_mt) = (m_tx.ln(), m_t.ln());
     let (z1, z2) = (delta / m_tx, delta / m_t);
+    let ll_from = |g1: f64, g2: f64| {
+        let a2 = s.ln() - w.ln() + g1;
+        let a3 = (r + x).ln() - w.ln() + g2 + w * (ln_mtx - ln_mt);
+        let (lse, p2, p3) = log_add_exp(a2, a3);
+        let ll = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln() - w * ln_mtx + lse;
+        (ll, p2, p3)
+    };
+    let Some(grad) = grad else {
+        // Predictions need the value only: no derivative series.
+        let (g1, g2) = (
+            ln_hyp2f1(w, b1, w + 1.0, z1)?,
+            ln_hyp2f1(w, b2, w + 1.0, z2)?,
+        );
+        return Ok(ll_from(g1, g2).0);
+    };
     let (g1, d1) = ln_hyp2f1_with_gradient(w, b1, w + 1.0, z1)?;
     let (g2, d2) = ln_hyp2f1_with_gradient(w, b2, w + 1.0, z2)?;
-    let a2 = s.ln() - w.ln() + g1;
-    let a3 = (r + x).ln() - w.ln() + g2 + w * (ln_mtx - ln_mt);
-    let (lse, p2, p3) = log_add_exp(a2, a3);
-    let ll = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln() - w * ln_mtx + lse;
-    let Some(grad) = grad else {
-        return Ok(ll);
-    };
+    let (ll, p2, p3) = ll_from(g1, g2);
     // Through w = r+s+x both a and c = w+1 of each ₂F₁ move; b moves with s (α ≥ β) or r.
     let dg_dw = |d: &[f64; 4]| d[0] + d[2];
     let (dg1_dr, dg1_ds) = if alpha_is_max {

@@ -6,10 +6,17 @@ use crate::hyp2f1::Hyp2f1Error;
 use crate::pareto::ParetoNbdParams;
 
 /// Predictions of a fitted purchase model for a customer with x repeat purchases, the last at
-/// t_x, observed for T.
+/// t_x, observed for T. In all three models the expected purchases ahead are P(alive) times the
+/// expectation for an active customer, which depends on x and T only; callers that need many
+/// horizons compute P(alive) (for Pareto/NBD a likelihood evaluation) once.
 pub trait PurchasePredictor: Sync + Send {
     /// Probability the customer is still active at T.
     fn p_alive(&self, x: f64, t_x: f64, big_t: f64) -> Result<f64, Hyp2f1Error>;
+    /// Expected purchases in (T, T + t] if the customer is still active at T.
+    fn expected_purchases_if_active(&self, t: f64, x: f64, big_t: f64) -> Result<f64, Hyp2f1Error>;
+    /// The purchase rate of an active customer given x purchases over T, as Gamma(shape, rate):
+    /// Gamma(r + x, α + T) in all three models.
+    fn active_rate(&self, x: f64, big_t: f64) -> (f64, f64);
     /// Expected purchases in (T, T + t].
     fn conditional_expected_purchases(
         &self,
@@ -17,24 +24,17 @@ pub trait PurchasePredictor: Sync + Send {
         x: f64,
         t_x: f64,
         big_t: f64,
-    ) -> Result<f64, Hyp2f1Error>;
-    /// The purchase rate of an active customer given x purchases over T, as Gamma(shape, rate):
-    /// Gamma(r + x, α + T) in all three models.
-    fn active_rate(&self, x: f64, big_t: f64) -> (f64, f64);
+    ) -> Result<f64, Hyp2f1Error> {
+        Ok(self.p_alive(x, t_x, big_t)? * self.expected_purchases_if_active(t, x, big_t)?)
+    }
 }
 
 impl PurchasePredictor for BgNbdParams {
     fn p_alive(&self, x: f64, t_x: f64, big_t: f64) -> Result<f64, Hyp2f1Error> {
         Ok(BgNbdParams::p_alive(self, x, t_x, big_t))
     }
-    fn conditional_expected_purchases(
-        &self,
-        t: f64,
-        x: f64,
-        t_x: f64,
-        big_t: f64,
-    ) -> Result<f64, Hyp2f1Error> {
-        BgNbdParams::conditional_expected_purchases(self, t, x, t_x, big_t)
+    fn expected_purchases_if_active(&self, t: f64, x: f64, big_t: f64) -> Result<f64, Hyp2f1Error> {
+        BgNbdParams::expected_purchases_if_active(self, t, x, big_t)
     }
     fn active_rate(&self, x: f64, big_t: f64) -> (f64, f64) {
         (self.r + x, self.alpha + big_t)
@@ -45,14 +45,10 @@ impl PurchasePredictor for ParetoNbdParams {
     fn p_alive(&self, x: f64, t_x: f64, big_t: f64) -> Result<f64, Hyp2f1Error> {
         ParetoNbdParams::p_alive(self, x, t_x, big_t)
     }
-    fn conditional_expected_purchases(
-        &self,
-        t: f64,
-        x: f64,
-        t_x: f64,
-        big_t: f64,
-    ) -> Result<f64, Hyp2f1Error> {
-        ParetoNbdParams::conditional_expected_purchases(self, t, x, t_x, big_t)
+    fn expected_purchases_if_active(&self, t: f64, x: f64, big_t: f64) -> Result<f64, Hyp2f1Error> {
+        Ok(ParetoNbdParams::expected_purchases_if_active(
+            self, t, x, big_t,
+        ))
     }
     fn active_rate(&self, x: f64, big_t: f64) -> (f64, f64) {
         (self.r + x, self.alpha + big_t)

@@ -46,7 +46,8 @@ pub fn expected_and_discounted_purchases<P: PurchasePredictor + ?Sized>(
     t_x: f64,
     big_t: f64,
 ) -> Result<(f64, f64), Hyp2f1Error> {
-    let cet = |u: f64| p.conditional_expected_purchases(u, x, t_x, big_t);
+    let alive = p.p_alive(x, t_x, big_t)?;
+    let cet = |u: f64| Ok::<f64, Hyp2f1Error>(alive * p.expected_purchases_if_active(u, x, big_t)?);
     let at_end = cet(horizon)?;
     if delta == 0.0 || horizon == 0.0 {
         return Ok((at_end, at_end));
@@ -78,10 +79,11 @@ pub fn lifetimes_discounted_purchases<P: PurchasePredictor + ?Sized>(
     t_x: f64,
     big_t: f64,
 ) -> Result<f64, Hyp2f1Error> {
+    let alive = p.p_alive(x, t_x, big_t)?;
     let mut previous = 0.0;
     let mut total = 0.0;
     for k in 1..=months {
-        let now = p.conditional_expected_purchases(k as f64 * units_per_month, x, t_x, big_t)?;
+        let now = alive * p.expected_purchases_if_active(k as f64 * units_per_month, x, big_t)?;
         total += (now - previous) / (1.0 + monthly_rate).powi(k as i32);
         previous = now;
     }
