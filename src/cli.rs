@@ -205,6 +205,26 @@ pub struct ScoreArgs {
     /// L2 penalty for the models fitted here (see `clv fit --penalty`).
     #[arg(long, default_value_t = 0.0)]
     pub penalty: f64,
+    /// Intervals on every prediction from parameter uncertainty: delta (delta method from the
+    /// fit's covariance), bootstrap (refit to data simulated from the fitted models), or none.
+    #[arg(long, value_enum, default_value_t = Intervals::Delta)]
+    pub intervals: Intervals,
+    /// Coverage of the `_lower`/`_upper` columns.
+    #[arg(long, default_value_t = 0.9)]
+    pub level: f64,
+    /// Refits for --intervals bootstrap.
+    #[arg(long, default_value_t = 100)]
+    pub draws: usize,
+    /// Random seed for --intervals bootstrap.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Intervals {
+    Delta,
+    Bootstrap,
+    None,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,6 +237,8 @@ pub enum Discounting {
 pub enum SimModel {
     Bgnbd,
     Mbgnbd,
+    Pareto,
+    Bgbb,
 }
 
 #[derive(Args, Debug)]
@@ -231,9 +253,10 @@ pub struct FitArgs {
     /// Fit on orders up to this day only (the rest is a holdout for later validation).
     #[arg(long, value_name = "DATE")]
     pub calibration_end: Option<String>,
-    /// BG/BB from an order log: the length of one purchase opportunity (day, week, month, year).
-    #[arg(long, default_value = "year")]
-    pub period: String,
+    /// BG/BB from an order log: the length of one purchase opportunity (default year); sBG from
+    /// one row per subscriber: the renewal period (default month). day, week, month or year.
+    #[arg(long)]
+    pub period: Option<String>,
     /// Save the fitted model as versioned JSON.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -266,21 +289,17 @@ pub struct SimulateArgs {
     /// Unit the rate parameters (alpha, gamma) refer to.
     #[arg(long, default_value = "week")]
     pub time_unit: String,
-    /// Purchase process: bgnbd, or mbgnbd (customers may also leave right after their first purchase).
+    /// Purchase process: bgnbd, mbgnbd (customers may also leave right after their first
+    /// purchase), pareto (Pareto/NBD), or bgbb (one purchase opportunity per --time-unit; the
+    /// whole cohort starts on --start).
     #[arg(long, value_enum, default_value_t = SimModel::Bgnbd)]
     pub purchase_model: SimModel,
-    /// BG/NBD r (shape of the purchase rate).
-    #[arg(long, default_value_t = 0.243)]
-    pub r: f64,
-    /// BG/NBD alpha (rate of the purchase-rate gamma, per time unit).
-    #[arg(long, default_value_t = 4.414)]
-    pub alpha: f64,
-    /// BG/NBD a (dropout beta).
-    #[arg(long, default_value_t = 0.793)]
-    pub a: f64,
-    /// BG/NBD b (dropout beta).
-    #[arg(long, default_value_t = 2.426)]
-    pub b: f64,
+    /// The purchase model's parameters in `clv fit`'s order, per --time-unit: r,alpha,a,b
+    /// (bgnbd, mbgnbd), r,alpha,s,beta (pareto), alpha,beta,gamma,delta (bgbb). Default: the
+    /// published CDNOW fits (bgnbd 0.243,4.414,0.793,2.426; pareto 0.553,10.58,0.606,11.67) and the
+    /// donations fit for bgbb (1.204,0.750,0.657,2.783).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub params: Vec<f64>,
     /// Gamma-Gamma p (shape of each order's value).
     #[arg(long, default_value_t = 6.25)]
     pub p: f64,
@@ -322,7 +341,8 @@ pub struct ValidateArgs {
 #[derive(Args, Debug)]
 pub struct RetentionArgs {
     /// Survival curve: a column of counts or shares still subscribed at the start of each period,
-    /// the cohort size first (header optional; a column named alive/active/customers is used).
+    /// the cohort size first (header optional; a column named alive/active/customers is used);
+    /// or one row per subscriber with `start` and `end` date columns (end empty while subscribed).
     pub curve: PathBuf,
     /// Project this many periods.
     #[arg(long, default_value_t = 12)]
@@ -333,4 +353,10 @@ pub struct RetentionArgs {
     /// Discount rate per period for residual lifetime and value (10% or 0.1).
     #[arg(long, default_value = "1%")]
     pub discount_rate: String,
+    /// With one row per subscriber (start and end columns): the renewal period.
+    #[arg(long, default_value = "month")]
+    pub period: String,
+    /// With one row per subscriber: the day observation ends (default: the last date in the file).
+    #[arg(long, value_name = "DATE")]
+    pub observation_end: Option<String>,
 }

@@ -6,7 +6,7 @@ use crate::output::{resolve_format, write_table};
 use anyhow::{Context, Result};
 use clv_data::time::{parse_days, DAY};
 use clv_data::{DateParser, Period, Table, TimeUnit, Values};
-use clv_sim::{BgNbd, CatalogueOptions, GammaGamma, SimulationOptions};
+use clv_sim::{CatalogueOptions, GammaGamma, PurchaseProcess, SimulationOptions};
 use clv_summary::{
     metrics_table, shop_metrics, summary_table, MetricsOptions, ShopMetrics, SummaryOptions,
 };
@@ -279,15 +279,25 @@ pub fn simulate(args: &SimulateArgs) -> Result<()> {
         acquisition_days: days(&args.acquisition)?,
         observation_days: days(&args.observation)?,
         time_unit: parse(&args.time_unit)?,
-        purchase_model: match args.purchase_model {
-            crate::cli::SimModel::Bgnbd => clv_sim::PurchaseModel::BgNbd,
-            crate::cli::SimModel::Mbgnbd => clv_sim::PurchaseModel::MbgNbd,
-        },
-        purchases: BgNbd {
-            r: args.r,
-            alpha: args.alpha,
-            a: args.a,
-            b: args.b,
+        purchases: {
+            use crate::cli::SimModel;
+            let (kind, defaults) = match args.purchase_model {
+                SimModel::Bgnbd => ("bgnbd", [0.243, 4.414, 0.793, 2.426]),
+                SimModel::Mbgnbd => ("mbgnbd", [0.243, 4.414, 0.793, 2.426]),
+                SimModel::Pareto => ("pareto", [0.5534, 10.5802, 0.6061, 11.6562]),
+                SimModel::Bgbb => ("bgbb", [1.204, 0.750, 0.657, 2.783]),
+            };
+            let params = if args.params.is_empty() {
+                &defaults[..]
+            } else {
+                &args.params[..]
+            };
+            PurchaseProcess::of(kind, params).with_context(|| {
+                format!(
+                    "--params needs the 4 parameters of the {} model, comma-separated",
+                    crate::modeling::model_name(kind)
+                )
+            })?
         },
         spend: GammaGamma {
             p: args.p,
@@ -423,6 +433,10 @@ pub fn demo() -> Result<()> {
             discount_rate: "10%".into(),
             discounting: crate::cli::Discounting::Continuous,
             penalty: 0.0,
+            intervals: crate::cli::Intervals::Delta,
+            level: 0.9,
+            draws: 0,
+            seed: 0,
         },
         &histories,
     )?;
@@ -441,6 +455,8 @@ pub fn demo() -> Result<()> {
         "p_alive",
         "expected_purchases",
         "predicted_clv",
+        "predicted_clv_lower",
+        "predicted_clv_upper",
         "historic_clv",
         "expected_next_order_date",
     ];
@@ -463,6 +479,7 @@ pub fn demo() -> Result<()> {
     );
     println!("  clv fit {p} --customer-col 2 --date-col 3 --amount-col 5 --calibration-end 1997-09-30 --model gg -o spend.json");
     println!("  clv score {p} --customer-col 2 --date-col 3 --amount-col 5 --horizon 365d --discount-rate 10% -o scores.csv");
+    println!("  clv score {p} --customer-col 2 --date-col 3 --amount-col 5 --model pareto --intervals bootstrap --draws 200 -o scores.csv");
     println!("  clv simulate --customers 100000 -o orders.csv && clv summary orders.csv --time-unit week");
     println!("  clv summary YOUR_EXPORT.csv --rejects rejects.csv   # columns are detected from the header");
     Ok(())

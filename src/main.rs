@@ -1,6 +1,7 @@
 //! `clv`: the command-line front end. It parses arguments, calls the library crates, and is the
 //! only place that talks to the terminal.
 
+mod bootstrap;
 mod cli;
 mod commands;
 mod input;

@@ -4,6 +4,7 @@ use crate::cli::{FitArgs, ModelKind};
 use crate::input::{load, thousands};
 use anyhow::{Context, Result};
 use clv_data::{Period, TimeUnit};
+use clv_models::forecast::Estimate;
 use clv_models::{
     fit_with, BgBb, BgNbd, BgNbdParams, FitOptions, FitReport, GammaGamma, MbgNbd, Model,
     ParetoNbd, ParetoNbdParams, Pattern, Patterns, PurchasePredictor, ShiftedBetaGeometric,
@@ -13,7 +14,7 @@ use clv_summary::{summary_rows, SummaryOptions};
 use std::hash::Hasher;
 
 /// Fit with the user's penalty.
-fn fit_model<M: Model>(
+pub fn fit_model<M: Model>(
     model: &M,
     rows: &[M::Row],
     penalty: f64,
@@ -295,8 +296,9 @@ fn bgbb_rows(args: &FitArgs) -> Result<(Vec<Pattern>, String)> {
             return Ok((rows, "opportunity".into()));
         }
     }
-    let period: Period = args.period.parse().map_err(anyhow::Error::msg)?;
-    let unit: TimeUnit = args.period.parse().map_err(anyhow::Error::msg)?;
+    let period_name = args.period.as_deref().unwrap_or("year");
+    let period: Period = period_name.parse().map_err(anyhow::Error::msg)?;
+    let unit: TimeUnit = period_name.parse().map_err(anyhow::Error::msg)?;
     let histories = load(&args.input, period, args.calibration_end.as_deref())?;
     let rows = summary_rows(
         &histories,
@@ -353,16 +355,27 @@ pub fn survival_curve(path: &std::path::Path) -> Result<Vec<f64>> {
 }
 
 fn fit_sbg(args: &FitArgs) -> Result<()> {
-    let curve = survival_curve(&args.input.orders)?;
-    let rows = Tenure::from_survival_curve(&curve).map_err(anyhow::Error::msg)?;
+    let (rows, unit) = sbg_rows(
+        &args.input.orders,
+        args.period.as_deref().unwrap_or("month"),
+        args.input.observation_end.as_deref(),
+        args.input.strict,
+    )?;
     let report = fit_model(&ShiftedBetaGeometric, &rows, args.penalty)?;
-    print_report("sbg", "period", &report, 0);
+    print_report("sbg", &unit, &report, 0);
     save_model(
         args,
         "sbg",
-        "period",
+        &unit,
         &report,
-        DataInfo::whole_file(args, &report, fingerprint(curve.iter().copied())),
+        DataInfo::whole_file(
+            args,
+            &report,
+            fingerprint(
+                rows.iter()
+                    .flat_map(|r| [r.periods, r.churned as u8 as f64, r.weight]),
+            ),
+        ),
     )
 }
 
@@ -372,9 +385,7 @@ pub fn print_report(kind: &str, unit: &str, r: &FitReport, excluded: u64) {
         "mbgnbd" => format!("MBG/NBD purchase model (rates per {unit})"),
         "pareto" => format!("Pareto/NBD purchase model (rates per {unit})"),
         "bgbb" => format!("BG/BB model (one purchase opportunity per {unit})"),
-        "sbg" => {
-            "Shifted-beta-geometric retention model (churn probability per period)".to_string()
-        }
+        "sbg" => format!("Shifted-beta-geometric retention model (churn probability per {unit})"),
         _ => "Gamma-Gamma spend model".to_string(),
     };
     println!("{title}");
@@ -444,6 +455,8 @@ struct LoadedModel {
     kind: String,
     time_unit: TimeUnit,
     params: Vec<f64>,
+    /// From the fit's observed information; absent in hand-written files.
+    covariance: Option<Vec<Vec<f64>>>,
 }
 
 fn read_model(path: &std::path::Path) -> Result<LoadedModel> {
@@ -483,31 +496,38 @@ fn read_model(path: &std::path::Path) -> Result<LoadedModel> {
         .collect::<Result<Vec<f64>>>()?;
     let time_unit = serde_json::from_value(json["time_unit"].clone())
         .with_context(|| format!("{}: missing time_unit", path.display()))?;
+    let covariance = serde_json::from_value(json["fit"]["covariance"].clone()).ok();
     Ok(LoadedModel {
         kind,
         time_unit,
         params,
+        covariance,
     })
 }
 
 pub fn retention(args: &crate::cli::RetentionArgs) -> Result<()> {
     use clv_models::SbgParams;
-    let curve = survival_curve(&args.curve)?;
-    let rows = Tenure::from_survival_curve(&curve).map_err(anyhow::Error::msg)?;
+    let (rows, unit) = sbg_rows(
+        &args.curve,
+        &args.period,
+        args.observation_end.as_deref(),
+        false,
+    )?;
     let report = fit_model(&ShiftedBetaGeometric, &rows, 0.0)?;
-    print_report("sbg", "period", &report, 0);
+    print_report("sbg", &unit, &report, 0);
+    // What happened: the Kaplan–Meier curve (for a cohort curve, the curve itself).
+    let actual_curve = clv_models::sbg::kaplan_meier(&rows);
     let p = SbgParams::from_slice(&report.params);
     let d = parse_rate(&args.discount_rate)?;
     println!(
         "\n  {:>6} {:>12} {:>10} {:>10} {:>10} {:>14}",
-        "period", "actual", "survival", "retention", "DERL", "residual value"
+        unit, "actual", "survival", "retention", "DERL", "residual value"
     );
-    let size = curve[0];
-    for t in 0..=args.periods.max(curve.len() as u32 - 1) {
+    for t in 0..=args.periods.max(actual_curve.len() as u32 - 1) {
         let tf = t as f64;
-        let actual = curve
+        let actual = actual_curve
             .get(t as usize)
-            .map_or(String::new(), |a| format!("{:.4}", a / size));
+            .map_or(String::new(), |a| format!("{a:.4}"));
         // DERL of a subscriber in period t + 1 (t renewals made), about to decide on the next.
         let derl = p.discounted_residual_lifetime(d, tf + 1.0)?;
         println!(
@@ -561,15 +581,14 @@ pub fn score_table<'h>(
     histories: &'h clv_summary::Histories,
 ) -> Result<clv_data::Table<'h>> {
     use clv_data::{Table, Values};
+    use clv_models::forecast::Spread;
     use clv_models::gamma_gamma::GammaGammaParams;
-    use clv_models::value::{
-        discount_per_unit, expected_and_discounted_purchases, lifetimes_discounted_purchases,
-        median_time_to_next_purchase,
-    };
-    /// The purchase model scoring uses, whether fitted here or read from a file.
+    use clv_models::value::{discount_per_unit, Discounting};
+    /// A model scoring uses, whether fitted here or read from a file.
     struct FittedOrSaved {
         kind: &'static str,
         params: Vec<f64>,
+        covariance: Option<Vec<Vec<f64>>>,
     }
 
     let saved: Vec<LoadedModel> = args
@@ -587,15 +606,20 @@ pub fn score_table<'h>(
     let horizon = horizon_days / time_unit.days();
     let annual_rate = parse_rate(&args.discount_rate)?;
     let delta = discount_per_unit(annual_rate, time_unit.days());
-    // lifetimes' scheme: whole months, a monthly rate, and its own month lengths per unit.
-    let lifetimes_months = (horizon_days / TimeUnit::Month.days()).round() as u32;
-    let lifetimes_monthly_rate = (1.0 + annual_rate).powf(1.0 / 12.0) - 1.0;
-    let lifetimes_units_per_month = match time_unit {
-        TimeUnit::Hour => 720.0,
-        TimeUnit::Day => 30.0,
-        TimeUnit::Week => 4.345,
-        TimeUnit::Month => 1.0,
-        TimeUnit::Year => 1.0 / 12.0,
+    let discounting = match args.discounting {
+        crate::cli::Discounting::Continuous => Discounting::Continuous { per_unit: delta },
+        // lifetimes' scheme: whole months, a monthly rate, and its own month lengths per unit.
+        crate::cli::Discounting::Lifetimes => Discounting::Monthly {
+            months: (horizon_days / TimeUnit::Month.days()).round() as u32,
+            units_per_month: match time_unit {
+                TimeUnit::Hour => 720.0,
+                TimeUnit::Day => 30.0,
+                TimeUnit::Week => 4.345,
+                TimeUnit::Month => 1.0,
+                TimeUnit::Year => 1.0 / 12.0,
+            },
+            monthly_rate: (1.0 + annual_rate).powf(1.0 / 12.0) - 1.0,
+        },
     };
 
     let rows = summary_rows(
@@ -617,6 +641,7 @@ pub fn score_table<'h>(
                 .find(|k| *k == m.kind)
                 .expect("a purchase kind"),
             params: m.params.clone(),
+            covariance: m.covariance.clone(),
         },
         None => {
             let fitted = match purchase_kind(args.model) {
@@ -630,118 +655,140 @@ pub fn score_table<'h>(
             FittedOrSaved {
                 kind: fitted.kind,
                 params: fitted.report.params,
+                covariance: Some(fitted.report.covariance),
             }
         }
     };
-    let purchase_model =
-        purchase_predictor(purchase.kind, &purchase.params).expect("purchase kind");
-    let purchase_model: &dyn PurchasePredictor = purchase_model.as_ref();
-    let spend = match saved_spend {
-        Some(m) => GammaGammaParams::from_slice(&m.params),
+    let repeat = spend_rows(&rows);
+    let spend_fit = match saved_spend {
+        Some(m) => FittedOrSaved {
+            kind: "gg",
+            params: m.params.clone(),
+            covariance: m.covariance.clone(),
+        },
         None => {
-            let repeat = spend_rows(&rows);
             let started = std::time::Instant::now();
-            let params = GammaGammaParams::from_slice(
-                &fit_model(&GammaGamma, &repeat, args.penalty)?.params,
-            );
+            let report = fit_model(&GammaGamma, &repeat, args.penalty)?;
             tracing::info!(elapsed = ?started.elapsed(), "spend fit");
-            params
+            FittedOrSaved {
+                kind: "gg",
+                params: report.params,
+                covariance: Some(report.covariance),
+            }
         }
     };
+    let spend = GammaGammaParams::from_slice(&spend_fit.params);
     anyhow::ensure!(
         spend.expected_spend(0.0, 0.0).is_some(),
         "the spend model has q ≤ 1, so average spend is unbounded; CLV cannot be computed from it"
     );
 
-    // Purchase predictions depend only on (x, t_x, T): compute each distinct pattern once, the
-    // patterns split across all cores.
-    let started = std::time::Instant::now();
-    let predict = |&Pattern { x, t_x, t, .. }: &Pattern| -> Result<(f64, f64, f64, f64)> {
-        let (purchases, discounted) = match args.discounting {
-            crate::cli::Discounting::Continuous => {
-                expected_and_discounted_purchases(purchase_model, horizon, delta, x, t_x, t)?
+    // Parameter uncertainty: the sets each prediction is evaluated at.
+    let spread = |model: &FittedOrSaved, draws: Option<Vec<Vec<f64>>>| -> Result<Spread> {
+        Ok(match args.intervals {
+            crate::cli::Intervals::None => Spread::none(&model.params),
+            crate::cli::Intervals::Delta => {
+                let covariance = model.covariance.as_deref().with_context(|| {
+                    format!(
+                        "the saved {} model has no covariance; refit it with `clv fit -o`, or pass --intervals none",
+                        model_name(model.kind)
+                    )
+                })?;
+                Spread::delta(&model.params, covariance, args.level)?
             }
-            crate::cli::Discounting::Lifetimes => (
-                purchase_model.conditional_expected_purchases(horizon, x, t_x, t)?,
-                lifetimes_discounted_purchases(
-                    purchase_model,
-                    lifetimes_months,
-                    lifetimes_units_per_month,
-                    lifetimes_monthly_rate,
-                    x,
-                    t_x,
-                    t,
-                )?,
-            ),
-        };
-        Ok((
-            purchase_model.p_alive(x, t_x, t)?,
-            purchases,
-            discounted,
-            median_time_to_next_purchase(purchase_model, x, t),
-        ))
+            crate::cli::Intervals::Bootstrap => {
+                Spread::draws(&model.params, draws.expect("bootstrap draws"), args.level)?
+            }
+        })
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let patterns = &data.rows;
-    let size = patterns.len().div_ceil(threads).max(1);
-    let predictions: Vec<(f64, f64, f64, f64)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = patterns
-            .chunks(size)
-            .map(|chunk| scope.spawn(move || chunk.iter().map(predict).collect::<Result<Vec<_>>>()))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("scoring worker panicked"))
-            .collect::<Result<Vec<Vec<_>>>>()
-    })?
-    .into_iter()
-    .flatten()
-    .collect();
+    let (purchase_draws, spend_draws) = match args.intervals {
+        crate::cli::Intervals::Bootstrap => {
+            let refits = crate::bootstrap::refits(
+                &crate::bootstrap::Fitted {
+                    kind: purchase.kind,
+                    purchase_params: &purchase.params,
+                    patterns: &data.rows,
+                    spend_params: &spend_fit.params,
+                    spend_rows: &repeat,
+                },
+                args.draws,
+                args.seed,
+                args.penalty,
+            )?;
+            (Some(refits.purchase), Some(refits.spend))
+        }
+        _ => (None, None),
+    };
+    let purchase_spread = spread(&purchase, purchase_draws)?;
+    let spend_spread = spread(&spend_fit, spend_draws)?;
+    let spend_models: Vec<GammaGammaParams> = spend_spread
+        .sets()
+        .iter()
+        .map(|s| GammaGammaParams::from_slice(s))
+        .collect();
+
+    let started = std::time::Instant::now();
+    let kind = purchase.kind;
+    let make = move |params: &[f64]| purchase_predictor(kind, params).expect("purchase kind");
+    let forecasts =
+        clv_models::forecast::forecast(&make, &purchase_spread, &data.rows, horizon, discounting)?;
+    tracing::info!(elapsed = ?started.elapsed(), "forecast");
     let end_day = histories.main_end().div_euclid(clv_data::time::DAY) * clv_data::time::DAY;
     let n = rows.len();
-    let (mut p_alive, mut churn, mut expected, mut spend_col) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut predicted, mut historic, mut total, mut next_date, mut next_prob) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for (r, &k) in rows.iter().zip(&pattern_of) {
-        let x = r.frequency as f64;
-        let (alive, purchases, discounted, wait) = predictions[k as usize];
-        let m = if r.frequency > 0 && r.monetary_value > 0.0 {
-            r.monetary_value
-        } else {
-            0.0
-        };
-        let per_order = spend
-            .expected_spend(if m > 0.0 { x } else { 0.0 }, m)
-            .expect("q > 1 checked");
-        let clv = per_order * discounted;
-        p_alive.push(alive);
-        churn.push(1.0 - alive);
-        expected.push(purchases);
-        spend_col.push(per_order);
-        predicted.push(clv);
-        historic.push(r.revenue);
-        total.push(r.revenue + clv);
+    let with_intervals = purchase_spread.level().is_some();
+    // Waits of more than a century are "not expected": no date.
+    let date_after = |wait: f64| {
         let wait_days = wait * time_unit.days();
-        next_date.push(if wait_days.is_finite() && wait_days < 36_500.0 {
-            std::borrow::Cow::Owned(clv_data::time::format_date(
-                end_day + (wait_days * clv_data::time::DAY as f64) as i64,
-            ))
-        } else {
-            std::borrow::Cow::Borrowed("")
-        });
-        next_prob.push(0.5 * alive);
+        (wait_days.is_finite() && wait_days < 36_500.0)
+            .then(|| end_day + (wait_days * clv_data::time::DAY as f64) as i64)
+    };
+    // Customers split across the cores, each part building its own columns.
+    let customers: Vec<(&clv_summary::SummaryRow<'_>, u32)> =
+        rows.iter().zip(pattern_of.iter().copied()).collect();
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let parts: Vec<&[(&clv_summary::SummaryRow<'_>, u32)]> =
+        customers.chunks(n.div_ceil(threads).max(1)).collect();
+    let parts = clv_models::forecast::parallel_map(&parts, |part| -> Result<ScoreColumns> {
+        let mut columns = ScoreColumns::with_capacity(part.len(), with_intervals);
+        let mut spend_values = vec![0.0; spend_models.len()];
+        for &(r, k) in part.iter() {
+            let x = r.frequency as f64;
+            let f = &forecasts[k as usize];
+            let m = if r.frequency > 0 && r.monetary_value > 0.0 {
+                r.monetary_value
+            } else {
+                0.0
+            };
+            for (v, model) in spend_values.iter_mut().zip(&spend_models) {
+                // q > 1 at the estimate was checked; a bootstrap set with q ≤ 1 has no mean spend.
+                *v = model
+                    .expected_spend(if m > 0.0 { x } else { 0.0 }, m)
+                    .unwrap_or(f64::INFINITY);
+            }
+            let per_order = spend_spread.positive(&spend_values);
+            let clv = purchase_spread.product_given(
+                &f.discounted_purchases,
+                f.discounted_ln_variance,
+                &spend_spread,
+                &spend_values,
+            );
+            columns.push(ScoreRow {
+                p_alive: f.p_alive,
+                expected_purchases: f.expected_purchases,
+                purchases: f.purchases,
+                per_order,
+                clv,
+                historic: r.revenue,
+                next_date: [f.wait.value, f.wait.lower, f.wait.upper].map(date_after),
+            });
+        }
+        Ok(columns)
+    })?;
+    let mut columns = ScoreColumns::with_capacity(n, with_intervals);
+    for part in parts {
+        columns.append(part);
     }
-    tracing::info!(elapsed = ?started.elapsed(), patterns = patterns.len(), "score");
+    tracing::info!(elapsed = ?started.elapsed(), patterns = data.rows.len(), "score");
     let table = Table::new()
         .with(
             "customer_id",
@@ -763,16 +810,8 @@ pub fn score_table<'h>(
         .with(
             "monetary_value",
             Values::Float(rows.iter().map(|r| r.monetary_value).collect()),
-        )
-        .with("p_alive", Values::Float(p_alive))
-        .with("churn_probability", Values::Float(churn))
-        .with("expected_purchases", Values::Float(expected))
-        .with("expected_spend", Values::Float(spend_col))
-        .with("predicted_clv", Values::Float(predicted))
-        .with("historic_clv", Values::Float(historic))
-        .with("total_clv", Values::Float(total))
-        .with("expected_next_order_date", Values::Text(next_date))
-        .with("next_order_probability", Values::Float(next_prob));
+        );
+    let table = columns.into_table(table);
     let names: &[&str] = match purchase.kind {
         "pareto" => &["r", "α", "s", "β"],
         _ => &["r", "α", "a", "b"],
@@ -793,4 +832,330 @@ pub fn score_table<'h>(
         args.discount_rate, delta, time_unit,
     );
     Ok(table)
+}
+
+/// One customer's scored predictions.
+struct ScoreRow {
+    p_alive: Estimate,
+    expected_purchases: Estimate,
+    purchases: Option<(u32, u32)>,
+    per_order: Estimate,
+    clv: Estimate,
+    historic: f64,
+    /// Expected next-order date and its interval.
+    next_date: [Option<i64>; 3],
+}
+
+/// A prediction column and, with intervals, its bounds (single precision, rounded outwards:
+/// they are approximations good to a few per cent).
+#[derive(Default)]
+struct Bounded {
+    value: Vec<f64>,
+    lower: Vec<f32>,
+    upper: Vec<f32>,
+}
+
+impl Bounded {
+    fn with_capacity(n: usize) -> Self {
+        Bounded {
+            value: Vec::with_capacity(n),
+            lower: Vec::with_capacity(n),
+            upper: Vec::with_capacity(n),
+        }
+    }
+
+    /// Adds a prediction; its bounds one single-precision step further out than needed, so that
+    /// their shortest decimal forms, read back as doubles, still bracket the value, and clamped
+    /// to `range`.
+    fn push(&mut self, e: Estimate, with_bounds: bool, range: (f32, f32)) {
+        self.value.push(e.value);
+        if with_bounds {
+            self.lower
+                .push(f32_at_most(e.lower).next_down().clamp(range.0, range.1));
+            self.upper
+                .push((-f32_at_most(-e.upper)).next_up().clamp(range.0, range.1));
+        }
+    }
+
+    fn append(&mut self, mut other: Bounded) {
+        self.value.append(&mut other.value);
+        self.lower.append(&mut other.lower);
+        self.upper.append(&mut other.upper);
+    }
+
+    fn add_to<'h>(self, table: clv_data::Table<'h>, name: &str) -> clv_data::Table<'h> {
+        use clv_data::Values;
+        let with_bounds = !self.lower.is_empty() || self.value.is_empty();
+        let table = table.with(name, Values::Float(self.value));
+        if with_bounds {
+            table
+                .with(&format!("{name}_lower"), Values::Float32(self.lower))
+                .with(&format!("{name}_upper"), Values::Float32(self.upper))
+        } else {
+            table
+        }
+    }
+}
+
+/// The largest f32 not above `v`.
+fn f32_at_most(v: f64) -> f32 {
+    let f = v as f32;
+    if f as f64 > v {
+        f.next_down()
+    } else {
+        f
+    }
+}
+
+/// The prediction columns of `clv score`, each followed by `_lower`/`_upper` with intervals.
+struct ScoreColumns {
+    with_intervals: bool,
+    p_alive: Bounded,
+    churn: Bounded,
+    expected: Bounded,
+    purchases: [Vec<i64>; 2],
+    spend: Bounded,
+    predicted: Bounded,
+    historic: Vec<f64>,
+    total: Bounded,
+    next_date: [Vec<Option<i64>>; 3],
+    next_probability: Vec<f64>,
+}
+
+impl ScoreColumns {
+    fn with_capacity(n: usize, with_intervals: bool) -> Self {
+        ScoreColumns {
+            with_intervals,
+            p_alive: Bounded::with_capacity(n),
+            churn: Bounded::with_capacity(n),
+            expected: Bounded::with_capacity(n),
+            purchases: std::array::from_fn(|_| Vec::with_capacity(n)),
+            spend: Bounded::with_capacity(n),
+            predicted: Bounded::with_capacity(n),
+            historic: Vec::with_capacity(n),
+            total: Bounded::with_capacity(n),
+            next_date: std::array::from_fn(|_| Vec::with_capacity(n)),
+            next_probability: Vec::with_capacity(n),
+        }
+    }
+
+    fn append(&mut self, other: ScoreColumns) {
+        self.p_alive.append(other.p_alive);
+        self.churn.append(other.churn);
+        self.expected.append(other.expected);
+        self.spend.append(other.spend);
+        self.predicted.append(other.predicted);
+        self.total.append(other.total);
+        self.historic.extend(other.historic);
+        self.next_probability.extend(other.next_probability);
+        for (to, from) in self.purchases.iter_mut().zip(other.purchases) {
+            to.extend(from);
+        }
+        for (to, from) in self.next_date.iter_mut().zip(other.next_date) {
+            to.extend(from);
+        }
+    }
+
+    fn push(&mut self, row: ScoreRow) {
+        let bounds = self.with_intervals;
+        let (probability, positive, any) = ((0.0, 1.0), (0.0, f32::MAX), (f32::MIN, f32::MAX));
+        self.p_alive.push(row.p_alive, bounds, probability);
+        self.churn.push(
+            Estimate {
+                value: 1.0 - row.p_alive.value,
+                lower: 1.0 - row.p_alive.upper,
+                upper: 1.0 - row.p_alive.lower,
+            },
+            bounds,
+            probability,
+        );
+        self.expected.push(row.expected_purchases, bounds, positive);
+        if let Some((lower, upper)) = row.purchases {
+            self.purchases[0].push(lower as i64);
+            self.purchases[1].push(upper as i64);
+        }
+        self.spend.push(row.per_order, bounds, positive);
+        self.predicted.push(row.clv, bounds, positive);
+        self.historic.push(row.historic);
+        self.total.push(
+            Estimate {
+                value: row.historic + row.clv.value,
+                lower: row.historic + row.clv.lower,
+                upper: row.historic + row.clv.upper,
+            },
+            bounds,
+            any,
+        );
+        let dates = if bounds { 3 } else { 1 };
+        for (col, date) in self.next_date.iter_mut().zip(row.next_date).take(dates) {
+            col.push(date);
+        }
+        // The median wait is the median only if the customer is still active.
+        self.next_probability.push(0.5 * row.p_alive.value);
+    }
+
+    fn into_table<'h>(self, table: clv_data::Table<'h>) -> clv_data::Table<'h> {
+        use clv_data::Values;
+        let with_intervals = self.with_intervals;
+        let mut table = self.p_alive.add_to(table, "p_alive");
+        table = self.churn.add_to(table, "churn_probability");
+        table = self.expected.add_to(table, "expected_purchases");
+        if with_intervals {
+            let [lower, upper] = self.purchases;
+            table = table
+                .with("purchases_lower", Values::Int(lower))
+                .with("purchases_upper", Values::Int(upper));
+        }
+        table = self.spend.add_to(table, "expected_spend");
+        table = self.predicted.add_to(table, "predicted_clv");
+        table = table.with("historic_clv", Values::Float(self.historic));
+        table = self.total.add_to(table, "total_clv");
+        let [date, lower, upper] = self.next_date;
+        table = table.with("expected_next_order_date", Values::MaybeDate(date));
+        if with_intervals {
+            table = table
+                .with("expected_next_order_date_lower", Values::MaybeDate(lower))
+                .with("expected_next_order_date_upper", Values::MaybeDate(upper));
+        }
+        table.with(
+            "next_order_probability",
+            Values::Float(self.next_probability),
+        )
+    }
+}
+
+/// sBG data: a cohort survival curve, or one row per subscriber with a start date and an end
+/// date (empty while still subscribed), each renewal `period` long. Returns the tenure rows and
+/// the time unit they are in.
+pub fn sbg_rows(
+    path: &std::path::Path,
+    period: &str,
+    observation_end: Option<&str>,
+    strict: bool,
+) -> Result<(Vec<Tenure>, String)> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let headers: Vec<String> = reader
+        .headers()?
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let find = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
+    let start_names = [
+        "start",
+        "started",
+        "start_date",
+        "subscribed",
+        "signup",
+        "created",
+    ];
+    let end_names = [
+        "end",
+        "ended",
+        "end_date",
+        "cancelled",
+        "canceled",
+        "churned",
+        "churn_date",
+    ];
+    let (Some(start_col), Some(end_col)) = (find(&start_names), find(&end_names)) else {
+        let curve = survival_curve(path)?;
+        let rows = Tenure::from_survival_curve(&curve).map_err(anyhow::Error::msg)?;
+        return Ok((rows, "period".into()));
+    };
+    let unit: TimeUnit = period.parse().map_err(anyhow::Error::msg)?;
+    let period_seconds = unit.seconds();
+    let dates = clv_data::time::DateParser::utc();
+    let end_of_observation = observation_end
+        .map(|d| {
+            dates
+                .parse(d.as_bytes())
+                .with_context(|| format!("--observation-end `{d}` is not a date (YYYY-MM-DD)"))
+        })
+        .transpose()?;
+    // (start, end) per subscriber; problems counted by reason with their first lines.
+    let mut spans: Vec<(i64, Option<i64>)> = Vec::new();
+    let mut problems: std::collections::BTreeMap<&str, (u64, Vec<String>)> = Default::default();
+    for (i, record) in reader.records().enumerate() {
+        let record = record?;
+        let line = i + 2;
+        let field = |c: usize| record.get(c).unwrap_or("").trim();
+        let start = dates.parse(field(start_col).as_bytes());
+        let end_text = field(end_col);
+        let end = (!end_text.is_empty()).then(|| dates.parse(end_text.as_bytes()));
+        let problem = match (start, end) {
+            (None, _) => Some((
+                "start is not a date",
+                headers[start_col].as_str(),
+                field(start_col),
+            )),
+            (_, Some(None)) => Some(("end is not a date", headers[end_col].as_str(), end_text)),
+            (Some(s), Some(Some(e))) if e < s => {
+                Some(("end before start", headers[end_col].as_str(), end_text))
+            }
+            _ => None,
+        };
+        if let Some((reason, column, value)) = problem {
+            let detail = format!(
+                "{}:{line}: column {column}: `{value}`: {reason}",
+                path.display()
+            );
+            anyhow::ensure!(
+                !strict,
+                "{detail} (--strict); fix the row or drop --strict to skip it"
+            );
+            let entry = problems.entry(reason).or_default();
+            entry.0 += 1;
+            if entry.1.len() < 3 {
+                entry.1.push(detail);
+            }
+            continue;
+        }
+        spans.push((start.expect("checked"), end.flatten()));
+    }
+    for (reason, (count, examples)) in &problems {
+        eprintln!(
+            "skipped {count} subscriber rows: {reason}, e.g. {}",
+            examples.join("; ")
+        );
+    }
+    let observed_to = end_of_observation
+        .or_else(|| spans.iter().map(|&(s, e)| e.unwrap_or(s)).max())
+        .context("no subscribers with a valid start date")?;
+    // Renewals seen while still subscribed: whole periods up to the end of observation (a renewal
+    // falling after it is not seen).
+    let whole = |seconds: i64| (seconds as f64 / period_seconds).floor().max(0.0) as u32;
+    let mut too_recent = 0u64;
+    let rows = Tenure::from_subscribers(spans.iter().filter_map(|&(s, e)| {
+        let tenure = match e {
+            // Churned in the period the end falls in: paid for ceil((end − start)/period), with
+            // 5% slack so calendar months of 28–31 days count as one month each.
+            Some(e) if e <= observed_to => {
+                let paid = ((e - s) as f64 / period_seconds - 0.05).ceil().max(1.0) as u32;
+                (paid, true)
+            }
+            _ => (whole(observed_to - s), false),
+        };
+        if tenure.0 == 0 {
+            too_recent += 1;
+            return None;
+        }
+        Some(tenure)
+    }));
+    if too_recent > 0 {
+        eprintln!(
+            "{} subscribers started less than one {} before {} and say nothing yet about churn",
+            thousands(too_recent),
+            unit,
+            clv_data::time::format_date(observed_to)
+        );
+    }
+    anyhow::ensure!(
+        !rows.is_empty(),
+        "{}: no subscriber has a whole {unit} observed",
+        path.display()
+    );
+    Ok((rows, unit.to_string()))
 }

@@ -32,6 +32,13 @@ pub fn resolve_format(out: &OutputArgs) -> OutputFormat {
 
 /// Write `table`; `--format table` prints the first rows. Returns true when it went to a file.
 pub fn write_table(table: &Table<'_>, out: &OutputArgs) -> Result<bool> {
+    let started = std::time::Instant::now();
+    let written = write_table_untimed(table, out);
+    tracing::info!(elapsed = ?started.elapsed(), "write");
+    written
+}
+
+fn write_table_untimed(table: &Table<'_>, out: &OutputArgs) -> Result<bool> {
     let to_file = |f: &dyn Fn(&mut dyn Write) -> io::Result<()>| -> Result<()> {
         match &out.output {
             Some(path) => {

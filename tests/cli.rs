@@ -598,3 +598,248 @@ fn score_with_pareto_and_auto() {
         }
     }
 }
+
+#[test]
+fn score_intervals_bracket_every_prediction_and_the_holdout() {
+    let cdnow = data("CDNOW_sample.txt");
+    let dir = tempfile::tempdir().unwrap();
+    let scored = |intervals: &str| {
+        let out_file = dir.path().join(format!("{intervals}.csv"));
+        let mut args = vec!["score", cdnow.to_str().unwrap()];
+        args.extend(CDNOW_COLUMNS);
+        args.extend([
+            "--observation-end",
+            "1997-09-30",
+            "--horizon",
+            "39w",
+            "--intervals",
+            intervals,
+            "--draws",
+            "60",
+            "-o",
+            out_file.to_str().unwrap(),
+        ]);
+        ok(&args);
+        read_csv(&out_file)
+    };
+    let (delta, bootstrap, none) = (scored("delta"), scored("bootstrap"), scored("none"));
+    let f = |r: &BTreeMap<String, String>, k: &str| r[k].parse::<f64>().unwrap();
+    let bracketed = [
+        "p_alive",
+        "churn_probability",
+        "expected_purchases",
+        "expected_spend",
+        "predicted_clv",
+        "total_clv",
+    ];
+    for rows in [&delta, &bootstrap] {
+        for r in rows {
+            for name in bracketed {
+                let (v, lo, hi) = (
+                    f(r, name),
+                    f(r, &format!("{name}_lower")),
+                    f(r, &format!("{name}_upper")),
+                );
+                assert!(lo <= v && v <= hi, "{name}: {lo} {v} {hi} in {r:?}");
+            }
+            assert!(f(r, "p_alive_lower") >= 0.0 && f(r, "p_alive_upper") <= 1.0);
+            let dates = [
+                "expected_next_order_date_lower",
+                "expected_next_order_date",
+                "expected_next_order_date_upper",
+            ]
+            .map(|k| r[k].clone());
+            assert!(dates[0] <= dates[1] && dates[1] <= dates[2], "{dates:?}");
+        }
+    }
+    // Without intervals: the same predictions, no interval columns.
+    for (a, b) in delta.iter().zip(&none) {
+        assert_eq!(a["predicted_clv"], b["predicted_clv"]);
+        assert!(!b.contains_key("p_alive_lower") && !b.contains_key("purchases_upper"));
+    }
+    // The delta method and a parametric bootstrap of 60 refits agree on the intervals' widths.
+    for name in ["p_alive", "expected_purchases", "predicted_clv"] {
+        let width = |r: &BTreeMap<String, String>| {
+            f(r, &format!("{name}_upper")) - f(r, &format!("{name}_lower"))
+        };
+        let mut ratios: Vec<f64> = delta
+            .iter()
+            .zip(&bootstrap)
+            .filter(|(d, _)| width(d) > 1e-9)
+            .map(|(d, b)| width(b) / width(d))
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios[ratios.len() / 2];
+        assert!(
+            (0.7..1.4).contains(&median),
+            "{name}: median ratio {median}"
+        );
+    }
+    // The 90% predictive interval of each customer's purchases in the 39-week holdout covers
+    // what they actually did about 90% of the time.
+    let summary_file = dir.path().join("holdout.csv");
+    let mut args = vec!["summary", cdnow.to_str().unwrap()];
+    args.extend(CDNOW_COLUMNS);
+    args.extend([
+        "--calibration-end",
+        "1997-09-30",
+        "-o",
+        summary_file.to_str().unwrap(),
+    ]);
+    ok(&args);
+    let actual: BTreeMap<String, f64> = read_csv(&summary_file)
+        .into_iter()
+        .map(|r| {
+            (
+                r["customer_id"].clone(),
+                r["frequency_holdout"].parse().unwrap(),
+            )
+        })
+        .collect();
+    let inside = delta
+        .iter()
+        .filter(|r| {
+            let x = actual[&r["customer_id"]];
+            f(r, "purchases_lower") <= x && x <= f(r, "purchases_upper")
+        })
+        .count() as f64
+        / delta.len() as f64;
+    assert!((0.86..0.97).contains(&inside), "coverage {inside}");
+}
+
+/// A fitted model's estimates are within 3 standard errors of `truth`.
+fn assert_recovers(model_file: &Path, names: &[&str], truth: &[f64]) {
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model_file).unwrap()).unwrap();
+    for (i, (name, want)) in names.iter().zip(truth).enumerate() {
+        let got = model["parameters"][name].as_f64().unwrap();
+        let se = model["fit"]["standard_errors"][i].as_f64().unwrap();
+        assert!(
+            (got - want).abs() < 3.0 * se,
+            "{name}: {got} ± {se} vs truth {want}"
+        );
+    }
+}
+
+#[test]
+fn simulated_pareto_and_bgbb_logs_give_back_their_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    struct Case {
+        model: &'static str,
+        truth: [f64; 4],
+        simulate_options: &'static [&'static str],
+        fit_options: &'static [&'static str],
+        names: [&'static str; 4],
+    }
+    let cases = [
+        Case {
+            model: "pareto",
+            truth: [0.55, 10.6, 0.61, 11.7],
+            simulate_options: &[],
+            fit_options: &["--time-unit", "week", "--observation-end", "2024-12-29"],
+            names: ["r", "alpha", "s", "beta"],
+        },
+        Case {
+            model: "bgbb",
+            truth: [1.2, 0.75, 0.66, 2.8],
+            // Seven yearly opportunities after the first purchase on 2024-01-01.
+            simulate_options: &["--time-unit", "year", "--observation", "2560d"],
+            fit_options: &["--period", "year"],
+            names: ["alpha", "beta", "gamma", "delta"],
+        },
+    ];
+    for Case {
+        model,
+        truth,
+        simulate_options,
+        fit_options,
+        names,
+    } in cases
+    {
+        let log = path(&format!("{model}.csv"));
+        let params = truth.map(|v| v.to_string()).join(",");
+        let mut args = vec![
+            "simulate",
+            "--customers",
+            "30000",
+            "--purchase-model",
+            model,
+            "--params",
+            &params,
+            "-o",
+            &log,
+        ];
+        args.extend(simulate_options);
+        ok(&args);
+        let saved = path(&format!("{model}.json"));
+        let mut args = vec!["fit", &log, "--model", model, "-o", &saved];
+        args.extend(fit_options);
+        ok(&args);
+        assert_recovers(Path::new(&saved), &names, &truth);
+    }
+}
+
+#[test]
+fn sbg_fits_one_row_per_subscriber() {
+    use rand::{Rng, SeedableRng};
+    use rand_distr::{Beta, Distribution};
+    // Monthly subscribers who started on the 1st of a month over two years, each cancelling
+    // after a geometric number of months with churn probability θ ~ Beta(0.7, 1.2); observed to
+    // 2025-12-31.
+    let (alpha, beta) = (0.7, 1.2);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let churn = Beta::new(alpha, beta).unwrap();
+    let month = |m: i32| format!("{:04}-{:02}-01", 2024 + m / 12, m % 12 + 1);
+    let mut text = String::from("subscriber,start,end\n");
+    for i in 0..20_000 {
+        let first = rng.random_range(0..24);
+        let theta: f64 = churn.sample(&mut rng);
+        let mut paid = 1;
+        while rng.random::<f64>() >= theta {
+            paid += 1;
+        }
+        let end = if first + paid < 24 {
+            month(first + paid)
+        } else {
+            String::new()
+        };
+        text.push_str(&format!("s{i},{},{end}\n", month(first)));
+    }
+    text.push_str("bad,2024-13-01,\n");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("subscribers.csv");
+    std::fs::write(&file, text).unwrap();
+    let saved = dir.path().join("sbg.json");
+    let out = ok(&[
+        "fit",
+        file.to_str().unwrap(),
+        "--model",
+        "sbg",
+        "--observation-end",
+        "2025-12-31",
+        "-o",
+        saved.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("skipped 1 subscriber rows: start is not a date")
+            && stderr.contains(":20002:"),
+        "{stderr}"
+    );
+    assert_recovers(&saved, &["alpha", "beta"], &[alpha, beta]);
+    // `clv retention` on the same file shows the Kaplan–Meier curve beside the projection.
+    let out = ok(&[
+        "retention",
+        file.to_str().unwrap(),
+        "--observation-end",
+        "2025-12-31",
+        "--price",
+        "20",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("month") && stdout.contains("residual value"),
+        "{stdout}"
+    );
+}

@@ -11,10 +11,15 @@ pub enum Values<'a> {
     Text(Vec<Cow<'a, str>>),
     Int(Vec<i64>),
     Float(Vec<f64>),
+    /// Single-precision floats (about 7 significant digits), for approximate values such as
+    /// interval bounds: half the memory and shorter text.
+    Float32(Vec<f32>),
     /// Floats that may be absent (written as an empty field / JSON null).
     MaybeFloat(Vec<Option<f64>>),
     /// Calendar dates as shop-local seconds at midnight; written `YYYY-MM-DD`.
     Date(Vec<i64>),
+    /// Dates that may be absent (an empty field / JSON null).
+    MaybeDate(Vec<Option<i64>>),
 }
 
 impl<'a> Values<'a> {
@@ -28,8 +33,10 @@ impl<'a> Values<'a> {
             Values::Text(v) => v.len(),
             Values::Int(v) => v.len(),
             Values::Float(v) => v.len(),
+            Values::Float32(v) => v.len(),
             Values::MaybeFloat(v) => v.len(),
             Values::Date(v) => v.len(),
+            Values::MaybeDate(v) => v.len(),
         }
     }
 
@@ -94,8 +101,10 @@ impl<'a> Table<'a> {
                         Values::Text(v) => Values::Text(pick(v, rows)),
                         Values::Int(v) => Values::Int(pick(v, rows)),
                         Values::Float(v) => Values::Float(pick(v, rows)),
+                        Values::Float32(v) => Values::Float32(pick(v, rows)),
                         Values::MaybeFloat(v) => Values::MaybeFloat(pick(v, rows)),
                         Values::Date(v) => Values::Date(pick(v, rows)),
+                        Values::MaybeDate(v) => Values::MaybeDate(pick(v, rows)),
                     },
                 })
                 .collect(),
@@ -287,21 +296,37 @@ impl Cell {
                 .buf
                 .extend_from_slice(self.itoa.format(v[row]).as_bytes()),
             Values::Float(v) => self.float(v[row], null),
+            Values::Float32(v) => {
+                let x = v[row];
+                if x.is_finite() {
+                    let s = self.ryu.format_finite(x);
+                    self.buf
+                        .extend_from_slice(s.strip_suffix(".0").unwrap_or(s).as_bytes());
+                } else {
+                    self.buf.extend_from_slice(null);
+                }
+            }
             Values::MaybeFloat(v) => match v[row] {
                 Some(x) => self.float(x, null),
                 None => self.buf.extend_from_slice(null),
             },
-            Values::Date(v) => {
-                if json {
-                    self.buf.push(b'"');
-                }
-                crate::time::write_date(v[row], &mut self.buf);
-                if json {
-                    self.buf.push(b'"');
-                }
-            }
+            Values::Date(v) => self.date(v[row], json),
+            Values::MaybeDate(v) => match v[row] {
+                Some(t) => self.date(t, json),
+                None => self.buf.extend_from_slice(null),
+            },
         }
         &self.buf
+    }
+
+    fn date(&mut self, t: i64, json: bool) {
+        if json {
+            self.buf.push(b'"');
+        }
+        crate::time::write_date(t, &mut self.buf);
+        if json {
+            self.buf.push(b'"');
+        }
     }
 
     fn float(&mut self, x: f64, null: &[u8]) {
@@ -331,8 +356,12 @@ fn text_cell(values: &Values<'_>, row: usize) -> String {
         Values::Text(v) => v[row].to_string(),
         Values::Int(v) => v[row].to_string(),
         Values::Float(v) => float(v[row]),
+        Values::Float32(v) => float(v[row] as f64),
         Values::MaybeFloat(v) => v[row].map(float).unwrap_or_else(|| "-".into()),
         Values::Date(v) => crate::time::format_date(v[row]),
+        Values::MaybeDate(v) => v[row]
+            .map(crate::time::format_date)
+            .unwrap_or_else(|| "-".into()),
     }
 }
 

@@ -87,6 +87,8 @@ pub enum Period {
     Week,
     /// Calendar month.
     Month,
+    /// Calendar year.
+    Year,
 }
 
 impl Period {
@@ -101,6 +103,7 @@ impl Period {
                 let d = local_date(t);
                 d.year() as i64 * 12 + d.month0() as i64
             }
+            Period::Year => local_date(t).year() as i64,
         }
     }
 
@@ -116,6 +119,9 @@ impl Period {
                 let date = NaiveDate::from_ymd_opt(year, month, 1).expect("valid month start");
                 date_to_local(date)
             }
+            Period::Year => date_to_local(
+                NaiveDate::from_ymd_opt(index as i32, 1, 1).expect("valid year start"),
+            ),
         }
     }
 
@@ -130,6 +136,7 @@ impl Period {
             Period::Day => "day",
             Period::Week => "week",
             Period::Month => "month",
+            Period::Year => "year",
         }
     }
 }
@@ -142,8 +149,9 @@ impl FromStr for Period {
             "day" | "d" => Ok(Period::Day),
             "week" | "w" => Ok(Period::Week),
             "month" | "m" => Ok(Period::Month),
+            "year" | "y" => Ok(Period::Year),
             other => Err(format!(
-                "unknown period `{other}`: use hour, day, week or month"
+                "unknown period `{other}`: use hour, day, week, month or year"
             )),
         }
     }
@@ -531,7 +539,14 @@ mod tests {
         assert_eq!(Period::Month.floor(ymd(1997, 3, 31) + 10), ymd(1997, 3, 1));
         assert_eq!(Period::Day.floor(wed), ymd(1997, 1, 1));
         assert_eq!(Period::Hour.floor(wed), ymd(1997, 1, 1) + 3600);
-        for p in [Period::Hour, Period::Day, Period::Week, Period::Month] {
+        assert_eq!(Period::Year.floor(wed), ymd(1997, 1, 1));
+        for p in [
+            Period::Hour,
+            Period::Day,
+            Period::Week,
+            Period::Month,
+            Period::Year,
+        ] {
             for t in [
                 ymd(1969, 12, 31),
                 ymd(2000, 2, 29) + 7777,

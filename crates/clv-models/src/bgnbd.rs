@@ -128,6 +128,50 @@ impl BgNbdParams {
         first + (ln_beta(a + 1.0, b + nf + s - 1.0) - ln_b).exp() * tail
     }
 
+    /// P(X(t) ≤ n) for n = 0, 1, … of a customer just acquired, stopping once it reaches
+    /// `until` (or after 100,000 terms): the terms of [`Self::probability_of_purchases`] summed in
+    /// one pass, keeping the negative binomial's running total instead of resumming it.
+    pub fn cumulative_probability_of_purchases(&self, t: f64, until: f64) -> Vec<f64> {
+        use statrs::function::beta::ln_beta;
+        let BgNbdParams { r, alpha, a, b, .. } = *self;
+        let s = self.variant.shift();
+        let (ln_stay, ln_go) = ((alpha / (alpha + t)).ln(), (t / (alpha + t)).ln());
+        let ln_b = ln_beta(a, b);
+        let mut cumulative = Vec::new();
+        let (mut total, mut below, mut ln_nb): (f64, f64, f64) = (0.0, 0.0, r * ln_stay);
+        for n in 0..100_000u32 {
+            let nf = n as f64;
+            if n > 0 {
+                // NB(n)/NB(n−1) = (r+n−1)/n · t/(α+t)
+                ln_nb += (r + nf - 1.0).ln() - nf.ln() + ln_go;
+            }
+            let mut p = (ln_beta(a, b + nf + s) - ln_b + ln_nb).exp();
+            if nf + s > 0.0 {
+                p += (ln_beta(a + 1.0, b + nf + s - 1.0) - ln_b).exp() * (1.0 - below).max(0.0);
+            }
+            below += ln_nb.exp();
+            total = (total + p).min(1.0);
+            cumulative.push(total);
+            if total >= until {
+                break;
+            }
+        }
+        cumulative
+    }
+
+    /// The model of a customer still active at T after x repeat purchases: purchase rate
+    /// Gamma(r+x, α+T) and dropout Beta(a, b+x+s) (x + s dropout chances survived), who from then
+    /// on drops out only after purchases, i.e. a new BG/NBD customer.
+    pub fn active_continuation(&self, x: f64, big_t: f64) -> BgNbdParams {
+        BgNbdParams {
+            r: self.r + x,
+            alpha: self.alpha + big_t,
+            a: self.a,
+            b: self.b + x + self.variant.shift(),
+            variant: Variant::Bg,
+        }
+    }
+
     /// P(alive | x, t_x, T) = 1 / (1 + 1[x+s>0] · a/(b+x+s−1) · ((α+T)/(α+t_x))^(r+x)).
     pub fn p_alive(&self, x: f64, t_x: f64, t: f64) -> f64 {
         let s = self.variant.shift();

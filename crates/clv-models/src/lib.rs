@@ -12,6 +12,8 @@
 //! - [`sbg`]: the shifted-beta-geometric retention model for subscriptions.
 //! - [`gamma_gamma`]: the Gamma-Gamma spend model.
 //! - [`purchase`]: the predictions scoring needs, common to the continuous-time purchase models.
+//! - [`forecast`]: per-customer forecasts with intervals (delta method or bootstrap draws),
+//!   computed once per distinct history.
 //! - [`value`]: discounted expected purchases, CLV and the expected next-order date.
 //! - [`hyp2f1`]: the Gauss hypergeometric function for the real arguments the models need.
 //!
@@ -20,6 +22,7 @@ pub mod bgbb;
 pub mod bgnbd;
 pub mod data;
 pub mod fit;
+pub mod forecast;
 pub mod gamma_gamma;
 pub mod hyp2f1;
 pub mod pareto;

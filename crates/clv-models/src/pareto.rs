@@ -173,6 +173,36 @@ impl ParetoNbdParams {
         self.conditional_probability_of_purchases(n, t, 0.0, 0.0, 0.0)
     }
 
+    /// P(X(t) ≤ n) for n = 0, 1, … of a customer just acquired, stopping once it reaches `until`
+    /// (or after 10,000 terms).
+    pub fn cumulative_probability_of_purchases(
+        &self,
+        t: f64,
+        until: f64,
+    ) -> Result<Vec<f64>, Hyp2f1Error> {
+        let mut cumulative = Vec::new();
+        let mut total = 0.0;
+        for n in 0..10_000u32 {
+            total = (total + self.probability_of_purchases(n, t)?).min(1.0);
+            cumulative.push(total);
+            if total >= until {
+                break;
+            }
+        }
+        Ok(cumulative)
+    }
+
+    /// The model of a customer still active at T after x purchases: rates Gamma(r+x, α+T) and
+    /// Gamma(s, β+T), memoryless from T on, i.e. a new Pareto/NBD customer.
+    pub fn active_continuation(&self, x: f64, big_t: f64) -> ParetoNbdParams {
+        ParetoNbdParams {
+            r: self.r + x,
+            alpha: self.alpha + big_t,
+            s: self.s,
+            beta: self.beta + big_t,
+        }
+    }
+
     /// DERT: discounted expected residual transactions at continuous rate δ per time unit, over
     /// the whole future (Fader, Hardie & Lee 2005, JMR, eq. 2):
     /// α^r β^s δ^(s−1) Γ(r+x+1) U(s, s; δ(β+T)) / (Γ(r) (α+T)^(r+x+1) L), with the Tricomi

@@ -17,6 +17,14 @@ pub trait PurchasePredictor: Sync + Send {
     /// The purchase rate of an active customer given x purchases over T, as Gamma(shape, rate):
     /// Gamma(r + x, α + T) in all three models.
     fn active_rate(&self, x: f64, big_t: f64) -> (f64, f64);
+    /// P(X(T, T+t] ≤ n | active at T) for n = 0, 1, …, stopping once it reaches `until`.
+    fn cumulative_purchases_if_active(
+        &self,
+        t: f64,
+        x: f64,
+        big_t: f64,
+        until: f64,
+    ) -> Result<Vec<f64>, Hyp2f1Error>;
     /// Expected purchases in (T, T + t].
     fn conditional_expected_purchases(
         &self,
@@ -39,6 +47,17 @@ impl PurchasePredictor for BgNbdParams {
     fn active_rate(&self, x: f64, big_t: f64) -> (f64, f64) {
         (self.r + x, self.alpha + big_t)
     }
+    fn cumulative_purchases_if_active(
+        &self,
+        t: f64,
+        x: f64,
+        big_t: f64,
+        until: f64,
+    ) -> Result<Vec<f64>, Hyp2f1Error> {
+        Ok(self
+            .active_continuation(x, big_t)
+            .cumulative_probability_of_purchases(t, until))
+    }
 }
 
 impl PurchasePredictor for ParetoNbdParams {
@@ -52,5 +71,15 @@ impl PurchasePredictor for ParetoNbdParams {
     }
     fn active_rate(&self, x: f64, big_t: f64) -> (f64, f64) {
         (self.r + x, self.alpha + big_t)
+    }
+    fn cumulative_purchases_if_active(
+        &self,
+        t: f64,
+        x: f64,
+        big_t: f64,
+        until: f64,
+    ) -> Result<Vec<f64>, Hyp2f1Error> {
+        self.active_continuation(x, big_t)
+            .cumulative_probability_of_purchases(t, until)
     }
 }

@@ -67,6 +67,56 @@ impl Tenure {
     }
 }
 
+impl Tenure {
+    /// Rows from one entry per subscriber: the whole periods observed and whether they churned
+    /// (in the last of them) or are still subscribed after them; identical entries are merged
+    /// into weights. Entries with no whole period observed say nothing yet and are left out.
+    pub fn from_subscribers(spans: impl IntoIterator<Item = (u32, bool)>) -> Vec<Tenure> {
+        let mut counts: std::collections::BTreeMap<(u32, bool), f64> = Default::default();
+        for (periods, churned) in spans {
+            if periods > 0 {
+                *counts.entry((periods, churned)).or_default() += 1.0;
+            }
+        }
+        counts
+            .into_iter()
+            .map(|((periods, churned), weight)| Tenure {
+                periods: periods as f64,
+                churned,
+                weight,
+            })
+            .collect()
+    }
+}
+
+/// The Kaplan–Meier survival curve of tenure rows: S(0) = 1, then S(t) = Π_{k ≤ t} (1 − d_k/n_k)
+/// with d_k the subscribers who churned in period k and n_k those at risk then (churned in k or
+/// later, or still subscribed after k or more periods), for as long as anyone is at risk. For a
+/// cohort's survival curve it is the curve divided by the cohort size.
+pub fn kaplan_meier(rows: &[Tenure]) -> Vec<f64> {
+    let horizon = rows.iter().map(|r| r.periods as usize).max().unwrap_or(0);
+    let mut curve = vec![1.0];
+    for k in 1..=horizon {
+        let kf = k as f64;
+        let at_risk: f64 = rows
+            .iter()
+            .filter(|r| r.periods >= kf)
+            .map(|r| r.weight)
+            .sum();
+        if at_risk <= 0.0 {
+            break;
+        }
+        let churned: f64 = rows
+            .iter()
+            .filter(|r| r.churned && r.periods == kf)
+            .map(|r| r.weight)
+            .sum();
+        let last = *curve.last().expect("starts at 1");
+        curve.push(last * (1.0 - churned / at_risk));
+    }
+    curve
+}
+
 /// The shifted-beta-geometric model; parameters (α, β).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ShiftedBetaGeometric;
@@ -165,6 +215,21 @@ impl Model for ShiftedBetaGeometric {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kaplan_meier_of_a_cohort_curve_is_the_curve_and_handles_censoring() {
+        let alive = [1000.0, 640.0, 480.0, 400.0, 350.0];
+        let curve = kaplan_meier(&Tenure::from_survival_curve(&alive).unwrap());
+        for (got, a) in curve.iter().zip(alive) {
+            assert!((got - a / 1000.0).abs() < 1e-12, "{curve:?}");
+        }
+        // Hand-worked: 4 subscribers; one churns in period 1, one is still subscribed after 1,
+        // two churn in period 2 → S(1) = 3/4, S(2) = 3/4 · (1 − 2/2) = 0.
+        let rows =
+            Tenure::from_subscribers([(1, true), (1, false), (2, true), (2, true), (0, false)]);
+        assert_eq!(rows.iter().map(|r| r.weight).sum::<f64>(), 4.0);
+        assert_eq!(kaplan_meier(&rows), vec![1.0, 0.75, 0.0]);
+    }
 
     #[test]
     fn uniform_churn_has_hand_computable_projections() {

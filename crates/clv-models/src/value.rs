@@ -36,58 +36,83 @@ const GL_WEIGHTS: [f64; 5] = [
     0.06667134430868814,
 ];
 
-/// (expected purchases, discounted expected purchases) in (T, T+H] for a customer with history
-/// (x, t_x, T): scoring needs both, and the first is a by-product of the second.
-pub fn expected_and_discounted_purchases<P: PurchasePredictor + ?Sized>(
-    p: &P,
-    horizon: f64,
-    delta: f64,
-    x: f64,
-    t_x: f64,
-    big_t: f64,
-) -> Result<(f64, f64), Hyp2f1Error> {
-    let alive = p.p_alive(x, t_x, big_t)?;
-    let cet = |u: f64| Ok::<f64, Hyp2f1Error>(alive * p.expected_purchases_if_active(u, x, big_t)?);
-    let at_end = cet(horizon)?;
-    if delta == 0.0 || horizon == 0.0 {
-        return Ok((at_end, at_end));
-    }
-    let half = horizon / 2.0;
-    let mut integral = 0.0;
-    for (node, weight) in GL_NODES.iter().zip(GL_WEIGHTS) {
-        for u in [half * (1.0 - node), half * (1.0 + node)] {
-            integral += weight * (-delta * u).exp() * cet(u)?;
-        }
-    }
-    Ok((
-        at_end,
-        (-delta * horizon).exp() * at_end + delta * half * integral,
-    ))
+/// How expected purchases ahead are discounted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Discounting {
+    /// Continuously at `per_unit` per model time unit (see [`discount_per_unit`]).
+    Continuous { per_unit: f64 },
+    /// The way lifetimes' `customer_lifetime_value` counts, for cross-checking with that peer:
+    /// `months` monthly steps of `units_per_month` model units (lifetimes uses 4.345 weeks, 30 days
+    /// or 720 hours), each step's expected purchases discounted at the end of the month by
+    /// (1 + monthly rate)^k: Σₖ [CET(k·f) − CET((k−1)·f)] / (1 + d_m)^k.
+    Monthly {
+        months: u32,
+        units_per_month: f64,
+        monthly_rate: f64,
+    },
 }
 
-/// Discounted expected purchases the way lifetimes' `customer_lifetime_value` counts them, for
-/// cross-checking with that peer: `months` monthly steps of `units_per_month` model units (lifetimes
-/// uses 4.345 weeks, 30 days or 720 hours), each step's expected purchases discounted at the end of
-/// the month by (1 + monthly rate)^k:
-/// Σₖ [CET(k·f) − CET((k−1)·f)] / (1 + d_m)^k.
-pub fn lifetimes_discounted_purchases<P: PurchasePredictor + ?Sized>(
-    p: &P,
-    months: u32,
-    units_per_month: f64,
-    monthly_rate: f64,
-    x: f64,
-    t_x: f64,
-    big_t: f64,
-) -> Result<f64, Hyp2f1Error> {
-    let alive = p.p_alive(x, t_x, big_t)?;
-    let mut previous = 0.0;
-    let mut total = 0.0;
-    for k in 1..=months {
-        let now = alive * p.expected_purchases_if_active(k as f64 * units_per_month, x, big_t)?;
-        total += (now - previous) / (1.0 + monthly_rate).powi(k as i32);
-        previous = now;
+impl Discounting {
+    /// (expected purchases, discounted expected purchases) in (T, T+H] for a customer with x
+    /// repeat purchases over T who is still active at T. Multiplied by P(alive) they are the
+    /// customer's; scoring needs both, and the first is a by-product of the second.
+    pub fn if_active<P: PurchasePredictor + ?Sized>(
+        &self,
+        p: &P,
+        horizon: f64,
+        x: f64,
+        big_t: f64,
+    ) -> Result<(f64, f64), Hyp2f1Error> {
+        let cet = |u: f64| p.expected_purchases_if_active(u, x, big_t);
+        let at_end = cet(horizon)?;
+        match *self {
+            Discounting::Continuous { per_unit: delta } => {
+                if delta == 0.0 || horizon == 0.0 {
+                    return Ok((at_end, at_end));
+                }
+                let half = horizon / 2.0;
+                let mut integral = 0.0;
+                for (node, weight) in GL_NODES.iter().zip(GL_WEIGHTS) {
+                    for u in [half * (1.0 - node), half * (1.0 + node)] {
+                        integral += weight * (-delta * u).exp() * cet(u)?;
+                    }
+                }
+                Ok((
+                    at_end,
+                    (-delta * horizon).exp() * at_end + delta * half * integral,
+                ))
+            }
+            Discounting::Monthly {
+                months,
+                units_per_month,
+                monthly_rate,
+            } => {
+                let mut previous = 0.0;
+                let mut total = 0.0;
+                for k in 1..=months {
+                    let now = cet(k as f64 * units_per_month)?;
+                    total += (now - previous) / (1.0 + monthly_rate).powi(k as i32);
+                    previous = now;
+                }
+                Ok((at_end, total))
+            }
+        }
     }
-    Ok(total)
+
+    /// (expected purchases, discounted expected purchases) in (T, T+H] for a customer with
+    /// history (x, t_x, T).
+    pub fn expected_and_discounted<P: PurchasePredictor + ?Sized>(
+        &self,
+        p: &P,
+        horizon: f64,
+        x: f64,
+        t_x: f64,
+        big_t: f64,
+    ) -> Result<(f64, f64), Hyp2f1Error> {
+        let alive = p.p_alive(x, t_x, big_t)?;
+        let (expected, discounted) = self.if_active(p, horizon, x, big_t)?;
+        Ok((alive * expected, alive * discounted))
+    }
 }
 
 /// Time to the next purchase of a customer who is still active, as a median: their purchase rate
@@ -122,8 +147,10 @@ mod tests {
             (26.0, 216.0 / 7.0, 31.0, 52.18),
             (3.0, 10.0, 38.0, 260.0),
         ] {
-            let (undiscounted, got) =
-                expected_and_discounted_purchases(&p, h, delta, x, t_x, big_t).unwrap();
+            let continuous = |per_unit| Discounting::Continuous { per_unit };
+            let (undiscounted, got) = continuous(delta)
+                .expected_and_discounted(&p, h, x, t_x, big_t)
+                .unwrap();
             // Naive: the increments of CET over 20,000 small steps, each discounted at its middle.
             let steps = 20_000;
             let mut naive = 0.0;
@@ -136,7 +163,9 @@ mod tests {
             }
             assert!((got - naive).abs() < 1e-7 * naive, "{x}: {got} vs {naive}");
             // Without discounting it is plain CET; with it, less.
-            let plain = expected_and_discounted_purchases(&p, h, 0.0, x, t_x, big_t).unwrap();
+            let plain = continuous(0.0)
+                .expected_and_discounted(&p, h, x, t_x, big_t)
+                .unwrap();
             assert_eq!(plain, (undiscounted, undiscounted));
             assert_eq!(
                 undiscounted,

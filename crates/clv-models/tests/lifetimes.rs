@@ -3,7 +3,7 @@
 //! evaluated at lifetimes' estimates equals lifetimes' own.
 
 use clv_models::gamma_gamma::GammaGammaParams;
-use clv_models::value::lifetimes_discounted_purchases;
+use clv_models::value::Discounting;
 use clv_models::{fit, BgNbd, BgNbdParams, MbgNbd, Model, Pattern, Patterns, Variant};
 use serde_json::Value;
 
@@ -79,8 +79,14 @@ fn check<M: Model<Row = Pattern>>(
     for c in want["clv"].as_array().unwrap() {
         let f = |k: &str| c[k].as_f64().unwrap();
         let (x, t_x, big_t, m) = (f("x"), f("t_x"), f("T"), f("m"));
-        let purchases =
-            lifetimes_discounted_purchases(&p, months, per_month, rate, x, t_x, big_t).unwrap();
+        let lifetimes_scheme = Discounting::Monthly {
+            months,
+            units_per_month: per_month,
+            monthly_rate: rate,
+        };
+        let (_, purchases) = lifetimes_scheme
+            .expected_and_discounted(&p, 0.0, x, t_x, big_t)
+            .unwrap();
         let clv = spend.expected_spend(x, m).unwrap() * purchases;
         close(&format!("{name} CLV x={x}"), clv, f("clv"), 1e-9);
     }

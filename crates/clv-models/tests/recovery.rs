@@ -7,23 +7,13 @@ use clv_models::{
     fit, BgNbd, FitReport, GammaGamma, MbgNbd, Model, Pattern, Patterns, SpendPattern,
 };
 use clv_sim::{
-    simulate, BgNbd as PurchaseTruth, GammaGamma as SpendTruth, PurchaseModel, SimulatedLog,
-    SimulationOptions,
+    simulate, GammaGamma as SpendTruth, PurchaseProcess, SimulatedLog, SimulationOptions,
 };
 
 const OBSERVATION_DAYS: f64 = 364.0;
 
-fn simulated(purchases: PurchaseTruth, spend: SpendTruth) -> SimulatedLog {
-    simulated_with(PurchaseModel::BgNbd, purchases, spend)
-}
-
-fn simulated_with(
-    purchase_model: PurchaseModel,
-    purchases: PurchaseTruth,
-    spend: SpendTruth,
-) -> SimulatedLog {
+fn simulated(purchases: PurchaseProcess, spend: SpendTruth) -> SimulatedLog {
     simulate(&SimulationOptions {
-        purchase_model,
         customers: 100_000,
         start: 0,
         acquisition_days: 84.0,
@@ -58,12 +48,7 @@ fn gamma_gamma_recovers_simulated_parameters() {
         gamma: 15.0,
     };
     let log = simulated(
-        PurchaseTruth {
-            r: 1.5,
-            alpha: 3.0,
-            a: 0.5,
-            b: 5.0,
-        },
+        PurchaseProcess::of("bgnbd", &[1.5, 3.0, 0.5, 5.0]).unwrap(),
         truth,
     );
     // Per customer: repeat purchases and their mean value (first purchase excluded).
@@ -112,16 +97,11 @@ fn purchase_patterns(log: &SimulatedLog) -> Patterns {
     }))
 }
 
-fn recovers<M: Model<Row = Pattern>>(model: &M, process: PurchaseModel) {
-    let truth = PurchaseTruth {
-        r: 0.5,
-        alpha: 6.0,
-        a: 0.8,
-        b: 2.5,
-    };
-    let log = simulated_with(
-        process,
-        truth,
+/// Order logs from the simulator, summarised and fitted.
+fn recovers<M: Model<Row = Pattern>>(model: &M, kind: &str) {
+    let truth = [0.5, 6.0, 0.8, 2.5];
+    let log = simulated(
+        PurchaseProcess::of(kind, &truth).unwrap(),
         SpendTruth {
             p: 6.0,
             q: 4.0,
@@ -129,86 +109,57 @@ fn recovers<M: Model<Row = Pattern>>(model: &M, process: PurchaseModel) {
         },
     );
     let report = fit(model, &purchase_patterns(&log).rows).expect("converges");
-    assert_recovered(&report, &[truth.r, truth.alpha, truth.a, truth.b]);
+    assert_recovered(&report, &truth);
 }
 
 #[test]
 fn bgnbd_recovers_simulated_parameters() {
-    recovers(&BgNbd, PurchaseModel::BgNbd);
+    recovers(&BgNbd, "bgnbd");
 }
 
 #[test]
 fn mbgnbd_recovers_simulated_parameters() {
-    recovers(&MbgNbd, PurchaseModel::MbgNbd);
+    recovers(&MbgNbd, "mbgnbd");
 }
 
-/// Pareto/NBD histories drawn directly from the process: λ ~ Gamma(r, α), μ ~ Gamma(s, β), an
-/// exponential lifetime at rate μ, Poisson purchases at rate λ while alive, T uniform in [26, 52].
-fn pareto_patterns(truth: [f64; 4], customers: usize) -> Patterns {
-    use rand::{Rng, SeedableRng};
-    use rand_distr::{Distribution, Exp, Gamma};
-    let [r, alpha, s, beta] = truth;
+/// Histories straight from the simulator's per-customer process, each observed for a T drawn
+/// from `horizons`.
+fn process_patterns(
+    kind: &str,
+    truth: [f64; 4],
+    horizons: impl Fn(&mut rand::rngs::StdRng) -> f64,
+) -> Patterns {
+    use rand::SeedableRng;
+    let process = PurchaseProcess::of(kind, &truth).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let (rate, death) = (
-        Gamma::new(r, 1.0 / alpha).unwrap(),
-        Gamma::new(s, 1.0 / beta).unwrap(),
-    );
-    Patterns::compress((0..customers).map(|_| {
-        let big_t = 26.0 + 26.0 * rng.random::<f64>();
-        let (lambda, mu): (f64, f64) = (rate.sample(&mut rng), death.sample(&mut rng));
-        let lifetime = Exp::new(mu).unwrap().sample(&mut rng).min(big_t);
-        let (mut t, mut x, mut t_x) = (0.0, 0.0, 0.0);
-        let gap = Exp::new(lambda).unwrap();
-        loop {
-            t += gap.sample(&mut rng);
-            if t > lifetime {
-                break;
-            }
-            x += 1.0;
-            t_x = t;
-        }
-        (x, t_x, big_t)
+    Patterns::compress((0..100_000).map(|_| {
+        let big_t = horizons(&mut rng);
+        let traits = process.draw_customer(&mut rng);
+        let (times, _) = process.repeat_purchases(traits, big_t, 0.0, &mut rng);
+        (
+            times.len() as f64,
+            times.last().copied().unwrap_or(0.0),
+            big_t,
+        )
     }))
 }
 
 #[test]
 fn pareto_nbd_recovers_simulated_parameters() {
+    use rand::Rng;
     let truth = [0.55, 10.6, 0.61, 11.7];
-    let report = fit(
-        &clv_models::ParetoNbd,
-        &pareto_patterns(truth, 100_000).rows,
-    )
-    .expect("converges");
+    let data = process_patterns("pareto", truth, |rng| 26.0 + 26.0 * rng.random::<f64>());
+    let report = fit(&clv_models::ParetoNbd, &data.rows).expect("converges");
     assert_recovered(&report, &truth);
 }
 
 #[test]
 fn bgbb_recovers_simulated_parameters() {
-    use rand::{Rng, SeedableRng};
-    use rand_distr::{Beta, Distribution};
+    use rand::Rng;
     // p ~ Beta(α, β) chance to buy at each opportunity; θ ~ Beta(γ, δ) chance to drop out at the
     // start of each; customers observed for 6 to 12 opportunities.
     let truth = [1.2, 0.75, 0.66, 2.8];
-    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-    let (buy, drop) = (
-        Beta::new(truth[0], truth[1]).unwrap(),
-        Beta::new(truth[2], truth[3]).unwrap(),
-    );
-    let data = Patterns::compress((0..100_000).map(|_| {
-        let n = rng.random_range(6..=12u32);
-        let (p, theta): (f64, f64) = (buy.sample(&mut rng), drop.sample(&mut rng));
-        let (mut x, mut t_x) = (0.0, 0.0);
-        for t in 1..=n {
-            if rng.random::<f64>() < theta {
-                break;
-            }
-            if rng.random::<f64>() < p {
-                x += 1.0;
-                t_x = t as f64;
-            }
-        }
-        (x, t_x, n as f64)
-    }));
+    let data = process_patterns("bgbb", truth, |rng| rng.random_range(6..=12u32) as f64);
     let report = fit(&clv_models::BgBb, &data.rows).expect("converges");
     assert_recovered(&report, &truth);
 }

@@ -10,7 +10,7 @@ use arrow_array::types::{
     TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{
-    Array, ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, Date32Array, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray,
 };
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{DataType, Field, Schema, TimeUnit as ArrowTimeUnit};
@@ -197,10 +197,18 @@ pub fn write_parquet(table: &Table<'_>, path: &Path) -> Result<(), DataError> {
             Values::Int(v) => (DataType::Int64, Arc::new(Int64Array::from(v.clone()))),
             Values::Float(v) => (DataType::Float64, Arc::new(Float64Array::from(v.clone()))),
             Values::MaybeFloat(v) => (DataType::Float64, Arc::new(Float64Array::from(v.clone()))),
+            Values::Float32(v) => (DataType::Float32, Arc::new(Float32Array::from(v.clone()))),
             Values::Date(v) => (
                 DataType::Date32,
                 Arc::new(Date32Array::from_iter_values(
                     v.iter().map(|t| t.div_euclid(clv_data::time::DAY) as i32),
+                )),
+            ),
+            Values::MaybeDate(v) => (
+                DataType::Date32,
+                Arc::new(Date32Array::from_iter(
+                    v.iter()
+                        .map(|t| t.map(|t| t.div_euclid(clv_data::time::DAY) as i32)),
                 )),
             ),
         };

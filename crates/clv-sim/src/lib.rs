@@ -1,9 +1,8 @@
 //! Synthetic order logs from known processes, so tests and benchmarks can check that clv recovers
 //! what was planted.
 //!
-//! Purchases follow BG/NBD (Fader, Hardie & Lee 2005): each customer buys at a Poisson rate
-//! λ ~ Gamma(r, α) and, after each repeat purchase, drops out with probability p ~ Beta(a, b);
-//! or MBG/NBD, where the customer may also drop out right after the first purchase.
+//! Purchases follow one of the models clv fits ([`PurchaseProcess`]): BG/NBD, MBG/NBD,
+//! Pareto/NBD, or BG/BB with one purchase opportunity per time unit.
 //! Order values follow Gamma-Gamma: each order is Gamma(p, ν) with ν ~ Gamma(q, γ) per customer.
 //! Customers arrive uniformly over an acquisition window; everything is observed until the end.
 //! With a catalogue, each order also gets SKU lines: popular products are chosen more often,
@@ -16,22 +15,194 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Beta, Distribution, Exp, Gamma, LogNormal, Poisson};
 
-/// BG/NBD purchase-process parameters, per `time_unit`.
+/// The purchase process, its rate parameters per `time_unit`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BgNbd {
-    pub r: f64,
-    pub alpha: f64,
-    pub a: f64,
-    pub b: f64,
+pub enum PurchaseProcess {
+    /// BG/NBD: Poisson purchases at λ ~ Gamma(r, α); after each repeat purchase the customer
+    /// drops out with probability p ~ Beta(a, b).
+    BgNbd { r: f64, alpha: f64, a: f64, b: f64 },
+    /// MBG/NBD: as BG/NBD, and the customer may also drop out right after the first purchase.
+    MbgNbd { r: f64, alpha: f64, a: f64, b: f64 },
+    /// Pareto/NBD: Poisson purchases at λ ~ Gamma(r, α) during an exponential lifetime of rate
+    /// μ ~ Gamma(s, β).
+    ParetoNbd {
+        r: f64,
+        alpha: f64,
+        s: f64,
+        beta: f64,
+    },
+    /// BG/BB: one purchase opportunity per time unit after the first purchase; a customer drops
+    /// out at the start of each opportunity with probability θ ~ Beta(γ, δ) and, if still active,
+    /// buys with probability p ~ Beta(α, β). The whole cohort starts together.
+    BgBb {
+        alpha: f64,
+        beta: f64,
+        gamma: f64,
+        delta: f64,
+    },
 }
 
-/// Which purchase process: BG/NBD customers can only drop out after a repeat purchase, MBG/NBD
-/// customers also right after their first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PurchaseModel {
-    #[default]
-    BgNbd,
-    MbgNbd,
+impl PurchaseProcess {
+    /// The process of a model kind as `clv fit` names it (bgnbd, mbgnbd, pareto, bgbb), from its
+    /// parameters in `clv fit`'s order.
+    pub fn of(kind: &str, p: &[f64]) -> Option<Self> {
+        if p.len() != 4 {
+            return None;
+        }
+        Some(match kind {
+            "bgnbd" => PurchaseProcess::BgNbd {
+                r: p[0],
+                alpha: p[1],
+                a: p[2],
+                b: p[3],
+            },
+            "mbgnbd" => PurchaseProcess::MbgNbd {
+                r: p[0],
+                alpha: p[1],
+                a: p[2],
+                b: p[3],
+            },
+            "pareto" => PurchaseProcess::ParetoNbd {
+                r: p[0],
+                alpha: p[1],
+                s: p[2],
+                beta: p[3],
+            },
+            "bgbb" => PurchaseProcess::BgBb {
+                alpha: p[0],
+                beta: p[1],
+                gamma: p[2],
+                delta: p[3],
+            },
+            _ => return None,
+        })
+    }
+
+    fn parameters(&self) -> [(&'static str, f64); 4] {
+        match *self {
+            PurchaseProcess::BgNbd { r, alpha, a, b }
+            | PurchaseProcess::MbgNbd { r, alpha, a, b } => {
+                [("r", r), ("alpha", alpha), ("a", a), ("b", b)]
+            }
+            PurchaseProcess::ParetoNbd { r, alpha, s, beta } => {
+                [("r", r), ("alpha", alpha), ("s", s), ("beta", beta)]
+            }
+            PurchaseProcess::BgBb {
+                alpha,
+                beta,
+                gamma,
+                delta,
+            } => [
+                ("alpha", alpha),
+                ("beta", beta),
+                ("gamma", gamma),
+                ("delta", delta),
+            ],
+        }
+    }
+
+    /// Draws one customer's traits (parameters must be positive, as `simulate` checks).
+    pub fn draw_customer(&self, rng: &mut impl Rng) -> Traits {
+        fn gamma(shape: f64, rate: f64, rng: &mut impl Rng) -> f64 {
+            Gamma::new(shape, 1.0 / rate).expect("positive").sample(rng)
+        }
+        fn beta(a: f64, b: f64, rng: &mut impl Rng) -> f64 {
+            Beta::new(a, b).expect("positive").sample(rng)
+        }
+        match *self {
+            PurchaseProcess::BgNbd { r, alpha, a, b }
+            | PurchaseProcess::MbgNbd { r, alpha, a, b } => Traits {
+                rate: gamma(r, alpha, rng),
+                dropout: beta(a, b, rng),
+            },
+            PurchaseProcess::ParetoNbd {
+                r,
+                alpha,
+                s,
+                beta: b,
+            } => Traits {
+                rate: gamma(r, alpha, rng),
+                dropout: gamma(s, b, rng),
+            },
+            PurchaseProcess::BgBb {
+                alpha,
+                beta: b,
+                gamma: g,
+                delta,
+            } => Traits {
+                rate: beta(alpha, b, rng),
+                dropout: beta(g, delta, rng),
+            },
+        }
+    }
+
+    /// Repeat purchase times in (0, horizon] (model units) of a customer with these traits whose
+    /// first purchase was at 0, and whether they are still active at the horizon. BG/BB
+    /// opportunities fall at 1, 2, … units, plus `offset` units.
+    pub fn repeat_purchases(
+        &self,
+        traits: Traits,
+        horizon: f64,
+        offset: f64,
+        rng: &mut impl Rng,
+    ) -> (Vec<f64>, bool) {
+        let mut times = Vec::new();
+        let Traits { rate, dropout } = traits;
+        match *self {
+            PurchaseProcess::BgNbd { .. } | PurchaseProcess::MbgNbd { .. } => {
+                if matches!(self, PurchaseProcess::MbgNbd { .. }) && rng.random::<f64>() < dropout {
+                    return (times, false);
+                }
+                let Ok(gap) = Exp::new(rate) else {
+                    return (times, true);
+                };
+                let mut t = 0.0;
+                loop {
+                    t += gap.sample(rng);
+                    if t > horizon {
+                        return (times, true);
+                    }
+                    times.push(t);
+                    if rng.random::<f64>() < dropout {
+                        return (times, false);
+                    }
+                }
+            }
+            PurchaseProcess::ParetoNbd { .. } => {
+                let lifetime = Exp::new(dropout).map_or(f64::INFINITY, |e| e.sample(rng));
+                let end = lifetime.min(horizon);
+                if let Ok(gap) = Exp::new(rate) {
+                    let mut t = gap.sample(rng);
+                    while t <= end {
+                        times.push(t);
+                        t += gap.sample(rng);
+                    }
+                }
+                (times, lifetime > horizon)
+            }
+            PurchaseProcess::BgBb { .. } => {
+                let mut k = 1.0;
+                while k + offset <= horizon {
+                    if rng.random::<f64>() < dropout {
+                        return (times, false);
+                    }
+                    if rng.random::<f64>() < rate {
+                        times.push(k + offset);
+                    }
+                    k += 1.0;
+                }
+                (times, true)
+            }
+        }
+    }
+}
+
+/// One simulated customer's latent traits: the purchase rate λ (BG/BB: the purchase probability
+/// p) and the dropout probability p (Pareto/NBD: the dropout rate μ; BG/BB: θ).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Traits {
+    pub rate: f64,
+    pub dropout: f64,
 }
 
 /// Gamma-Gamma spend parameters.
@@ -79,8 +250,7 @@ pub struct SimulationOptions {
     pub observation_days: f64,
     /// Unit of the model parameters (α and γ are rates per this unit).
     pub time_unit: TimeUnit,
-    pub purchases: BgNbd,
-    pub purchase_model: PurchaseModel,
+    pub purchases: PurchaseProcess,
     pub spend: GammaGamma,
     pub catalogue: Option<CatalogueOptions>,
     pub seed: u64,
@@ -119,8 +289,7 @@ pub struct Product {
 /// The per-customer truth behind the log.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SimCustomer {
-    pub lambda: f64,
-    pub dropout: f64,
+    pub traits: Traits,
     pub nu: f64,
     /// Still active at the end of observation.
     pub alive_at_end: bool,
@@ -152,13 +321,11 @@ fn check(name: &str, v: f64) -> Result<(), SimError> {
 
 impl SimulationOptions {
     fn validate(&self) -> Result<(), SimError> {
-        let BgNbd { r, alpha, a, b } = self.purchases;
         let GammaGamma { p, q, gamma } = self.spend;
+        for (name, v) in self.purchases.parameters() {
+            check(name, v)?;
+        }
         for (name, v) in [
-            ("r", r),
-            ("alpha", alpha),
-            ("a", a),
-            ("b", b),
             ("p", p),
             ("q", q),
             ("gamma", gamma),
@@ -187,10 +354,8 @@ impl SimulationOptions {
 pub fn simulate(options: &SimulationOptions) -> Result<SimulatedLog, SimError> {
     options.validate()?;
     let mut rng = StdRng::seed_from_u64(options.seed);
-    let BgNbd { r, alpha, a, b } = options.purchases;
     let GammaGamma { p, q, gamma } = options.spend;
-    let rate = Gamma::new(r, 1.0 / alpha).expect("validated");
-    let dropout = Beta::new(a, b).expect("validated");
+    let cohort = matches!(options.purchases, PurchaseProcess::BgBb { .. });
     let nu = Gamma::new(q, 1.0 / gamma).expect("validated");
     let unit_days = options.time_unit.days();
     let products = options
@@ -206,34 +371,24 @@ pub fn simulate(options: &SimulationOptions) -> Result<SimulatedLog, SimError> {
     let mut orders = Vec::new();
     let mut customers = Vec::with_capacity(options.customers);
     for id in 0..options.customers as u32 {
-        let lambda: f64 = rate.sample(&mut rng);
-        let p_drop: f64 = dropout.sample(&mut rng);
+        let traits = options.purchases.draw_customer(&mut rng);
         let nu_i: f64 = nu.sample(&mut rng);
         let spend = Gamma::new(p, 1.0 / nu_i.max(1e-300)).expect("positive");
-        let arrival_days = rng.random::<f64>() * options.acquisition_days;
+        let arrival_days = if cohort {
+            0.0
+        } else {
+            rng.random::<f64>() * options.acquisition_days
+        };
         let horizon = (options.observation_days - arrival_days) / unit_days;
-        // Purchase times in model units since the first purchase.
-        let mut times = vec![0.0];
-        let mut alive =
-            !(options.purchase_model == PurchaseModel::MbgNbd && rng.random::<f64>() < p_drop);
-        if alive && lambda > 0.0 {
-            let gap = Exp::new(lambda).expect("positive rate");
-            let mut t = 0.0;
-            loop {
-                t += gap.sample(&mut rng);
-                if t > horizon {
-                    break;
-                }
-                times.push(t);
-                if rng.random::<f64>() < p_drop {
-                    alive = false;
-                    break;
-                }
-            }
-        }
+        // Purchase times in model units since the first purchase; BG/BB opportunities one day into
+        // their period, so each falls in the calendar period it stands for.
+        let (repeats, alive) =
+            options
+                .purchases
+                .repeat_purchases(traits, horizon, 1.0 / unit_days, &mut rng);
+        let times = std::iter::once(0.0).chain(repeats);
         customers.push(SimCustomer {
-            lambda,
-            dropout: p_drop,
+            traits,
             nu: nu_i,
             alive_at_end: alive,
         });
@@ -407,13 +562,12 @@ mod tests {
             acquisition_days: 84.0,
             observation_days: 364.0,
             time_unit: TimeUnit::Week,
-            purchases: BgNbd {
+            purchases: PurchaseProcess::BgNbd {
                 r: 0.243,
                 alpha: 4.414,
                 a: 0.793,
                 b: 2.426,
             },
-            purchase_model: PurchaseModel::BgNbd,
             spend: GammaGamma {
                 p: 6.25,
                 q: 3.74,
@@ -471,7 +625,7 @@ mod tests {
     #[test]
     fn bad_parameters_are_refused() {
         let mut o = options(10);
-        o.purchases.a = -1.0;
+        o.purchases = PurchaseProcess::of("bgnbd", &[0.2, 4.0, -1.0, 2.0]).unwrap();
         assert!(simulate(&o).is_err());
         o = options(10);
         o.acquisition_days = 400.0;
