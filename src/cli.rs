@@ -32,7 +32,15 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Subscription retention: fit sBG to a cohort survival curve and project it.
     Retention(RetentionArgs),
-    /// Write a synthetic order log from known BG/NBD and Gamma-Gamma parameters.
+    /// RFM scores and named segments, value tiers, and the valuable customers most at risk.
+    Segments(SegmentsArgs),
+    /// One customer's profile: history, segment, tier, predictions, favourite products.
+    Customer(CustomerArgs),
+    /// Each product's repeat-purchase cycle, and the replenishment reminders due.
+    Replenish(ReplenishArgs),
+    /// Products bought together: association rules, bundles, recommendations.
+    CrossSell(CrossSellArgs),
+    /// Write a synthetic order log from known purchase and Gamma-Gamma spend parameters.
     Simulate(SimulateArgs),
     /// Run summary and metrics on the bundled CDNOW sample and show what to try next.
     Demo,
@@ -315,6 +323,10 @@ pub struct SimulateArgs {
     /// Mean products per order with --skus.
     #[arg(long, default_value_t = 2.0)]
     pub lines_per_order: f64,
+    /// With --skus: also write the catalogue (sku, list_price, cycle_days, companion): the
+    /// planted repeat cycles and products bought together, to check what clv recovers.
+    #[arg(long, value_name = "FILE", requires = "skus")]
+    pub catalogue: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -359,4 +371,100 @@ pub struct RetentionArgs {
     /// With one row per subscriber: the day observation ends (default: the last date in the file).
     #[arg(long, value_name = "DATE")]
     pub observation_end: Option<String>,
+}
+
+/// How customers are valued for tiers and profiles.
+#[derive(Args, Debug, Clone)]
+pub struct ValuationArgs {
+    /// Purchase model for predicted CLV.
+    #[arg(long, value_enum, default_value_t = ModelKind::Bgnbd)]
+    pub model: ModelKind,
+    /// Time unit for fitting.
+    #[arg(long, default_value = "week")]
+    pub time_unit: String,
+    /// Horizon of predicted CLV.
+    #[arg(long, default_value = "365d")]
+    pub horizon: String,
+    /// Annual discount rate.
+    #[arg(long, default_value = "10%")]
+    pub discount_rate: String,
+    /// Value tiers: cumulative top shares of customers by predicted CLV, in per cent.
+    #[arg(long, value_delimiter = ',', default_value = "1,5,20")]
+    pub tiers: Vec<f64>,
+    /// Segment rules CSV (segment,r_min,r_max,fm_min,fm_max,action), first match wins; default:
+    /// the built-in table in the README.
+    #[arg(long, value_name = "FILE")]
+    pub segment_rules: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SegmentsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub valuation: ValuationArgs,
+    /// Customers listed as valuable and at risk.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct CustomerArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The customer id.
+    pub customer: String,
+    #[command(flatten)]
+    pub valuation: ValuationArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplenishArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// The day to plan from; purchases after it are ignored. Default: the last date in the data.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// List reminders to send from --as-of up to this long after it.
+    #[arg(long, default_value = "14d")]
+    pub window: String,
+    /// Remind this long before the purchase is due.
+    #[arg(long, default_value = "3d")]
+    pub lead_time: String,
+    /// Gaps (repeat purchases) a product needs before it gets a cycle.
+    #[arg(long, default_value_t = 5)]
+    pub min_repeats: usize,
+    /// Also write each product's cycle (median gap, quartiles, evidence) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub cycles: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct CrossSellArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Minimum share of baskets holding an itemset.
+    #[arg(long, default_value_t = 0.001)]
+    pub min_support: f64,
+    /// Minimum confidence of a rule.
+    #[arg(long, default_value_t = 0.05)]
+    pub min_confidence: f64,
+    /// Minimum lift of a rule.
+    #[arg(long, default_value_t = 1.0)]
+    pub min_lift: f64,
+    /// Recommendations per product and per customer.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// Write each customer's top products not bought yet to this file.
+    #[arg(long, value_name = "FILE")]
+    pub recommendations: Option<PathBuf>,
+    /// Write each product's top products bought with it to this file.
+    #[arg(long, value_name = "FILE")]
+    pub bought_with: Option<PathBuf>,
 }

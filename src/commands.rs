@@ -322,6 +322,35 @@ pub fn simulate(args: &SimulateArgs) -> Result<()> {
         output: Some(args.output.clone()),
     };
     write_table(&table, &out)?;
+    if let Some(path) = &args.catalogue {
+        let sku = |k: usize| format!("sku{:05}", k + 1);
+        let p = &log.products;
+        let catalogue = Table::new()
+            .with("sku", Values::text((0..p.len()).map(sku).collect()))
+            .with(
+                "list_price",
+                Values::Float(p.iter().map(|x| x.list_price).collect()),
+            )
+            .with(
+                "cycle_days",
+                Values::MaybeFloat(p.iter().map(|x| x.cycle_days).collect()),
+            )
+            .with(
+                "companion",
+                Values::text(
+                    p.iter()
+                        .map(|x| x.companion.map_or(String::new(), |c| sku(c as usize)))
+                        .collect(),
+                ),
+            );
+        write_table(
+            &catalogue,
+            &OutputArgs {
+                format: None,
+                output: Some(path.clone()),
+            },
+        )?;
+    }
     let end = start + (options.observation_days * DAY as f64) as i64 - 1;
     eprintln!(
         "{} customers, {} orders from {} to {}; summarise with: clv summary {} --observation-end {}",
@@ -440,15 +469,10 @@ pub fn demo() -> Result<()> {
         },
         &histories,
     )?;
-    let float = |name: &str| match scores.column(name) {
+    let clv = match scores.column("predicted_clv") {
         Some(Values::Float(v)) => v.clone(),
-        _ => unreachable!("score tables have a float column {name}"),
+        _ => unreachable!("score tables have a float column predicted_clv"),
     };
-    let (clv, alive, historic) = (
-        float("predicted_clv"),
-        float("p_alive"),
-        float("historic_clv"),
-    );
     let shown = [
         "customer_id",
         "frequency",
@@ -465,11 +489,84 @@ pub fn demo() -> Result<()> {
     top.truncate(8);
     println!("Most valuable next year (predicted CLV, discounted):");
     print!("{}", scores.select(&top).project(&shown).render_text(8));
-    let mut lost: Vec<usize> = (0..clv.len()).filter(|&i| alive[i] < 0.3).collect();
-    lost.sort_by(|&a, &b| historic[b].total_cmp(&historic[a]));
-    lost.truncate(8);
-    println!("\nValuable customers most likely lost (P(alive) < 0.3, by past revenue): win-back candidates");
-    print!("{}", scores.select(&lost).project(&shown).render_text(8));
+
+    println!("\n== Who to look after: RFM segments, value tiers, valuable customers at risk ==");
+    crate::segments::segments(&crate::cli::SegmentsArgs {
+        input: demo_input(&path),
+        output: OutputArgs {
+            format: Some(OutputFormat::Table),
+            output: None,
+        },
+        valuation: crate::cli::ValuationArgs {
+            model: crate::cli::ModelKind::Bgnbd,
+            time_unit: "week".into(),
+            horizon: "365d".into(),
+            discount_rate: "10%".into(),
+            tiers: vec![1.0, 5.0, 20.0],
+            segment_rules: None,
+        },
+        top: 5,
+    })?;
+
+    // CDNOW has no products: a simulated shop with a catalogue shows the product-level views.
+    let shop = dir.join("simulated_shop.csv");
+    let catalogue = dir.join("simulated_catalogue.csv");
+    println!("\n== When to remind and what to offer: a simulated shop with 200 products ==");
+    simulate(&SimulateArgs {
+        output: shop.clone(),
+        format: None,
+        customers: 5_000,
+        seed: 42,
+        start: "2024-01-01".into(),
+        acquisition: "12w".into(),
+        observation: "52w".into(),
+        time_unit: "week".into(),
+        purchase_model: crate::cli::SimModel::Bgnbd,
+        params: Vec::new(),
+        p: 6.25,
+        q: 3.74,
+        gamma: 15.44,
+        skus: Some(200),
+        lines_per_order: 3.0,
+        catalogue: Some(catalogue.clone()),
+    })?;
+    let shop_input = InputArgs {
+        customer_col: None,
+        date_col: None,
+        amount_col: None,
+        observation_end: None,
+        ..demo_input(&shop)
+    };
+    crate::segments::replenish(&crate::cli::ReplenishArgs {
+        input: shop_input.clone(),
+        output: OutputArgs {
+            format: Some(OutputFormat::Table),
+            output: None,
+        },
+        as_of: Some("2024-12-01".into()),
+        window: "7d".into(),
+        lead_time: "3d".into(),
+        min_repeats: 20,
+        cycles: None,
+    })?;
+    println!();
+    crate::segments::cross_sell(&crate::cli::CrossSellArgs {
+        input: shop_input,
+        output: OutputArgs {
+            format: Some(OutputFormat::Table),
+            output: None,
+        },
+        min_support: 0.002,
+        min_confidence: 0.05,
+        min_lift: 1.0,
+        top: 5,
+        recommendations: None,
+        bought_with: None,
+    })?;
+    println!(
+        "(the planted cycles and companion products are in {}: compare)",
+        catalogue.display()
+    );
 
     let p = path.display();
     println!("\nTry next:");
@@ -480,6 +577,16 @@ pub fn demo() -> Result<()> {
     println!("  clv fit {p} --customer-col 2 --date-col 3 --amount-col 5 --calibration-end 1997-09-30 --model gg -o spend.json");
     println!("  clv score {p} --customer-col 2 --date-col 3 --amount-col 5 --horizon 365d --discount-rate 10% -o scores.csv");
     println!("  clv score {p} --customer-col 2 --date-col 3 --amount-col 5 --model pareto --intervals bootstrap --draws 200 -o scores.csv");
+    println!("  clv segments {p} --customer-col 2 --date-col 3 --amount-col 5 -o segments.csv");
+    println!("  clv customer {p} --customer-col 2 --date-col 3 --amount-col 5 1981");
+    println!(
+        "  clv replenish {} --as-of 2024-12-01 --window 14d -o reminders.csv",
+        shop.display()
+    );
+    println!(
+        "  clv cross-sell {} --recommendations recommendations.csv -o rules.csv",
+        shop.display()
+    );
     println!("  clv simulate --customers 100000 -o orders.csv && clv summary orders.csv --time-unit week");
     println!("  clv summary YOUR_EXPORT.csv --rejects rejects.csv   # columns are detected from the header");
     Ok(())

@@ -101,6 +101,17 @@ pub fn read_orders(
 
 /// Read, net and report.
 pub fn load(input: &InputArgs, period: Period, calibration_end: Option<&str>) -> Result<Histories> {
+    load_with(input, period, calibration_end, &mut |_| {})
+}
+
+/// [`load`], also handing every accepted line to `also` (e.g. a product-level collector), so the
+/// file is read once.
+pub fn load_with(
+    input: &InputArgs,
+    period: Period,
+    calibration_end: Option<&str>,
+    also: &mut dyn FnMut(&OrderLine<'_>),
+) -> Result<Histories> {
     let dates = date_parser(input)?;
     let observation_end = end_bound(
         &dates,
@@ -119,7 +130,10 @@ pub fn load(input: &InputArgs, period: Period, calibration_end: Option<&str>) ->
         calibration_end,
     });
     let started = std::time::Instant::now();
-    let (report, rejects) = read_orders(input, &dates, &mut |line| ledger.push(line))?;
+    let (report, rejects) = read_orders(input, &dates, &mut |line| {
+        ledger.push(line);
+        also(line);
+    })?;
     tracing::info!(rows = report.rows, elapsed = ?started.elapsed(), "read");
     let started = std::time::Instant::now();
     let histories = ledger.finish();
@@ -162,7 +176,7 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-fn print_read_report(report: &ReadReport, rejects: &RejectLog, stats: Option<&LedgerStats>) {
+pub fn print_read_report(report: &ReadReport, rejects: &RejectLog, stats: Option<&LedgerStats>) {
     let layout = match (report.delimiter, report.header) {
         (None, _) => "parquet".to_string(),
         (Some(d), h) => format!(

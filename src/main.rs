@@ -7,6 +7,7 @@ mod commands;
 mod input;
 mod modeling;
 mod output;
+mod segments;
 mod validate;
 
 use clap::Parser;
@@ -46,6 +47,10 @@ fn main() -> ExitCode {
         Command::Score(args) => modeling::score(args),
         Command::Validate(args) => validate::validate(args),
         Command::Retention(args) => modeling::retention(args),
+        Command::Segments(args) => segments::segments(args),
+        Command::Customer(args) => segments::customer(args),
+        Command::Replenish(args) => segments::replenish(args),
+        Command::CrossSell(args) => segments::cross_sell(args),
         Command::Simulate(args) => commands::simulate(args),
         Command::Demo => commands::demo(),
     };

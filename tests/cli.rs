@@ -843,3 +843,358 @@ fn sbg_fits_one_row_per_subscriber() {
         "{stdout}"
     );
 }
+
+/// A customer of the RFM example: id, recency days, purchase days, net revenue.
+type RfmCustomer = (&'static str, i64, i64, f64);
+/// The scores and segment the README works out by hand: R, F, M, segment.
+type RfmExpected = (i64, i64, i64, &'static str);
+
+/// The README's hand-worked RFM example: ten customers whose recency, frequency and monetary
+/// values put two in each quintile, observed to 2024-12-31.
+const RFM_EXAMPLE: [(RfmCustomer, RfmExpected); 10] = [
+    (("A", 1, 10, 900.0), (5, 5, 5, "champions")),
+    (("B", 3, 1, 20.0), (5, 1, 1, "new")),
+    (("C", 10, 5, 150.0), (4, 3, 3, "loyal")),
+    (("D", 14, 3, 60.0), (4, 2, 2, "potential_loyalists")),
+    (("E", 30, 7, 400.0), (3, 4, 4, "loyal")),
+    (("F", 45, 2, 80.0), (3, 1, 2, "need_attention")),
+    (("G", 90, 12, 1200.0), (2, 5, 5, "at_risk")),
+    (("H", 120, 4, 35.0), (2, 2, 1, "hibernating")),
+    (("I", 200, 8, 500.0), (1, 4, 4, "cant_lose_them")),
+    (("J", 300, 6, 200.0), (1, 3, 3, "at_risk")),
+];
+
+#[test]
+fn rfm_segments_match_the_hand_worked_readme_example() {
+    use chrono::{Duration, NaiveDate};
+    let end = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+    let mut text = String::from("customer_id,date,amount\n");
+    for ((id, recency, days, revenue), _) in RFM_EXAMPLE {
+        // Purchase days three days apart, the last `recency` days before the end.
+        for k in 0..days {
+            let day = end - Duration::days(recency + 3 * k);
+            text.push_str(&format!("{id},{day},{:.4}\n", revenue / days as f64));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let orders = dir.path().join("orders.csv");
+    std::fs::write(&orders, text).unwrap();
+    let out_file = dir.path().join("segments.csv");
+    let out = ok(&[
+        "segments",
+        orders.to_str().unwrap(),
+        "--observation-end",
+        "2024-12-31",
+        "-o",
+        out_file.to_str().unwrap(),
+    ]);
+    let rows = read_csv(&out_file);
+    assert_eq!(rows.len(), 10);
+    for (((id, recency, days, revenue), (r, f, m, segment)), row) in RFM_EXAMPLE.iter().zip(&rows) {
+        assert_eq!(&row["customer_id"], id);
+        let got = |k: &str| row[k].parse::<f64>().unwrap();
+        assert_eq!(
+            (got("recency_days"), got("frequency")),
+            (*recency as f64, *days as f64)
+        );
+        assert!((got("monetary") - revenue).abs() < 1e-2, "{row:?}");
+        assert_eq!(
+            (
+                &row["r_score"],
+                &row["f_score"],
+                &row["m_score"],
+                &row["segment"]
+            ),
+            (
+                &r.to_string(),
+                &f.to_string(),
+                &m.to_string(),
+                &segment.to_string()
+            ),
+            "{id}"
+        );
+    }
+    // Ten customers are too few for the models: RFM still works and says why tiers are missing.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("champions") && stdout.contains("Value tiers"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn segments_tiers_and_customer_profile_agree_with_score_on_cdnow() {
+    let cdnow = data("CDNOW_sample.txt");
+    let dir = tempfile::tempdir().unwrap();
+    let with = |cmd: &'static str, extra: &[&str]| {
+        let mut args = vec![cmd, cdnow.to_str().unwrap()];
+        args.extend(CDNOW_COLUMNS);
+        args.extend(extra);
+        ok(&args)
+    };
+    let segments_file = dir.path().join("segments.csv");
+    let scores_file = dir.path().join("scores.csv");
+    with("segments", &["-o", segments_file.to_str().unwrap()]);
+    with("score", &["-o", scores_file.to_str().unwrap()]);
+    let segments = read_csv(&segments_file);
+    let scores = read_csv(&scores_file);
+    assert_eq!(segments.len(), 2357);
+    // Tiers: the top 1% by predicted CLV (from `clv score`) is tier "top 1%", etc.
+    let mut clv: Vec<f64> = scores
+        .iter()
+        .map(|r| r["predicted_clv"].parse().unwrap())
+        .collect();
+    clv.sort_by(|a, b| b.total_cmp(a));
+    for (s, c) in segments.iter().zip(&scores) {
+        assert_eq!(s["customer_id"], c["customer_id"]);
+        assert_eq!(s["predicted_clv"], c["predicted_clv"]);
+        let value: f64 = c["predicted_clv"].parse().unwrap();
+        let above = clv.iter().filter(|&&v| v > value).count() as f64 / 2357.0;
+        let want = match above {
+            a if a < 0.01 => "top 1%",
+            a if a < 0.05 => "top 5%",
+            a if a < 0.20 => "top 20%",
+            _ => "rest",
+        };
+        assert_eq!(s["tier"], want, "{s:?}");
+    }
+    // The profile prints the same P(alive) and CLV as `clv score`.
+    let profile = String::from_utf8_lossy(&with("customer", &["0001"]).stdout).to_string();
+    let row = scores.iter().find(|r| r["customer_id"] == "0001").unwrap();
+    for name in ["p_alive", "predicted_clv"] {
+        let v: f64 = row[name].parse().unwrap();
+        assert!(
+            profile.contains(&format!("{v:.4}")),
+            "{name} {v} in {profile}"
+        );
+    }
+    let segment = &segments
+        .iter()
+        .find(|r| r["customer_id"] == "0001")
+        .unwrap()["segment"];
+    assert!(
+        profile.contains(&format!("segment      {segment}")),
+        "{profile}"
+    );
+    let missing = clv_fails(&[
+        "customer",
+        cdnow.to_str().unwrap(),
+        "--customer-col",
+        "2",
+        "--date-col",
+        "3",
+        "--amount-col",
+        "5",
+        "nobody",
+    ]);
+    assert!(missing.contains("no customer `nobody`"), "{missing}");
+}
+
+/// Stderr of a run expected to fail.
+fn clv_fails(args: &[&str]) -> String {
+    let out = clv(args);
+    assert!(!out.status.success(), "clv {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn planted_cycles_and_pairs_are_recovered_from_a_simulated_catalogue() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    ok(&[
+        "simulate",
+        "--customers",
+        "20000",
+        "--skus",
+        "100",
+        "--lines-per-order",
+        "3",
+        "--catalogue",
+        &path("catalogue.csv"),
+        "-o",
+        &path("orders.csv"),
+    ]);
+    let catalogue = read_csv(Path::new(&path("catalogue.csv")));
+    ok(&[
+        "replenish",
+        &path("orders.csv"),
+        "--min-repeats",
+        "100",
+        "--cycles",
+        &path("cycles.csv"),
+        "-o",
+        &path("reminders.csv"),
+    ]);
+    let cycles: BTreeMap<String, f64> = read_csv(Path::new(&path("cycles.csv")))
+        .into_iter()
+        .map(|r| (r["sku"].clone(), r["median_gap_days"].parse().unwrap()))
+        .collect();
+    let mut checked = 0;
+    for product in &catalogue {
+        let Ok(planted) = product["cycle_days"].parse::<f64>() else {
+            continue;
+        };
+        if let Some(&median) = cycles.get(&product["sku"]) {
+            assert!(
+                (median - planted).abs() <= 0.1 * planted,
+                "{}: median gap {median} vs planted {planted}",
+                product["sku"]
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 5,
+        "only {checked} planted cycles had enough evidence"
+    );
+    // Reminders: due one typical gap after the last purchase, sent 3 days before.
+    for r in read_csv(Path::new(&path("reminders.csv"))) {
+        let day = |k: &str| chrono::NaiveDate::parse_from_str(&r[k], "%Y-%m-%d").unwrap();
+        let gap: f64 = r["typical_gap_days"].parse().unwrap();
+        assert_eq!(
+            (day("due") - day("last_purchase")).num_days(),
+            gap.round() as i64
+        );
+        assert_eq!((day("due") - day("remind_on")).num_days(), 3);
+    }
+
+    // Planted companions: the strongest single-product rules by lift are planted pairs.
+    ok(&["cross-sell", &path("orders.csv"), "-o", &path("rules.csv")]);
+    let planted: BTreeSet<(String, String)> = catalogue
+        .iter()
+        .filter(|p| !p["companion"].is_empty())
+        .flat_map(|p| {
+            [
+                (p["sku"].clone(), p["companion"].clone()),
+                (p["companion"].clone(), p["sku"].clone()),
+            ]
+        })
+        .collect();
+    let pair_rules: Vec<(String, String)> = read_csv(Path::new(&path("rules.csv")))
+        .into_iter()
+        .filter(|r| !r["antecedent"].contains('+') && !r["consequent"].contains('+'))
+        .map(|r| (r["antecedent"].clone(), r["consequent"].clone()))
+        .collect();
+    assert!(pair_rules.len() >= 10);
+    for rule in &pair_rules[..10] {
+        assert!(
+            planted.contains(rule),
+            "{rule:?} ranks high but was not planted"
+        );
+    }
+}
+
+#[test]
+fn cross_sell_rules_equal_mlxtend_on_the_basket_sample() {
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data("basket_rules_mlxtend.json")).unwrap())
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("rules.csv");
+    ok(&[
+        "cross-sell",
+        data("baskets_sample.csv").to_str().unwrap(),
+        "--min-support",
+        "0.01",
+        "--min-confidence",
+        "0",
+        "--min-lift",
+        "0",
+        "-o",
+        out_file.to_str().unwrap(),
+    ]);
+    let key = |items: Vec<String>| {
+        let mut items = items;
+        items.sort();
+        items.join(" + ")
+    };
+    let ours: BTreeMap<(String, String), BTreeMap<String, String>> = read_csv(&out_file)
+        .into_iter()
+        .map(|r| {
+            let split = |s: &str| s.split(" + ").map(str::to_string).collect::<Vec<_>>();
+            (
+                (key(split(&r["antecedent"])), key(split(&r["consequent"]))),
+                r,
+            )
+        })
+        .collect();
+    let rules = want["rules"].as_array().unwrap();
+    assert_eq!(ours.len(), rules.len(), "rule count");
+    for rule in rules {
+        let items = |k: &str| {
+            rule[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        let row = &ours[&(key(items("antecedent")), key(items("consequent")))];
+        for name in [
+            "antecedent_support",
+            "consequent_support",
+            "support",
+            "confidence",
+            "lift",
+        ] {
+            let (got, expected): (f64, f64) =
+                (row[name].parse().unwrap(), rule[name].as_f64().unwrap());
+            assert!(
+                (got - expected).abs() <= 1e-12 * expected.abs().max(1.0),
+                "{name} of {rule}: {got}"
+            );
+        }
+    }
+}
+
+#[test]
+fn product_edge_cases_are_counted_not_dropped() {
+    // c1 buys once (one item); c2's second order has a line without a SKU and a return; c3 buys
+    // skuB once per week (a cycle of 7 days, but only 3 gaps: below --min-repeats 5).
+    let text = "customer_id,order_id,date,sku,quantity,amount
+c1,o1,2024-01-01,skuA,1,10
+c2,o2,2024-01-02,skuA,1,10
+c2,o2,2024-01-02,skuB,1,5
+c2,o3,2024-01-09,,1,7
+c2,o3,2024-01-09,skuB,-1,-5
+c3,o4,2024-01-01,skuB,1,5
+c3,o5,2024-01-08,skuB,1,5
+c3,o6,2024-01-15,skuB,1,5
+c3,o7,2024-01-22,skuB,1,5
+";
+    let dir = tempfile::tempdir().unwrap();
+    let orders = dir.path().join("orders.csv");
+    std::fs::write(&orders, text).unwrap();
+    let out = ok(&["cross-sell", orders.to_str().unwrap(), "--min-support", "0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("7 kept from 3 customers and 2 SKUs")
+            && stderr.contains("1 without a SKU, 1 returns"),
+        "{stderr}"
+    );
+    // Baskets: o1, o2, o4–o7 (o3 had no SKU line left): six, five of a single product.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("6 baskets (5 of a single product"),
+        "{stdout}"
+    );
+    let out = ok(&["replenish", orders.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("0 of 2 SKUs have a repeat-purchase cycle"),
+        "{stdout}"
+    );
+    let out = ok(&[
+        "replenish",
+        orders.to_str().unwrap(),
+        "--min-repeats",
+        "3",
+        "--as-of",
+        "2024-01-25",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("1 of 2 SKUs") && stdout.contains("c3"),
+        "{stdout}"
+    );
+}

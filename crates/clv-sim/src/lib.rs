@@ -6,8 +6,10 @@
 //! Order values follow Gamma-Gamma: each order is Gamma(p, ν) with ν ~ Gamma(q, γ) per customer.
 //! Customers arrive uniformly over an acquisition window; everything is observed until the end.
 //! With a catalogue, each order also gets SKU lines: popular products are chosen more often,
-//! some products come with a planted companion, and replenishable products are re-bought about
-//! every `cycle_days`.
+//! some products come with a planted companion (added with `pair_probability`), and a customer who
+//! buys a replenishable product re-orders it in an order of its own about every `cycle_days`
+//! (±10%), 80% of the time each cycle, until they leave; those re-orders come on top of the purchase
+//! process.
 
 use clv_data::time::DAY;
 use clv_data::TimeUnit;
@@ -392,14 +394,36 @@ pub fn simulate(options: &SimulationOptions) -> Result<SimulatedLog, SimError> {
             nu: nu_i,
             alive_at_end: alive,
         });
-        let mut last_bought: Vec<(u32, f64)> = Vec::new();
+        // A customer who dropped out left right after their last purchase.
+        let times: Vec<f64> = times.collect();
+        let leaves_on = if alive {
+            f64::INFINITY
+        } else {
+            arrival_days + times.last().copied().unwrap_or(0.0) * unit_days
+        };
+        // Replenishable products this customer re-orders on their own cycle.
+        let mut replenishing: Vec<u32> = Vec::new();
         for t in times {
             let day = arrival_days + t * unit_days;
             let amount = cents(spend.sample(&mut rng)).max(0.01);
             let lines = match &basket {
-                Some(picker) => picker.lines(amount, day, &mut last_bought, &mut rng),
+                Some(picker) => picker.lines(amount, &replenishing, &mut rng),
                 None => Vec::new(),
             };
+            for line in &lines {
+                if let Some(cycle) = products[line.sku as usize].cycle_days {
+                    if !replenishing.contains(&line.sku) {
+                        replenishing.push(line.sku);
+                        replenishment_orders(
+                            &mut orders,
+                            (id, line.sku, products[line.sku as usize].list_price),
+                            (day, cycle, leaves_on.min(options.observation_days)),
+                            options.start,
+                            &mut rng,
+                        );
+                    }
+                }
+            }
             orders.push(SimOrder {
                 customer: id,
                 time: options.start + (day * DAY as f64).floor() as i64,
@@ -414,6 +438,37 @@ pub fn simulate(options: &SimulationOptions) -> Result<SimulatedLog, SimError> {
         customers,
         products,
     })
+}
+
+/// Re-orders of a replenishable product after its first purchase on `from` (days): each about one
+/// cycle after the last (±10%, normal), 80% of the time, until the customer leaves or observation
+/// ends. Each is an order of its own, of one unit at list price, on top of the purchase process.
+fn replenishment_orders(
+    orders: &mut Vec<SimOrder>,
+    (customer, sku, price): (u32, u32, f64),
+    (from, cycle, until): (f64, f64, f64),
+    start: i64,
+    rng: &mut StdRng,
+) {
+    let jitter = rand_distr::Normal::new(1.0, 0.1).expect("valid");
+    let mut day = from;
+    loop {
+        let factor: f64 = jitter.sample(rng);
+        day += cycle * factor.max(0.5);
+        if day > until || rng.random::<f64>() >= 0.8 {
+            return;
+        }
+        orders.push(SimOrder {
+            customer,
+            time: start + (day * DAY as f64).floor() as i64,
+            amount: price,
+            lines: vec![SimLine {
+                sku,
+                quantity: 1,
+                amount: price,
+            }],
+        });
+    }
 }
 
 fn cents(x: f64) -> f64 {
@@ -478,48 +533,38 @@ impl<'a> BasketPicker<'a> {
             .min(self.products.len() - 1) as u32
     }
 
-    /// Lines for an order worth `amount` on `day`; `last_bought` remembers when this customer last
-    /// bought each replenishable product.
-    fn lines(
-        &self,
-        amount: f64,
-        day: f64,
-        last_bought: &mut Vec<(u32, f64)>,
-        rng: &mut StdRng,
-    ) -> Vec<SimLine> {
+    /// Lines for a regular order worth `amount`: popular products and their planted companions,
+    /// leaving out products the customer already re-orders on their cycle (so those gaps stay
+    /// the planted ones).
+    fn lines(&self, amount: f64, replenishing: &[u32], rng: &mut StdRng) -> Vec<SimLine> {
         let mut skus: Vec<u32> = Vec::new();
-        // Replenishment: a product whose cycle has come round is re-bought, most of the time.
-        for (sku, when) in last_bought.iter() {
-            let cycle = self.products[*sku as usize].cycle_days.unwrap_or(f64::MAX);
-            if day - when >= 0.8 * cycle && rng.random::<f64>() < 0.7 {
-                skus.push(*sku);
-            }
-        }
         let wanted = 1 + self.extra_lines.sample(rng) as usize;
         let mut guard = 0;
         while skus.len() < wanted && guard < 10 * wanted {
             guard += 1;
             let sku = self.popular(rng);
-            if !skus.contains(&sku) {
+            if !skus.contains(&sku) && !replenishing.contains(&sku) {
                 skus.push(sku);
             }
+        }
+        if skus.is_empty() {
+            // Everything drawn is being replenished: the most popular product not being.
+            let sku = (0..self.products.len() as u32)
+                .find(|s| !replenishing.contains(s))
+                .unwrap_or(0);
+            skus.push(sku);
         }
         let mut k = 0;
         while k < skus.len() {
             if let Some(c) = self.products[skus[k] as usize].companion {
-                if !skus.contains(&c) && rng.random::<f64>() < self.pair_probability {
+                if !skus.contains(&c)
+                    && !replenishing.contains(&c)
+                    && rng.random::<f64>() < self.pair_probability
+                {
                     skus.push(c);
                 }
             }
             k += 1;
-        }
-        for &sku in &skus {
-            if self.products[sku as usize].cycle_days.is_some() {
-                match last_bought.iter_mut().find(|(s, _)| *s == sku) {
-                    Some(entry) => entry.1 = day,
-                    None => last_bought.push((sku, day)),
-                }
-            }
         }
         let quantities: Vec<u32> = skus
             .iter()
