@@ -654,6 +654,8 @@ mod tests {
             skus: 50,
             paired_share: 1.0,
             pair_probability: 1.0,
+            // Re-orders are orders of one product; without them every order holds its pairs.
+            replenishable_share: 0.0,
             ..Default::default()
         });
         let log = simulate(&o).unwrap();
