@@ -323,6 +323,12 @@ pub struct SimulateArgs {
     /// Mean products per order with --skus.
     #[arg(long, default_value_t = 2.0)]
     pub lines_per_order: f64,
+    /// With --skus: share of products re-ordered on a planted cycle.
+    #[arg(long, default_value_t = 0.2)]
+    pub replenishable_share: f64,
+    /// With --skus: share of products with a planted companion product.
+    #[arg(long, default_value_t = 0.1)]
+    pub paired_share: f64,
     /// With --skus: also write the catalogue (sku, list_price, cycle_days, companion): the
     /// planted repeat cycles and products bought together, to check what clv recovers.
     #[arg(long, value_name = "FILE", requires = "skus")]
@@ -395,6 +401,31 @@ pub struct ValuationArgs {
     /// the built-in table in the README.
     #[arg(long, value_name = "FILE")]
     pub segment_rules: Option<PathBuf>,
+}
+
+impl ValuationArgs {
+    /// `clv score`'s options for this valuation: continuous discounting, no penalty, delta-method
+    /// intervals at 90%.
+    pub fn score_args(&self, input: InputArgs) -> ScoreArgs {
+        ScoreArgs {
+            input,
+            output: OutputArgs {
+                format: None,
+                output: None,
+            },
+            model: self.model,
+            model_file: Vec::new(),
+            time_unit: self.time_unit.clone(),
+            horizon: self.horizon.clone(),
+            discount_rate: self.discount_rate.clone(),
+            discounting: Discounting::Continuous,
+            penalty: 0.0,
+            intervals: Intervals::Delta,
+            level: 0.9,
+            draws: 0,
+            seed: 0,
+        }
+    }
 }
 
 #[derive(Args, Debug)]

@@ -307,6 +307,8 @@ pub fn simulate(args: &SimulateArgs) -> Result<()> {
         catalogue: args.skus.map(|skus| CatalogueOptions {
             skus,
             lines_per_order: args.lines_per_order,
+            replenishable_share: args.replenishable_share,
+            paired_share: args.paired_share,
             ..Default::default()
         }),
         seed: args.seed,
@@ -366,6 +368,18 @@ pub fn simulate(args: &SimulateArgs) -> Result<()> {
 
 /// The CDNOW sample ships inside the binary so `clv demo` works from anywhere.
 const CDNOW: &str = include_str!("../tests/data/CDNOW_sample.txt");
+
+/// The demo's valuation: BG/NBD in weeks, the next 52 weeks at 10% a year.
+fn demo_valuation() -> crate::cli::ValuationArgs {
+    crate::cli::ValuationArgs {
+        model: crate::cli::ModelKind::Bgnbd,
+        time_unit: "week".into(),
+        horizon: "52w".into(),
+        discount_rate: "10%".into(),
+        tiers: vec![1.0, 5.0, 20.0],
+        segment_rules: None,
+    }
+}
 
 fn demo_input(path: &Path) -> InputArgs {
     InputArgs {
@@ -448,27 +462,8 @@ pub fn demo() -> Result<()> {
     );
     let input = demo_input(&path);
     let histories = crate::input::load(&input, Period::Day, None)?;
-    let scores = crate::modeling::score_table(
-        &crate::cli::ScoreArgs {
-            input: demo_input(&path),
-            output: OutputArgs {
-                format: Some(OutputFormat::Table),
-                output: None,
-            },
-            model: crate::cli::ModelKind::Bgnbd,
-            model_file: Vec::new(),
-            time_unit: "week".into(),
-            horizon: "52w".into(),
-            discount_rate: "10%".into(),
-            discounting: crate::cli::Discounting::Continuous,
-            penalty: 0.0,
-            intervals: crate::cli::Intervals::Delta,
-            level: 0.9,
-            draws: 0,
-            seed: 0,
-        },
-        &histories,
-    )?;
+    let scores =
+        crate::modeling::score_table(&demo_valuation().score_args(demo_input(&path)), &histories)?;
     let clv = match scores.column("predicted_clv") {
         Some(Values::Float(v)) => v.clone(),
         _ => unreachable!("score tables have a float column predicted_clv"),
@@ -497,14 +492,7 @@ pub fn demo() -> Result<()> {
             format: Some(OutputFormat::Table),
             output: None,
         },
-        valuation: crate::cli::ValuationArgs {
-            model: crate::cli::ModelKind::Bgnbd,
-            time_unit: "week".into(),
-            horizon: "365d".into(),
-            discount_rate: "10%".into(),
-            tiers: vec![1.0, 5.0, 20.0],
-            segment_rules: None,
-        },
+        valuation: demo_valuation(),
         top: 5,
     })?;
 
@@ -528,6 +516,8 @@ pub fn demo() -> Result<()> {
         gamma: 15.44,
         skus: Some(200),
         lines_per_order: 3.0,
+        replenishable_share: 0.2,
+        paired_share: 0.1,
         catalogue: Some(catalogue.clone()),
     })?;
     let shop_input = InputArgs {

@@ -89,28 +89,8 @@ fn value<'h>(
     let scores = rfm::scores(&inputs);
     let rules = segment_rules(valuation.segment_rules.as_deref())?;
     let segment = scores.iter().map(|&s| rfm::segment_of(&rules, s)).collect();
-    let scored = crate::modeling::score_table(
-        &crate::cli::ScoreArgs {
-            input: input.clone(),
-            output: OutputArgs {
-                format: None,
-                output: None,
-            },
-            model: valuation.model,
-            model_file: Vec::new(),
-            time_unit: valuation.time_unit.clone(),
-            horizon: valuation.horizon.clone(),
-            discount_rate: valuation.discount_rate.clone(),
-            discounting: crate::cli::Discounting::Continuous,
-            penalty: 0.0,
-            intervals: crate::cli::Intervals::Delta,
-            level: 0.9,
-            draws: 0,
-            seed: 0,
-        },
-        histories,
-    )
-    .map_err(|e| format!("{e:#}"));
+    let scored = crate::modeling::score_table(&valuation.score_args(input.clone()), histories)
+        .map_err(|e| format!("{e:#}"));
     let mut cutoffs: Vec<f64> = valuation.tiers.iter().map(|t| t / 100.0).collect();
     anyhow::ensure!(
         cutoffs.iter().all(|c| *c > 0.0 && *c <= 1.0) && cutoffs.windows(2).all(|w| w[0] < w[1]),
@@ -579,7 +559,7 @@ fn read_products(input: &InputArgs, end: Option<i64>, keep_orders: bool) -> Resu
 pub fn replenish(args: &ReplenishArgs) -> Result<()> {
     let dates = crate::input::date_parser(&args.input)?;
     let as_of = end_bound(&dates, "--as-of", args.as_of.as_deref())?;
-    let mut products = read_products(&args.input, as_of, false)?;
+    let products = read_products(&args.input, as_of, false)?;
     let as_of_day = match as_of {
         Some(t) => t.div_euclid(DAY) as i32,
         None => products.lines.iter().map(|l| l.day).max().expect("lines"),
@@ -596,11 +576,13 @@ pub fn replenish(args: &ReplenishArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let repeats = products.repeats();
     let groups = || {
-        repeats.iter().map(|(c, s, d)| replenish::Repeats {
-            customer: *c,
-            item: *s,
-            days: d,
-        })
+        repeats
+            .iter()
+            .map(|(customer, item, days)| replenish::Repeats {
+                customer,
+                item,
+                days,
+            })
     };
     let cycles = replenish::cycles(groups(), products.skus.len(), args.min_repeats);
     let reminders = replenish::reminders(groups(), &cycles, as_of_day, window, lead);
@@ -618,14 +600,7 @@ pub fn replenish(args: &ReplenishArgs) -> Result<()> {
     let cycle_table = |skus: &[usize]| {
         let c = |k: usize| cycles[k].as_ref().expect("with a cycle");
         Table::new()
-            .with(
-                "sku",
-                Values::text(
-                    skus.iter()
-                        .map(|&k| products.skus.name(k as u32).to_string())
-                        .collect(),
-                ),
-            )
+            .with("sku", products.skus.names(skus.iter().map(|&k| k as u32)))
             .with(
                 "median_gap_days",
                 Values::Float(skus.iter().map(|&k| c(k).median).collect()),
@@ -671,22 +646,11 @@ pub fn replenish(args: &ReplenishArgs) -> Result<()> {
     let table = Table::new()
         .with(
             "customer_id",
-            Values::text(
-                reminders
-                    .iter()
-                    .map(|r| products.customers.name(r.customer).to_string())
-                    .collect(),
-            ),
+            products
+                .customers
+                .names(reminders.iter().map(|r| r.customer)),
         )
-        .with(
-            "sku",
-            Values::text(
-                reminders
-                    .iter()
-                    .map(|r| products.skus.name(r.item).to_string())
-                    .collect(),
-            ),
-        )
+        .with("sku", products.skus.names(reminders.iter().map(|r| r.item)))
         .with(
             "purchases",
             Values::Int(reminders.iter().map(|r| r.purchases as i64).collect()),
@@ -842,14 +806,7 @@ pub fn cross_sell(args: &CrossSellArgs) -> Result<()> {
             })
             .collect();
         let table = Table::new()
-            .with(
-                "sku",
-                Values::text(
-                    rows.iter()
-                        .map(|(i, _, _)| products.skus.name(*i).to_string())
-                        .collect(),
-                ),
-            )
+            .with("sku", products.skus.names(rows.iter().map(|(i, _, _)| *i)))
             .with(
                 "rank",
                 Values::Int(rows.iter().map(|(_, k, _)| *k as i64).collect()),
@@ -891,11 +848,7 @@ pub fn cross_sell(args: &CrossSellArgs) -> Result<()> {
         let table = Table::new()
             .with(
                 "customer_id",
-                Values::text(
-                    rows.iter()
-                        .map(|(c, _, _)| products.customers.name(*c).to_string())
-                        .collect(),
-                ),
+                products.customers.names(rows.iter().map(|(c, _, _)| *c)),
             )
             .with(
                 "rank",
@@ -903,19 +856,11 @@ pub fn cross_sell(args: &CrossSellArgs) -> Result<()> {
             )
             .with(
                 "sku",
-                Values::text(
-                    rows.iter()
-                        .map(|(_, _, s)| products.skus.name(s.item).to_string())
-                        .collect(),
-                ),
+                products.skus.names(rows.iter().map(|(_, _, s)| s.item)),
             )
             .with(
                 "because_of",
-                Values::text(
-                    rows.iter()
-                        .map(|(_, _, s)| products.skus.name(s.because).to_string())
-                        .collect(),
-                ),
+                products.skus.names(rows.iter().map(|(_, _, s)| s.because)),
             )
             .with(
                 "confidence",

@@ -28,6 +28,11 @@ fn ok(args: &[&str]) -> Output {
     out
 }
 
+/// Stdout of a successful run.
+fn stdout_of(args: &[&str]) -> String {
+    String::from_utf8_lossy(&ok(args).stdout).to_string()
+}
+
 fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap();
     let headers = r.headers().unwrap().clone();
@@ -829,7 +834,7 @@ fn sbg_fits_one_row_per_subscriber() {
     );
     assert_recovers(&saved, &["alpha", "beta"], &[alpha, beta]);
     // `clv retention` on the same file shows the Kaplan–Meier curve beside the projection.
-    let out = ok(&[
+    let stdout = stdout_of(&[
         "retention",
         file.to_str().unwrap(),
         "--observation-end",
@@ -837,7 +842,6 @@ fn sbg_fits_one_row_per_subscriber() {
         "--price",
         "20",
     ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("month") && stdout.contains("residual value"),
         "{stdout}"
@@ -1178,13 +1182,12 @@ c3,o7,2024-01-22,skuB,1,5
         stdout.contains("6 baskets (5 of a single product"),
         "{stdout}"
     );
-    let out = ok(&["replenish", orders.to_str().unwrap()]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout_of(&["replenish", orders.to_str().unwrap()]);
     assert!(
         stdout.contains("0 of 2 SKUs have a repeat-purchase cycle"),
         "{stdout}"
     );
-    let out = ok(&[
+    let stdout = stdout_of(&[
         "replenish",
         orders.to_str().unwrap(),
         "--min-repeats",
@@ -1192,7 +1195,6 @@ c3,o7,2024-01-22,skuB,1,5
         "--as-of",
         "2024-01-25",
     ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("1 of 2 SKUs") && stdout.contains("c3"),
         "{stdout}"

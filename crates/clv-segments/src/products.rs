@@ -50,6 +50,15 @@ impl Interner {
         std::str::from_utf8(&self.names[id as usize]).unwrap_or("?")
     }
 
+    /// A text column of the names of `ids`, borrowed from the interner.
+    pub fn names<'a>(&'a self, ids: impl IntoIterator<Item = u32>) -> clv_data::Values<'a> {
+        clv_data::Values::Text(
+            ids.into_iter()
+                .map(|i| std::borrow::Cow::Borrowed(self.name(i)))
+                .collect(),
+        )
+    }
+
     pub fn len(&self) -> usize {
         self.names.len()
     }
@@ -69,6 +78,8 @@ pub struct ProductLog {
     /// Last shop-local second included, if any.
     end: Option<i64>,
     keep_orders: bool,
+    /// The previous line's customer: lines of one order come together, so most lookups repeat it.
+    last_customer: (Vec<u8>, u32),
     pub without_sku: u64,
     pub returns: u64,
     pub after_end: u64,
@@ -102,8 +113,17 @@ impl ProductLog {
             (true, Some(o)) => self.orders.id(o),
             _ => NO_ORDER,
         };
+        let customer = if !self.customers.is_empty() && self.last_customer.0 == line.customer {
+            self.last_customer.1
+        } else {
+            let id = self.customers.id(line.customer);
+            self.last_customer.0.clear();
+            self.last_customer.0.extend_from_slice(line.customer);
+            self.last_customer.1 = id;
+            id
+        };
         self.lines.push(ProductLine {
-            customer: self.customers.id(line.customer),
+            customer,
             sku: self.skus.id(sku),
             day: line.time.div_euclid(DAY) as i32,
             order,
@@ -129,22 +149,48 @@ impl ProductLog {
             .collect()
     }
 
-    /// Sorts the lines by customer, SKU and day and returns each customer's distinct purchase
-    /// days of each SKU.
-    pub fn repeats(&mut self) -> Vec<(u32, u32, Vec<i32>)> {
-        self.lines
-            .sort_unstable_by_key(|l| (l.customer, l.sku, l.day));
-        let mut out: Vec<(u32, u32, Vec<i32>)> = Vec::new();
-        for l in &self.lines {
-            match out.last_mut() {
-                Some((c, s, days)) if *c == l.customer && *s == l.sku => {
-                    if days.last() != Some(&l.day) {
-                        days.push(l.day);
-                    }
-                }
-                _ => out.push((l.customer, l.sku, vec![l.day])),
+    /// Each customer's distinct purchase days of each SKU, in one flat allocation (millions of
+    /// small groups would otherwise be millions of small vectors).
+    pub fn repeats(&self) -> RepeatTable {
+        let mut keys: Vec<(u64, i32)> = self
+            .lines
+            .iter()
+            .map(|l| (((l.customer as u64) << 32) | l.sku as u64, l.day))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut groups = Vec::new();
+        let mut days = Vec::with_capacity(keys.len());
+        for (k, &(key, day)) in keys.iter().enumerate() {
+            if k == 0 || keys[k - 1].0 != key {
+                groups.push(((key >> 32) as u32, key as u32, days.len() as u32));
             }
+            days.push(day);
         }
-        out
+        RepeatTable { groups, days }
+    }
+}
+
+/// Distinct purchase days per (customer, SKU): group g holds `days[start_g..start_{g+1}]`.
+#[derive(Debug, Clone, Default)]
+pub struct RepeatTable {
+    /// (customer, SKU, first index into `days`), sorted by customer then SKU.
+    groups: Vec<(u32, u32, u32)>,
+    days: Vec<i32>,
+}
+
+impl RepeatTable {
+    /// (customer, SKU, increasing distinct days) per group.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u32, &[i32])> + '_ {
+        self.groups
+            .iter()
+            .enumerate()
+            .map(|(g, &(customer, sku, start))| {
+                let end = self
+                    .groups
+                    .get(g + 1)
+                    .map_or(self.days.len(), |next| next.2 as usize);
+                (customer, sku, &self.days[start as usize..end])
+            })
     }
 }
