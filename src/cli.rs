@@ -40,6 +40,9 @@ pub enum Command {
     Replenish(ReplenishArgs),
     /// Products bought together: association rules, bundles, recommendations.
     CrossSell(CrossSellArgs),
+    /// One self-contained HTML report: metrics, cohorts, segments, models, holdout, value,
+    /// reminders and products bought together.
+    Report(ReportArgs),
     /// Write a synthetic order log from known purchase and Gamma-Gamma spend parameters.
     Simulate(SimulateArgs),
     /// Run summary and metrics on the bundled CDNOW sample and show what to try next.
@@ -498,4 +501,24 @@ pub struct CrossSellArgs {
     /// Write each product's top products bought with it to this file.
     #[arg(long, value_name = "FILE")]
     pub bought_with: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The HTML file to write.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Also fit on orders up to this day and compare the models with what happened after it.
+    #[arg(long, value_name = "DATE")]
+    pub calibration_end: Option<String>,
+    #[command(flatten)]
+    pub valuation: ValuationArgs,
+    /// Length of the retention window (as `clv metrics --window`).
+    #[arg(long, default_value = "90d")]
+    pub window: String,
+    /// Customer acquisition cost, for LTV:CAC.
+    #[arg(long)]
+    pub cac: Option<f64>,
 }

@@ -558,6 +558,21 @@ pub fn demo() -> Result<()> {
         catalogue.display()
     );
 
+    let report = dir.join("cdnow-report.html");
+    println!("\n== The report a shop owner reads ==");
+    crate::report::report(&crate::cli::ReportArgs {
+        input: demo_input(&path),
+        output: report.clone(),
+        calibration_end: Some("1997-09-30".into()),
+        valuation: demo_valuation(),
+        window: "90d".into(),
+        cac: None,
+    })?;
+    println!(
+        "The CDNOW report (metrics, cohorts, segments, models, holdout, value, customers): {}",
+        report.display()
+    );
+
     let p = path.display();
     println!("\nTry next:");
     println!("  clv summary {p} --customer-col 2 --date-col 3 --amount-col 5 --time-unit week --format csv -o summary.csv");
@@ -567,6 +582,7 @@ pub fn demo() -> Result<()> {
     println!("  clv fit {p} --customer-col 2 --date-col 3 --amount-col 5 --calibration-end 1997-09-30 --model gg -o spend.json");
     println!("  clv score {p} --customer-col 2 --date-col 3 --amount-col 5 --horizon 365d --discount-rate 10% -o scores.csv");
     println!("  clv score {p} --customer-col 2 --date-col 3 --amount-col 5 --model pareto --intervals bootstrap --draws 200 -o scores.csv");
+    println!("  clv report {p} --customer-col 2 --date-col 3 --amount-col 5 --calibration-end 1997-09-30 -o report.html");
     println!("  clv segments {p} --customer-col 2 --date-col 3 --amount-col 5 -o segments.csv");
     println!("  clv customer {p} --customer-col 2 --date-col 3 --amount-col 5 1981");
     println!(

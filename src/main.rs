@@ -7,6 +7,7 @@ mod commands;
 mod input;
 mod modeling;
 mod output;
+mod report;
 mod segments;
 mod validate;
 
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         Command::Customer(args) => segments::customer(args),
         Command::Replenish(args) => segments::replenish(args),
         Command::CrossSell(args) => segments::cross_sell(args),
+        Command::Report(args) => report::report(args),
         Command::Simulate(args) => commands::simulate(args),
         Command::Demo => commands::demo(),
     };

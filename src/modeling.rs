@@ -580,6 +580,54 @@ pub fn score_table<'h>(
     args: &crate::cli::ScoreArgs,
     histories: &'h clv_summary::Histories,
 ) -> Result<clv_data::Table<'h>> {
+    Ok(score_table_with_models(args, histories)?.0)
+}
+
+/// A model's estimates with 95% intervals (log-symmetric, from the covariance), for reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelEstimate {
+    pub kind: &'static str,
+    pub names: Vec<&'static str>,
+    pub params: Vec<f64>,
+    pub lower_95: Vec<f64>,
+    pub upper_95: Vec<f64>,
+    /// Why this model, when `--model auto` chose it.
+    pub reason: Option<String>,
+}
+
+impl ModelEstimate {
+    fn of(kind: &'static str, params: &[f64], covariance: Option<&[Vec<f64>]>) -> Self {
+        let names: Vec<&'static str> = match kind {
+            "pareto" => vec!["r", "alpha", "s", "beta"],
+            "gg" => vec!["p", "q", "gamma"],
+            _ => vec!["r", "alpha", "a", "b"],
+        };
+        let half = |i: usize| {
+            covariance
+                .and_then(|c| c.get(i)?.get(i).copied())
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .map_or(0.0, |v| 1.959963984540054 * v.sqrt() / params[i])
+        };
+        ModelEstimate {
+            kind,
+            names,
+            params: params.to_vec(),
+            lower_95: (0..params.len())
+                .map(|i| params[i] * (-half(i)).exp())
+                .collect(),
+            upper_95: (0..params.len())
+                .map(|i| params[i] * half(i).exp())
+                .collect(),
+            reason: None,
+        }
+    }
+}
+
+/// The score table and the purchase and spend models behind it.
+pub fn score_table_with_models<'h>(
+    args: &crate::cli::ScoreArgs,
+    histories: &'h clv_summary::Histories,
+) -> Result<(clv_data::Table<'h>, [ModelEstimate; 2])> {
     use clv_data::{Table, Values};
     use clv_models::forecast::Spread;
     use clv_models::gamma_gamma::GammaGammaParams;
@@ -633,6 +681,7 @@ pub fn score_table<'h>(
     // predictions, which are made once per pattern.
     let (data, pattern_of) =
         Patterns::compress_indexed(rows.iter().map(|r| (r.frequency as f64, r.recency, r.t)));
+    let mut reason = None;
     let purchase: FittedOrSaved = match saved_purchase {
         Some(m) => FittedOrSaved {
             // read_model accepts only known kinds; the purchase ones are these.
@@ -649,6 +698,7 @@ pub fn score_table<'h>(
                 None => {
                     let choice = crate::validate::choose_by_bic(&data.rows, args.penalty)?;
                     eprintln!("{}", choice.reason);
+                    reason = Some(choice.reason);
                     choice.fitted
                 }
             };
@@ -831,7 +881,15 @@ pub fn score_table<'h>(
         horizon, time_unit, clv_data::time::format_date(histories.main_end()),
         args.discount_rate, delta, time_unit,
     );
-    Ok(table)
+    let mut purchase_estimate = ModelEstimate::of(
+        purchase.kind,
+        &purchase.params,
+        purchase.covariance.as_deref(),
+    );
+    purchase_estimate.reason = reason;
+    let spend_estimate =
+        ModelEstimate::of("gg", &spend_fit.params, spend_fit.covariance.as_deref());
+    Ok((table, [purchase_estimate, spend_estimate]))
 }
 
 /// One customer's scored predictions.

@@ -16,24 +16,26 @@ use clv_summary::{summary_rows, Histories, SummaryOptions, SummaryRow};
 use std::borrow::Cow;
 
 /// Every customer's RFM scores, segment, predictions and value tier, in summary order.
-struct Valued<'h> {
-    rows: Vec<SummaryRow<'h>>,
-    recency_days: Vec<f64>,
-    scores: Vec<RfmScore>,
-    rules: Vec<SegmentRule>,
-    segment: Vec<usize>,
+pub(crate) struct Valued<'h> {
+    pub rows: Vec<SummaryRow<'h>>,
+    pub recency_days: Vec<f64>,
+    pub scores: Vec<RfmScore>,
+    pub rules: Vec<SegmentRule>,
+    pub segment: Vec<usize>,
     /// `clv score`'s table for the same customers (with intervals), or why the models could not
     /// be fitted (e.g. too few customers): RFM does not need them.
-    scored: Result<Table<'h>, String>,
+    pub scored: Result<Table<'h>, String>,
+    /// The purchase and spend models behind the scores.
+    pub models: Option<[crate::modeling::ModelEstimate; 2]>,
     /// Value tier of each customer (empty without scores).
-    tier: Vec<usize>,
+    pub tier: Vec<usize>,
     /// Tier cutoffs as shares.
-    cutoffs: Vec<f64>,
+    pub cutoffs: Vec<f64>,
 }
 
 impl Valued<'_> {
     /// A float column of the score table (empty without scores).
-    fn float(&self, name: &str) -> &[f64] {
+    pub fn float(&self, name: &str) -> &[f64] {
         match self.scored.as_ref().map(|t| t.column(name)) {
             Ok(Some(Values::Float(v))) => v,
             Ok(_) => unreachable!("score tables have a float column {name}"),
@@ -60,7 +62,7 @@ fn segment_rules(path: Option<&std::path::Path>) -> Result<Vec<SegmentRule>> {
     Ok(rules)
 }
 
-fn value<'h>(
+pub(crate) fn value<'h>(
     histories: &'h Histories,
     input: &InputArgs,
     valuation: &ValuationArgs,
@@ -89,8 +91,13 @@ fn value<'h>(
     let scores = rfm::scores(&inputs);
     let rules = segment_rules(valuation.segment_rules.as_deref())?;
     let segment = scores.iter().map(|&s| rfm::segment_of(&rules, s)).collect();
-    let scored = crate::modeling::score_table(&valuation.score_args(input.clone()), histories)
-        .map_err(|e| format!("{e:#}"));
+    let (scored, models) = match crate::modeling::score_table_with_models(
+        &valuation.score_args(input.clone()),
+        histories,
+    ) {
+        Ok((table, models)) => (Ok(table), Some(models)),
+        Err(e) => (Err(format!("{e:#}")), None),
+    };
     let mut cutoffs: Vec<f64> = valuation.tiers.iter().map(|t| t / 100.0).collect();
     anyhow::ensure!(
         cutoffs.iter().all(|c| *c > 0.0 && *c <= 1.0) && cutoffs.windows(2).all(|w| w[0] < w[1]),
@@ -104,6 +111,7 @@ fn value<'h>(
         rules,
         segment,
         scored,
+        models,
         tier: Vec::new(),
         cutoffs,
     };
@@ -326,7 +334,7 @@ fn print_tiers(v: &Valued<'_>, args: &SegmentsArgs) {
     print!("{}", risk_table.render_text(usize::MAX));
 }
 
-fn model_kind(v: &ValuationArgs) -> &'static str {
+pub(crate) fn model_kind(v: &ValuationArgs) -> &'static str {
     match v.model {
         crate::cli::ModelKind::Mbgnbd => "mbgnbd",
         crate::cli::ModelKind::Pareto => "pareto",

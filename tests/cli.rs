@@ -1200,3 +1200,93 @@ c3,o7,2024-01-22,skuB,1,5
         "{stdout}"
     );
 }
+
+#[test]
+fn report_numbers_equal_metrics_score_and_validate_on_cdnow() {
+    let cdnow = data("CDNOW_sample.txt");
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let run = |cmd: &'static str, extra: &[&str]| {
+        let mut args = vec![cmd, cdnow.to_str().unwrap()];
+        args.extend(CDNOW_COLUMNS);
+        args.extend(["--observation-end", "1998-06-30"]);
+        args.extend(extra);
+        ok(&args)
+    };
+    run(
+        "report",
+        &[
+            "--calibration-end",
+            "1997-09-30",
+            "-o",
+            &path("report.html"),
+        ],
+    );
+    let html = std::fs::read_to_string(path("report.html")).unwrap();
+    let json_start = html.find(r#"id="clv-report-data">"#).unwrap() + 21;
+    let json_end = json_start + html[json_start..].find("</script>").unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&html[json_start..json_end].replace("<\\/", "</")).unwrap();
+
+    // Metrics: exactly what `clv metrics --format json` prints, and shown in the page.
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&run("metrics", &["--format", "json"]).stdout).unwrap();
+    assert_eq!(report["metrics"], metrics);
+    assert!(html.contains("244,091.94") && html.contains("2,357"));
+
+    // Scores: the top customers' predicted CLV and P(alive) equal `clv score`'s.
+    run("score", &["-o", &path("scores.csv")]);
+    let scores: BTreeMap<String, BTreeMap<String, String>> =
+        read_csv(Path::new(&path("scores.csv")))
+            .into_iter()
+            .map(|r| (r["customer_id"].clone(), r))
+            .collect();
+    let top = report["top_customers"].as_array().unwrap();
+    assert_eq!(top.len(), 10);
+    let mut best: Vec<f64> = scores
+        .values()
+        .map(|r| r["predicted_clv"].parse().unwrap())
+        .collect();
+    best.sort_by(|a, b| b.total_cmp(a));
+    for (k, c) in top.iter().enumerate() {
+        let row = &scores[c["customer_id"].as_str().unwrap()];
+        for name in ["predicted_clv", "p_alive"] {
+            let want: f64 = row[name].parse().unwrap();
+            assert!((c[name].as_f64().unwrap() - want).abs() <= 1e-12 * want.max(1.0));
+        }
+        assert_eq!(c["predicted_clv"].as_f64().unwrap(), best[k]);
+    }
+
+    // Validation: the same holdout totals as `clv validate --format json`.
+    let validation: serde_json::Value = serde_json::from_slice(
+        &run(
+            "validate",
+            &["--calibration-end", "1997-09-30", "--format", "json"],
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(report["validation"]["actual_holdout_purchases"], 1882);
+    for (got, want) in report["validation"]["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(validation["models"].as_array().unwrap())
+    {
+        assert_eq!(got["model"], want["model"]);
+        assert_eq!(
+            got["predicted_holdout_purchases"],
+            want["predicted_holdout_purchases"]
+        );
+        // As the table shows it: one decimal, thousands separated (these are 1,000–9,999).
+        let v = format!(
+            "{:.1}",
+            want["predicted_holdout_purchases"].as_f64().unwrap()
+        );
+        let shown = format!("<td>{},{}</td>", &v[..1], &v[1..]);
+        assert!(html.contains(&shown), "{shown}");
+    }
+    // CDNOW has no SKUs: the product sections say so instead of disappearing.
+    assert_eq!(html.matches("no SKU column").count(), 2);
+    assert_eq!(html.matches(r#"<figure class="chart""#).count(), 8);
+}
