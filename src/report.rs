@@ -3,29 +3,19 @@
 //! (no per-customer dump) so it stays small at a million customers.
 
 use crate::cli::ReportArgs;
-use crate::input::{end_bound, load, load_with, thousands};
+use crate::input::{load, thousands};
 use crate::modeling::{model_name, purchase_predictor};
 use anyhow::{Context, Result};
 use clv_data::time::{format_date, parse_days, DAY};
 use clv_data::{Period, TimeUnit, Values};
 use clv_report::{number, Bars, Block, Heatmap, Lines, Report, Section};
-use clv_segments::products::ProductLog;
 use clv_segments::{basket, replenish, tiers};
 use clv_summary::metrics::{shop_metrics, MetricsOptions};
 use serde_json::json;
 
 pub fn report(args: &ReportArgs) -> Result<()> {
     let started = std::time::Instant::now();
-    let dates = crate::input::date_parser(&args.input)?;
-    let end = end_bound(
-        &dates,
-        "--observation-end",
-        args.input.observation_end.as_deref(),
-    )?;
-    let mut products = ProductLog::new(end, true);
-    let histories = load_with(&args.input, Period::Day, None, &mut |line| {
-        products.push(line)
-    })?;
+    let (histories, products) = crate::segments::load_with_products(&args.input, true)?;
     let window = parse_days(&args.window).map_err(anyhow::Error::msg)?;
     let metrics = shop_metrics(
         &histories,
@@ -156,13 +146,11 @@ pub fn report(args: &ReportArgs) -> Result<()> {
     // Segments.
     let n = v.rows.len();
     let revenue_total: f64 = v.rows.iter().map(|r| r.revenue).sum();
-    let mut per_segment = vec![(0usize, 0.0f64, 0u64); v.rules.len()];
-    for (i, r) in v.rows.iter().enumerate() {
-        let s = &mut per_segment[v.segment[i]];
-        s.0 += 1;
-        s.1 += r.revenue;
-        s.2 += r.orders;
-    }
+    let per_segment: Vec<(usize, f64, u64)> = v
+        .segment_totals()
+        .iter()
+        .map(|t| (t.customers, t.revenue, t.orders))
+        .collect();
     let present: Vec<usize> = (0..v.rules.len())
         .filter(|&k| per_segment[k].0 > 0)
         .collect();

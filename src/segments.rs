@@ -127,15 +127,11 @@ pub fn segments(args: &SegmentsArgs) -> Result<()> {
     let n = v.rows.len();
     let as_of = format_date(histories.main_end());
 
-    // Per segment: customers, revenue, orders, recency.
-    let mut sums = vec![(0usize, 0.0f64, 0u64, 0.0f64); v.rules.len()];
-    for (i, r) in v.rows.iter().enumerate() {
-        let s = &mut sums[v.segment[i]];
-        s.0 += 1;
-        s.1 += r.revenue;
-        s.2 += r.orders;
-        s.3 += v.recency_days[i];
-    }
+    let totals = v.segment_totals();
+    let sums: Vec<(usize, f64, u64, f64)> = totals
+        .iter()
+        .map(|t| (t.customers, t.revenue, t.orders, t.recency_days))
+        .collect();
     let revenue: f64 = v.rows.iter().map(|r| r.revenue).sum();
     let present: Vec<usize> = (0..v.rules.len()).filter(|&k| sums[k].0 > 0).collect();
     let summary = Table::new()
@@ -401,17 +397,48 @@ fn per_customer_table<'h>(v: &Valued<'h>) -> Table<'h> {
         )
 }
 
-pub fn customer(args: &CustomerArgs) -> Result<()> {
-    let dates = crate::input::date_parser(&args.input)?;
+/// The customer ledger and, from the same read, the product lines up to the observation end.
+pub(crate) fn load_with_products(
+    input: &InputArgs,
+    keep_orders: bool,
+) -> Result<(Histories, ProductLog)> {
+    let dates = crate::input::date_parser(input)?;
     let end = end_bound(
         &dates,
         "--observation-end",
-        args.input.observation_end.as_deref(),
+        input.observation_end.as_deref(),
     )?;
-    let mut products = ProductLog::new(end, false);
-    let histories = load_with(&args.input, Period::Day, None, &mut |line| {
-        products.push(line)
-    })?;
+    let mut products = ProductLog::new(end, keep_orders);
+    let histories = load_with(input, Period::Day, None, &mut |line| products.push(line))?;
+    Ok((histories, products))
+}
+
+/// A segment's customers, net revenue, orders and summed recency.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SegmentTotal {
+    pub customers: usize,
+    pub revenue: f64,
+    pub orders: u64,
+    pub recency_days: f64,
+}
+
+impl Valued<'_> {
+    /// Totals per rule, in rule order.
+    pub fn segment_totals(&self) -> Vec<SegmentTotal> {
+        let mut totals = vec![SegmentTotal::default(); self.rules.len()];
+        for (i, r) in self.rows.iter().enumerate() {
+            let t = &mut totals[self.segment[i]];
+            t.customers += 1;
+            t.revenue += r.revenue;
+            t.orders += r.orders;
+            t.recency_days += self.recency_days[i];
+        }
+        totals
+    }
+}
+
+pub fn customer(args: &CustomerArgs) -> Result<()> {
+    let (histories, products) = load_with_products(&args.input, false)?;
     let v = value(&histories, &args.input, &args.valuation)?;
     let scored = v.scored.as_ref().map_err(|e| {
         anyhow::anyhow!("the profile's predictions need the purchase and spend models: {e}")
