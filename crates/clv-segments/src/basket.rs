@@ -238,11 +238,18 @@ pub fn rules(frequent: &Frequent, min_confidence: f64, min_lift: f64) -> Vec<Rul
                 }
                 (a, c)
             };
+            // From the counts, one rounding each, so a rule exactly at a threshold (7 of 140
+            // baskets = 5%) compares as exactly there.
+            let (both, a, c) = (
+                set.count as f64,
+                frequent.count(&antecedent) as f64,
+                frequent.count(&consequent) as f64,
+            );
             let support = frequent.support(set.count);
-            let antecedent_support = frequent.support(frequent.count(&antecedent));
-            let consequent_support = frequent.support(frequent.count(&consequent));
-            let confidence = support / antecedent_support;
-            let lift = confidence / consequent_support;
+            let antecedent_support = frequent.support(a as u64);
+            let consequent_support = frequent.support(c as u64);
+            let confidence = both / a;
+            let lift = both * frequent.baskets as f64 / (a * c);
             if confidence >= min_confidence && lift >= min_lift {
                 out.push(Rule {
                     antecedent,
