@@ -493,6 +493,19 @@ pub fn report(args: &ReportArgs) -> Result<()> {
                 Block::Table { columns, rows: at_risk.iter().take(10).map(|&(i, _)| customer_row(i)).collect() },
             ],
         });
+    } else {
+        let why = "Predicted CLV and P(alive) need the purchase and spend models, which could not be fitted on this data (see The model).";
+        for (id, title) in [
+            ("distributions", "How value and activity are spread"),
+            ("customers", "Top customers and valuable customers at risk"),
+        ] {
+            sections.push(Section {
+                id: id.into(),
+                title: title.into(),
+                explanation: String::new(),
+                blocks: vec![Block::Missing(why.into())],
+            });
+        }
     }
 
     // Products.

@@ -918,6 +918,32 @@ fn rfm_segments_match_the_hand_worked_readme_example() {
             "{id}"
         );
     }
+    // The report keeps every section, saying what is missing (no SKUs, no holdout, and perhaps no
+    // model on ten customers) instead of leaving it out.
+    let report = dir.path().join("report.html");
+    ok(&[
+        "report",
+        orders.to_str().unwrap(),
+        "--observation-end",
+        "2024-12-31",
+        "-o",
+        report.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&report).unwrap();
+    for id in [
+        "headline",
+        "cohorts",
+        "segments",
+        "model",
+        "holdout",
+        "distributions",
+        "customers",
+        "replenishment",
+        "cross-sell",
+    ] {
+        assert!(html.contains(&format!(r#"<section id="{id}">"#)), "{id}");
+    }
+    assert!(html.matches(r#"class="missing""#).count() >= 3);
     // Ten customers are too few for the models: RFM still works and says why tiers are missing.
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
