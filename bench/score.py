@@ -49,8 +49,9 @@ def main():
     def extra(ap):
         ap.add_argument("--model", choices=["bgnbd", "pareto"], default="bgnbd")
         ap.add_argument("--format", choices=["csv", "parquet"], default="csv")
+        ap.add_argument("--out-dir", default=OUT, help="where clv writes the scores (e.g. /dev/shm to leave the disk out)")
     args, log = setup(extra)
-    out = os.path.join(OUT, f"scores.{args.format}")
+    out = os.path.join(args.out_dir, f"scores.{args.format}")
     results = {}
     for intervals in ["none", "delta"]:
         runs = [timed([CLV, "score", log, "--observation-end", END, "--model", args.model,

@@ -436,18 +436,59 @@ pub fn model_name(kind: &str) -> &'static str {
 
 /// Repeat buyers with a positive mean repeat spend, the Gamma-Gamma model's data, ordered by
 /// purchase count so the model shares its per-x terms.
-fn spend_rows(rows: &[clv_summary::SummaryRow<'_>]) -> Vec<SpendPattern> {
-    let mut spend: Vec<SpendPattern> = rows
+/// The summary columns scoring writes, and net revenue.
+struct SummaryColumns<'h> {
+    ids: Vec<std::borrow::Cow<'h, str>>,
+    frequency: Vec<i64>,
+    recency: Vec<f64>,
+    t: Vec<f64>,
+    monetary: Vec<f64>,
+    revenue: Vec<f64>,
+}
+
+impl<'h> SummaryColumns<'h> {
+    fn of(histories: &'h clv_summary::Histories, time_unit: TimeUnit) -> Self {
+        let rows = summary_rows(
+            histories,
+            SummaryOptions {
+                time_unit,
+                include_first: false,
+            },
+        );
+        SummaryColumns {
+            ids: rows
+                .iter()
+                .map(|r| std::borrow::Cow::Borrowed(r.customer_id))
+                .collect(),
+            frequency: rows.iter().map(|r| r.frequency as i64).collect(),
+            recency: rows.iter().map(|r| r.recency).collect(),
+            t: rows.iter().map(|r| r.t).collect(),
+            monetary: rows.iter().map(|r| r.monetary_value).collect(),
+            revenue: rows.iter().map(|r| r.revenue).collect(),
+        }
+    }
+}
+
+/// Repeat buyers with a positive mean repeat spend, for Gamma-Gamma, sorted by x.
+fn repeat_spend(frequency: &[i64], monetary: &[f64]) -> Vec<SpendPattern> {
+    let mut spend: Vec<SpendPattern> = frequency
         .iter()
-        .filter(|r| r.frequency > 0 && r.monetary_value > 0.0)
-        .map(|r| SpendPattern {
-            x: r.frequency as f64,
-            m: r.monetary_value,
+        .zip(monetary)
+        .filter(|(x, m)| **x > 0 && **m > 0.0)
+        .map(|(x, m)| SpendPattern {
+            x: *x as f64,
+            m: *m,
             weight: 1.0,
         })
         .collect();
     spend.sort_by(|a, b| a.x.total_cmp(&b.x));
     spend
+}
+
+fn spend_rows(rows: &[clv_summary::SummaryRow<'_>]) -> Vec<SpendPattern> {
+    let frequency: Vec<i64> = rows.iter().map(|r| r.frequency as i64).collect();
+    let monetary: Vec<f64> = rows.iter().map(|r| r.monetary_value).collect();
+    repeat_spend(&frequency, &monetary)
 }
 
 /// A saved model read back.
@@ -670,17 +711,14 @@ pub fn score_table_with_models<'h>(
         },
     };
 
-    let rows = summary_rows(
-        histories,
-        SummaryOptions {
-            time_unit,
-            include_first: false,
-        },
-    );
+    // The summary columns the output needs, kept as the table's own columns; the full summary
+    // rows (three times their size) are dropped before scoring, which halves its peak memory.
+    let c = SummaryColumns::of(histories, time_unit);
     // One pass over the customers: the distinct (x, t_x, T) patterns serve both the fit and the
     // predictions, which are made once per pattern.
-    let (data, pattern_of) =
-        Patterns::compress_indexed(rows.iter().map(|r| (r.frequency as f64, r.recency, r.t)));
+    let (data, pattern_of) = Patterns::compress_indexed(
+        (0..c.ids.len()).map(|i| (c.frequency[i] as f64, c.recency[i], c.t[i])),
+    );
     let mut reason = None;
     let purchase: FittedOrSaved = match saved_purchase {
         Some(m) => FittedOrSaved {
@@ -709,7 +747,7 @@ pub fn score_table_with_models<'h>(
             }
         }
     };
-    let repeat = spend_rows(&rows);
+    let repeat = repeat_spend(&c.frequency, &c.monetary);
     let spend_fit = match saved_spend {
         Some(m) => FittedOrSaved {
             kind: "gg",
@@ -784,7 +822,7 @@ pub fn score_table_with_models<'h>(
         clv_models::forecast::forecast(&make, &purchase_spread, &data.rows, horizon, discounting)?;
     tracing::info!(elapsed = ?started.elapsed(), "forecast");
     let end_day = histories.main_end().div_euclid(clv_data::time::DAY) * clv_data::time::DAY;
-    let n = rows.len();
+    let n = c.ids.len();
     let with_intervals = purchase_spread.level().is_some();
     // Waits of more than a century are "not expected": no date.
     let date_after = |wait: f64| {
@@ -793,19 +831,19 @@ pub fn score_table_with_models<'h>(
             .then(|| end_day + (wait_days * clv_data::time::DAY as f64) as i64)
     };
     // Customers split across the cores, each part building its own columns.
-    let customers: Vec<(&clv_summary::SummaryRow<'_>, u32)> =
-        rows.iter().zip(pattern_of.iter().copied()).collect();
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    let parts: Vec<&[(&clv_summary::SummaryRow<'_>, u32)]> =
-        customers.chunks(n.div_ceil(threads).max(1)).collect();
+    let size = n.div_ceil(threads).max(1);
+    let parts: Vec<std::ops::Range<usize>> =
+        (0..n).step_by(size).map(|a| a..(a + size).min(n)).collect();
     let parts = clv_models::forecast::parallel_map(&parts, |part| -> Result<ScoreColumns> {
         let mut columns = ScoreColumns::with_capacity(part.len(), with_intervals);
         let mut spend_values = vec![0.0; spend_models.len()];
-        for &(r, k) in part.iter() {
-            let x = r.frequency as f64;
+        for i in part.clone() {
+            let (frequency, monetary, k) = (c.frequency[i], c.monetary[i], pattern_of[i]);
+            let x = frequency as f64;
             let f = &forecasts[k as usize];
-            let m = if r.frequency > 0 && r.monetary_value > 0.0 {
-                r.monetary_value
+            let m = if frequency > 0 && monetary > 0.0 {
+                monetary
             } else {
                 0.0
             };
@@ -828,39 +866,29 @@ pub fn score_table_with_models<'h>(
                 purchases: f.purchases,
                 per_order,
                 clv,
-                historic: r.revenue,
+                historic: c.revenue[i],
                 next_date: [f.wait.value, f.wait.lower, f.wait.upper].map(date_after),
             });
         }
         Ok(columns)
     })?;
-    let mut columns = ScoreColumns::with_capacity(n, with_intervals);
+    // Grow the first part by the others, freeing each as it goes: a fresh set of full-size
+    // columns next to all the parts would double the peak memory of scoring.
+    let mut parts = parts.into_iter();
+    let mut columns = parts
+        .next()
+        .unwrap_or_else(|| ScoreColumns::with_capacity(0, with_intervals));
     for part in parts {
         columns.append(part);
     }
     tracing::info!(elapsed = ?started.elapsed(), patterns = data.rows.len(), "score");
+    let customers = c.ids.len();
     let table = Table::new()
-        .with(
-            "customer_id",
-            Values::Text(
-                rows.iter()
-                    .map(|r| std::borrow::Cow::Borrowed(r.customer_id))
-                    .collect(),
-            ),
-        )
-        .with(
-            "frequency",
-            Values::Int(rows.iter().map(|r| r.frequency as i64).collect()),
-        )
-        .with(
-            "recency",
-            Values::Float(rows.iter().map(|r| r.recency).collect()),
-        )
-        .with("T", Values::Float(rows.iter().map(|r| r.t).collect()))
-        .with(
-            "monetary_value",
-            Values::Float(rows.iter().map(|r| r.monetary_value).collect()),
-        );
+        .with("customer_id", Values::Text(c.ids))
+        .with("frequency", Values::Int(c.frequency))
+        .with("recency", Values::Float(c.recency))
+        .with("T", Values::Float(c.t))
+        .with("monetary_value", Values::Float(c.monetary));
     let table = columns.into_table(table);
     let names: &[&str] = match purchase.kind {
         "pareto" => &["r", "α", "s", "β"],
@@ -874,7 +902,7 @@ pub fn score_table_with_models<'h>(
         .join(", ");
     eprintln!(
         "scored {} customers: {} model ({params}; {}s), Gamma-Gamma spend (p={:.4}, q={:.4}, γ={:.4}); horizon {:.2} {}s from {}, discount {}/year = {:.6} per {} (continuous)",
-        thousands(rows.len() as u64),
+        thousands(customers as u64),
         model_name(purchase.kind),
         time_unit,
         spend.p, spend.q, spend.gamma,
