@@ -517,15 +517,7 @@ pub fn report(args: &ReportArgs) -> Result<()> {
         )
     } else {
         let repeats = products.repeats();
-        let groups = || {
-            repeats
-                .iter()
-                .map(|(customer, item, days)| replenish::Repeats {
-                    customer,
-                    item,
-                    days,
-                })
-        };
+        let groups = || repeats.iter();
         let cycles = replenish::cycles(groups(), products.skus.len(), 5);
         let as_of_day = histories.main_end().div_euclid(DAY) as i32;
         let reminders = replenish::reminders(groups(), &cycles, as_of_day, 14, 3);

@@ -610,15 +610,7 @@ pub fn replenish(args: &ReplenishArgs) -> Result<()> {
     );
     let started = std::time::Instant::now();
     let repeats = products.repeats();
-    let groups = || {
-        repeats
-            .iter()
-            .map(|(customer, item, days)| replenish::Repeats {
-                customer,
-                item,
-                days,
-            })
-    };
+    let groups = || repeats.iter();
     let cycles = replenish::cycles(groups(), products.skus.len(), args.min_repeats);
     let reminders = replenish::reminders(groups(), &cycles, as_of_day, window, lead);
     tracing::info!(elapsed = ?started.elapsed(), "cycles and reminders");

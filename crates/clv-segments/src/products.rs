@@ -180,17 +180,21 @@ pub struct RepeatTable {
 }
 
 impl RepeatTable {
-    /// (customer, SKU, increasing distinct days) per group.
-    pub fn iter(&self) -> impl Iterator<Item = (u32, u32, &[i32])> + '_ {
+    /// Each customer's purchase days of each SKU, as the replenishment analysis takes them.
+    pub fn iter(&self) -> impl Iterator<Item = crate::replenish::Repeats<'_>> + '_ {
         self.groups
             .iter()
             .enumerate()
-            .map(|(g, &(customer, sku, start))| {
+            .map(|(g, &(customer, item, start))| {
                 let end = self
                     .groups
                     .get(g + 1)
                     .map_or(self.days.len(), |next| next.2 as usize);
-                (customer, sku, &self.days[start as usize..end])
+                crate::replenish::Repeats {
+                    customer,
+                    item,
+                    days: &self.days[start as usize..end],
+                }
             })
     }
 }
