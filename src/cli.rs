@@ -407,9 +407,9 @@ pub struct ValuationArgs {
 }
 
 impl ValuationArgs {
-    /// `clv score`'s options for this valuation: continuous discounting, no penalty, delta-method
-    /// intervals at 90%.
-    pub fn score_args(&self, input: InputArgs) -> ScoreArgs {
+    /// `clv score`'s options for this valuation: continuous discounting, no penalty, and
+    /// `intervals` (delta method at 90%, or none when the caller shows no interval).
+    pub fn score_args(&self, input: InputArgs, intervals: Intervals) -> ScoreArgs {
         ScoreArgs {
             input,
             output: OutputArgs {
@@ -423,7 +423,7 @@ impl ValuationArgs {
             discount_rate: self.discount_rate.clone(),
             discounting: Discounting::Continuous,
             penalty: 0.0,
-            intervals: Intervals::Delta,
+            intervals,
             level: 0.9,
             draws: 0,
             seed: 0,

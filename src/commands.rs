@@ -462,8 +462,10 @@ pub fn demo() -> Result<()> {
     );
     let input = demo_input(&path);
     let histories = crate::input::load(&input, Period::Day, None)?;
-    let scores =
-        crate::modeling::score_table(&demo_valuation().score_args(demo_input(&path)), &histories)?;
+    let scores = crate::modeling::score_table(
+        &demo_valuation().score_args(demo_input(&path), crate::cli::Intervals::Delta),
+        &histories,
+    )?;
     let clv = match scores.column("predicted_clv") {
         Some(Values::Float(v)) => v.clone(),
         _ => unreachable!("score tables have a float column predicted_clv"),

@@ -853,12 +853,14 @@ pub fn score_table_with_models<'h>(
                     .expected_spend(if m > 0.0 { x } else { 0.0 }, m)
                     .unwrap_or(f64::INFINITY);
             }
-            let per_order = spend_spread.positive(&spend_values);
+            let (per_order, spend_ln_variance) =
+                spend_spread.positive_with_ln_variance(&spend_values);
             let clv = purchase_spread.product_given(
                 &f.discounted_purchases,
                 f.discounted_ln_variance,
                 &spend_spread,
                 &spend_values,
+                spend_ln_variance,
             );
             columns.push(ScoreRow {
                 p_alive: f.p_alive,

@@ -24,7 +24,13 @@ pub fn report(args: &ReportArgs) -> Result<()> {
             cac: args.cac,
         },
     );
-    let v = crate::segments::value(&histories, &args.input, &args.valuation)?;
+    // Intervals: the top-customer tables show the CLV interval.
+    let v = crate::segments::value(
+        &histories,
+        &args.input,
+        &args.valuation,
+        crate::cli::Intervals::Delta,
+    )?;
     let validation = match &args.calibration_end {
         Some(c) => {
             let h = load(&args.input, Period::Day, Some(c))?;

@@ -66,6 +66,7 @@ pub(crate) fn value<'h>(
     histories: &'h Histories,
     input: &InputArgs,
     valuation: &ValuationArgs,
+    intervals: crate::cli::Intervals,
 ) -> Result<Valued<'h>> {
     let rows = summary_rows(
         histories,
@@ -92,7 +93,7 @@ pub(crate) fn value<'h>(
     let rules = segment_rules(valuation.segment_rules.as_deref())?;
     let segment = scores.iter().map(|&s| rfm::segment_of(&rules, s)).collect();
     let (scored, models) = match crate::modeling::score_table_with_models(
-        &valuation.score_args(input.clone()),
+        &valuation.score_args(input.clone(), intervals),
         histories,
     ) {
         Ok((table, models)) => (Ok(table), Some(models)),
@@ -123,7 +124,13 @@ pub(crate) fn value<'h>(
 
 pub fn segments(args: &SegmentsArgs) -> Result<()> {
     let histories = crate::input::load(&args.input, Period::Day, None)?;
-    let v = value(&histories, &args.input, &args.valuation)?;
+    // Segments and tiers show no intervals: none are computed.
+    let v = value(
+        &histories,
+        &args.input,
+        &args.valuation,
+        crate::cli::Intervals::None,
+    )?;
     let n = v.rows.len();
     let as_of = format_date(histories.main_end());
 
@@ -439,7 +446,12 @@ impl Valued<'_> {
 
 pub fn customer(args: &CustomerArgs) -> Result<()> {
     let (histories, products) = load_with_products(&args.input, false)?;
-    let v = value(&histories, &args.input, &args.valuation)?;
+    let v = value(
+        &histories,
+        &args.input,
+        &args.valuation,
+        crate::cli::Intervals::Delta,
+    )?;
     let scored = v.scored.as_ref().map_err(|e| {
         anyhow::anyhow!("the profile's predictions need the purchase and spend models: {e}")
     })?;

@@ -295,19 +295,10 @@ impl Cell {
             Values::Int(v) => self
                 .buf
                 .extend_from_slice(self.itoa.format(v[row]).as_bytes()),
-            Values::Float(v) => self.float(v[row], null),
-            Values::Float32(v) => {
-                let x = v[row];
-                if x.is_finite() {
-                    let s = self.ryu.format_finite(x);
-                    self.buf
-                        .extend_from_slice(s.strip_suffix(".0").unwrap_or(s).as_bytes());
-                } else {
-                    self.buf.extend_from_slice(null);
-                }
-            }
+            Values::Float(v) => self.float(v[row], v[row].is_finite(), null),
+            Values::Float32(v) => self.float(v[row], v[row].is_finite(), null),
             Values::MaybeFloat(v) => match v[row] {
-                Some(x) => self.float(x, null),
+                Some(x) => self.float(x, x.is_finite(), null),
                 None => self.buf.extend_from_slice(null),
             },
             Values::Date(v) => self.date(v[row], json),
@@ -329,8 +320,9 @@ impl Cell {
         }
     }
 
-    fn float(&mut self, x: f64, null: &[u8]) {
-        if x.is_finite() {
+    /// A float of either width in shortest round-trip form; `null` when it is not `finite`.
+    fn float<F: ryu::Float>(&mut self, x: F, finite: bool, null: &[u8]) {
+        if finite {
             let s = self.ryu.format_finite(x);
             self.buf
                 .extend_from_slice(s.strip_suffix(".0").unwrap_or(s).as_bytes());

@@ -12,6 +12,8 @@
 use crate::data::{validate_patterns, weighted_mean, Pattern};
 use crate::fit::Model;
 use crate::hyp2f1::{hyp2f1, ln_hyp2f1, Hyp2f1Error};
+#[cfg(doc)]
+use crate::purchase::PurchasePredictor;
 use statrs::function::gamma::{digamma, ln_gamma};
 
 /// Which member of the family.
@@ -67,21 +69,10 @@ impl BgNbdParams {
     }
 
     /// E[X(t)]: expected purchases in (0, t] of a customer just acquired (FHL 2005 eq. 9). It is
-    /// the conditional expectation for an empty history (x = t_x = T = 0).
+    /// the conditional expectation (FHL 2005 eq. 10, [`PurchasePredictor`]'s) for an empty history
+    /// (x = t_x = T = 0); P(alive) is 1 there for BG/NBD, not for MBG/NBD.
     pub fn expected_purchases_new(&self, t: f64) -> Result<f64, Hyp2f1Error> {
-        self.conditional_expected_purchases(t, 0.0, 0.0, 0.0)
-    }
-
-    /// E[X(T, T+t] | x, t_x, T]: expected purchases in the next `t` of a customer with this
-    /// history (FHL 2005 eq. 10): P(alive) times [`Self::expected_purchases_if_active`].
-    pub fn conditional_expected_purchases(
-        &self,
-        t: f64,
-        x: f64,
-        t_x: f64,
-        big_t: f64,
-    ) -> Result<f64, Hyp2f1Error> {
-        Ok(self.expected_purchases_if_active(t, x, big_t)? * self.p_alive(x, t_x, big_t))
+        Ok(self.p_alive(0.0, 0.0, 0.0) * self.expected_purchases_if_active(t, 0.0, 0.0)?)
     }
 
     /// Expected purchases in (T, T+t] of a customer with x repeat purchases over T who is still

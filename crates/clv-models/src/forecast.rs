@@ -158,6 +158,24 @@ impl Spread {
         self.interval(values, f64::ln, f64::exp)
     }
 
+    /// [`Spread::positive`] and [`Spread::ln_variance`] together, differencing once.
+    pub fn positive_with_ln_variance(&self, values: &[f64]) -> (Estimate, f64) {
+        let var = self.ln_variance(values);
+        match &self.method {
+            Method::Delta { z, .. } if values.iter().all(|v| *v > 0.0 && v.is_finite()) => {
+                let half = z * var.max(0.0).sqrt();
+                let value = values[0];
+                let estimate = Estimate {
+                    value,
+                    lower: value * (-half).exp(),
+                    upper: value * half.exp(),
+                };
+                (estimate, var)
+            }
+            _ => (self.positive(values), var),
+        }
+    }
+
     /// An interval for a probability, symmetric on the logit scale; a probability of exactly 0 or 1
     /// at every set (e.g. P(alive) = 1 without repeat purchases in BG/NBD) stays there.
     pub fn probability(&self, values: &[f64]) -> Estimate {
@@ -170,17 +188,25 @@ impl Spread {
     /// own spread (the purchase and the spend model), e.g. CLV = spend × discounted purchases.
     /// Delta: the variances of the logs add. Bootstrap: percentiles of the paired products.
     pub fn product(&self, values: &[f64], other: &Spread, other_values: &[f64]) -> Estimate {
-        self.product_given(values, self.ln_variance(values), other, other_values)
+        self.product_given(
+            values,
+            self.ln_variance(values),
+            other,
+            other_values,
+            other.ln_variance(other_values),
+        )
     }
 
-    /// [`Spread::product`] with this side's Var(ln g) already known (it is per pattern, while the
-    /// other side is per customer).
+    /// [`Spread::product`] with both sides' Var(ln g) already known (from
+    /// [`Spread::ln_variance`]; scoring has one per pattern and the other per customer, where it
+    /// also gave that side's own interval).
     pub fn product_given(
         &self,
         values: &[f64],
         ln_variance: f64,
         other: &Spread,
         other_values: &[f64],
+        other_ln_variance: f64,
     ) -> Estimate {
         let value = values[0] * other_values[0];
         match (&self.method, &other.method) {
@@ -194,7 +220,7 @@ impl Spread {
             }
             (Method::None, Method::None) => Estimate::exact(value),
             _ => {
-                let var = ln_variance + other.ln_variance(other_values);
+                let var = ln_variance + other_ln_variance;
                 let z = match (&self.method, &other.method) {
                     (Method::Delta { z, .. }, _) | (_, Method::Delta { z, .. }) => *z,
                     _ => normal_quantile(0.5 + self.level.max(other.level) / 2.0),

@@ -87,17 +87,6 @@ impl ParetoNbdParams {
         r / alpha * beta * one_minus_power_over(s - 1.0, (beta / (beta + t)).ln())
     }
 
-    /// E[X(T, T+t] | x, t_x, T]: P(alive) times [`Self::expected_purchases_if_active`].
-    pub fn conditional_expected_purchases(
-        &self,
-        t: f64,
-        x: f64,
-        t_x: f64,
-        big_t: f64,
-    ) -> Result<f64, Hyp2f1Error> {
-        Ok(self.p_alive(x, t_x, big_t)? * self.expected_purchases_if_active(t, x, big_t))
-    }
-
     /// Expected purchases in (T, T+t] of a customer with x purchases over T who is still active
     /// at T: ((r+x)(β+T)/((α+T)(s−1)))·[1 − ((β+T)/(β+T+t))^(s−1)].
     pub fn expected_purchases_if_active(&self, t: f64, x: f64, big_t: f64) -> f64 {

@@ -2,6 +2,7 @@
 //! the analytic gradient against finite differences, and P(alive) against the published example.
 
 use clv_models::bgnbd::BgNbdParams;
+use clv_models::PurchasePredictor;
 use clv_models::{fit, BgNbd, Model};
 
 mod common;

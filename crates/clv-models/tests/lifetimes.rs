@@ -4,6 +4,7 @@
 
 use clv_models::gamma_gamma::GammaGammaParams;
 use clv_models::value::Discounting;
+use clv_models::PurchasePredictor;
 use clv_models::{fit, BgNbd, BgNbdParams, MbgNbd, Model, Pattern, Patterns, Variant};
 use serde_json::Value;
 

@@ -3,6 +3,7 @@
 //! increments, and no NaN at the extremes.
 
 use clv_models::pareto::ParetoNbdParams;
+use clv_models::PurchasePredictor;
 use clv_models::{fit, ParetoNbd};
 use statrs::function::gamma::ln_gamma;
 
