@@ -4,9 +4,10 @@
 use crate::cli::{InputArgs, InputFormat};
 use anyhow::{bail, Context, Result};
 use clv_data::{
-    read_delimited, ColumnSpec, DateParser, Delimiter, OrderLine, Period, ReadOptions, ReadReport,
-    RejectLog,
+    read_delimited, read_delimited_sharded, ColumnSpec, DateParser, Delimiter, OrderLine, Period,
+    ReadOptions, ReadReport, RejectLog, SerialFeed, ShardedSink,
 };
+use clv_parquet::read_parquet;
 use clv_summary::{Histories, Ledger, LedgerOptions, LedgerStats};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -53,13 +54,8 @@ fn progress_bar(path: &Path) -> ProgressBar {
     bar
 }
 
-/// Stream the orders of `input` through `sink`.
-pub fn read_orders(
-    input: &InputArgs,
-    dates: &DateParser,
-    sink: &mut dyn FnMut(&OrderLine<'_>),
-) -> Result<(ReadReport, RejectLog)> {
-    let options = ReadOptions {
+fn read_options(input: &InputArgs) -> Result<ReadOptions> {
+    Ok(ReadOptions {
         delimiter: input
             .delimiter
             .as_deref()
@@ -81,7 +77,23 @@ pub fn read_orders(
             price: input.price_col.clone(),
         },
         decimal_comma: input.decimal_comma,
-    };
+        block_bytes: None,
+    })
+}
+
+/// Where accepted lines go: a closure on the reading thread, or a sink fed by every core.
+enum Destination<'d, S: ShardedSink> {
+    Serial(&'d mut dyn FnMut(&OrderLine<'_>)),
+    Sharded(&'d mut S),
+}
+
+/// Read `input` into `destination`, with the rejects log and progress bar the options ask for.
+fn read_into<S: ShardedSink>(
+    input: &InputArgs,
+    dates: &DateParser,
+    destination: Destination<'_, S>,
+) -> Result<(ReadReport, RejectLog)> {
+    let options = read_options(input)?;
     let mut rejects = RejectLog::new(input.strict);
     if let Some(path) = &input.rejects {
         rejects = rejects.write_to(path)?;
@@ -89,28 +101,43 @@ pub fn read_orders(
     let bar = progress_bar(&input.orders);
     let mut progress = |bytes: u64| bar.set_position(bytes);
     let path = &input.orders;
-    let report = if is_parquet(path, input.input_format) {
-        clv_parquet::read_parquet(path, &options, dates, &mut rejects, &mut progress, sink)?
-    } else {
-        read_delimited(path, &options, dates, &mut rejects, &mut progress, sink)?
+    let parquet = is_parquet(path, input.input_format);
+    let (r, p) = (&mut rejects, &mut progress);
+    let report = match destination {
+        Destination::Serial(sink) if parquet => read_parquet(path, &options, dates, r, p, sink)?,
+        Destination::Serial(sink) => read_delimited(path, &options, dates, r, p, sink)?,
+        Destination::Sharded(sink) if parquet => {
+            let mut feed = SerialFeed::new(sink);
+            read_parquet(path, &options, dates, r, p, &mut |line| feed.push(line))?
+        }
+        Destination::Sharded(sink) => read_delimited_sharded(path, &options, dates, r, p, sink)?,
     };
     bar.finish_and_clear();
     rejects.finish()?;
     Ok((report, rejects))
 }
 
+/// Stream the orders of `input` through `sink`.
+pub fn read_orders(
+    input: &InputArgs,
+    dates: &DateParser,
+    sink: &mut dyn FnMut(&OrderLine<'_>),
+) -> Result<(ReadReport, RejectLog)> {
+    read_into::<Ledger>(input, dates, Destination::Serial(sink))
+}
+
 /// Read, net and report.
 pub fn load(input: &InputArgs, period: Period, calibration_end: Option<&str>) -> Result<Histories> {
-    load_with(input, period, calibration_end, &mut |_| {})
+    load_with(input, period, calibration_end, None)
 }
 
 /// [`load`], also handing every accepted line to `also` (e.g. a product-level collector), so the
-/// file is read once.
+/// file is read once. Without `also`, every core parses.
 pub fn load_with(
     input: &InputArgs,
     period: Period,
     calibration_end: Option<&str>,
-    also: &mut dyn FnMut(&OrderLine<'_>),
+    also: Option<&mut dyn FnMut(&OrderLine<'_>)>,
 ) -> Result<Histories> {
     let dates = date_parser(input)?;
     let observation_end = end_bound(
@@ -130,10 +157,18 @@ pub fn load_with(
         calibration_end,
     });
     let started = std::time::Instant::now();
-    let (report, rejects) = read_orders(input, &dates, &mut |line| {
-        ledger.push(line);
-        also(line);
-    })?;
+    let (report, rejects) = match also {
+        None => read_into(input, &dates, Destination::Sharded(&mut ledger))?,
+        Some(also) => {
+            let mut feed = SerialFeed::new(&mut ledger);
+            let read = read_orders(input, &dates, &mut |line| {
+                feed.push(line);
+                also(line);
+            })?;
+            drop(feed);
+            read
+        }
+    };
     tracing::info!(rows = report.rows, elapsed = ?started.elapsed(), "read");
     let started = std::time::Instant::now();
     let histories = ledger.finish();

@@ -416,7 +416,12 @@ pub(crate) fn load_with_products(
         input.observation_end.as_deref(),
     )?;
     let mut products = ProductLog::new(end, keep_orders);
-    let histories = load_with(input, Period::Day, None, &mut |line| products.push(line))?;
+    let histories = load_with(
+        input,
+        Period::Day,
+        None,
+        Some(&mut |line| products.push(line)),
+    )?;
     Ok((histories, products))
 }
 

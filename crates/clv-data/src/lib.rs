@@ -18,7 +18,10 @@ pub mod time;
 
 pub use columns::{Column, ColumnMapping, ColumnSpec, Role};
 pub use line::{LineBuilder, OrderLine};
-pub use read::{accept, read_delimited, Delimiter, Progress, ReadOptions, ReadReport};
+pub use read::{
+    accept, read_delimited, read_delimited_sharded, Delimiter, Progress, ReadOptions, ReadReport,
+    SerialFeed, ShardedSink,
+};
 pub use reject::{Reject, RejectLog, RejectReason};
 pub use table::{Table, Values};
 pub use time::{DateParser, Period, TimeUnit};

@@ -27,10 +27,12 @@ impl OrderLine<'_> {
 
 /// Text that stands for "no value" in exports.
 fn is_null(s: &[u8]) -> bool {
+    // Every null word is at most 4 bytes; most ids are longer.
     s.is_empty()
-        || [&b"null"[..], b"na", b"n/a", b"nan", b"none", b"-", b"#n/a"]
-            .iter()
-            .any(|n| s.eq_ignore_ascii_case(n))
+        || s.len() <= 4
+            && [&b"null"[..], b"na", b"n/a", b"nan", b"none", b"-", b"#n/a"]
+                .iter()
+                .any(|n| s.eq_ignore_ascii_case(n))
 }
 
 /// Trim spaces and surrounding quotes.

@@ -8,7 +8,7 @@ use crate::reject::{Reject, RejectLog};
 use crate::time::DateParser;
 use crate::DataError;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::str::FromStr;
 
@@ -54,6 +54,9 @@ pub struct ReadOptions {
     pub has_header: Option<bool>,
     pub columns: ColumnSpec,
     pub decimal_comma: bool,
+    /// Bytes per block for [`read_delimited_sharded`] (default [`BLOCK_BYTES`]; tests use tiny
+    /// blocks to exercise the cuts).
+    pub block_bytes: Option<usize>,
 }
 
 /// What a read saw.
@@ -75,19 +78,23 @@ pub type Progress<'p> = &'p mut dyn FnMut(u64);
 
 const PROGRESS_EVERY: u64 = 1 << 16;
 
-/// Read `path`, sending every accepted line to `sink` and every bad row to `rejects`.
-pub fn read_delimited(
+/// A file opened for reading: its delimiter, header and column mapping settled.
+struct Opened {
+    delimiter: Delimiter,
+    header: bool,
+    builder: LineBuilder,
+    report: ReadReport,
+}
+
+fn open_delimited(
     path: &Path,
     options: &ReadOptions,
     dates: &DateParser,
-    rejects: &mut RejectLog,
-    progress: Progress<'_>,
-    sink: &mut dyn FnMut(&OrderLine<'_>),
-) -> Result<ReadReport, DataError> {
+) -> Result<Opened, DataError> {
     let name = path.display().to_string();
-    let open = || File::open(path).map_err(|e| DataError::io(path, e));
     let mut head = Vec::with_capacity(64 * 1024);
-    open()?
+    File::open(path)
+        .map_err(|e| DataError::io(path, e))?
         .take(64 * 1024)
         .read_to_end(&mut head)
         .map_err(|e| DataError::io(path, e))?;
@@ -115,16 +122,38 @@ pub fn read_delimited(
     });
     let mapping = ColumnMapping::resolve(&options.columns, header_names.as_deref(), first.len())?;
     let builder = LineBuilder::new(&name, &mapping, dates.clone(), options.decimal_comma);
-    let mut report = ReadReport {
-        file: name,
-        delimiter: Some(delimiter),
+    Ok(Opened {
+        delimiter,
         header,
-        mapping,
-        rows: 0,
-        accepted: 0,
-        rejected: 0,
-    };
-    let reader = BufReader::with_capacity(1 << 20, open()?);
+        builder,
+        report: ReadReport {
+            file: name,
+            delimiter: Some(delimiter),
+            header,
+            mapping,
+            rows: 0,
+            accepted: 0,
+            rejected: 0,
+        },
+    })
+}
+
+/// Read `path`, sending every accepted line to `sink` and every bad row to `rejects`.
+pub fn read_delimited(
+    path: &Path,
+    options: &ReadOptions,
+    dates: &DateParser,
+    rejects: &mut RejectLog,
+    progress: Progress<'_>,
+    sink: &mut dyn FnMut(&OrderLine<'_>),
+) -> Result<ReadReport, DataError> {
+    let Opened {
+        delimiter,
+        header,
+        builder,
+        mut report,
+    } = open_delimited(path, options, dates)?;
+    let reader = BufReader::with_capacity(1 << 20, open(path)?);
     match delimiter {
         Delimiter::Whitespace => read_whitespace(
             reader,
@@ -137,8 +166,8 @@ pub fn read_delimited(
         )?,
         Delimiter::Byte(b) => read_csv(
             reader,
+            CsvStart::FileStart { header },
             b,
-            header,
             &builder,
             rejects,
             progress,
@@ -147,6 +176,354 @@ pub fn read_delimited(
         )?,
     }
     Ok(report)
+}
+
+fn open(path: &Path) -> Result<File, DataError> {
+    File::open(path).map_err(|e| DataError::io(path, e))
+}
+
+/// A consumer of order lines that several reading threads feed at once.
+///
+/// The reader cuts the file into blocks and each block into one slice per core; every thread
+/// pushes its slice's lines into its own shard, then [`ShardedSink::absorb`] receives the block's
+/// shards in file order (so each customer's lines still arrive in file order).
+pub trait ShardedSink {
+    type Shard: Send;
+    /// An empty shard. Shards are reused from block to block.
+    fn shard(&self) -> Self::Shard;
+    /// Add one accepted line to a shard.
+    fn push(shard: &mut Self::Shard, line: &OrderLine<'_>);
+    /// Take in the shards of one block, in file order, leaving them empty.
+    fn absorb(&mut self, shards: &mut [Self::Shard]);
+}
+
+/// Feeds a [`ShardedSink`] one line at a time from a single thread (for sources that cannot be
+/// split, and for callers that also need each line themselves).
+pub struct SerialFeed<'s, S: ShardedSink> {
+    sink: &'s mut S,
+    shard: [S::Shard; 1],
+    pending: usize,
+}
+
+impl<'s, S: ShardedSink> SerialFeed<'s, S> {
+    const BATCH: usize = 1 << 16;
+
+    pub fn new(sink: &'s mut S) -> Self {
+        let shard = [sink.shard()];
+        SerialFeed {
+            sink,
+            shard,
+            pending: 0,
+        }
+    }
+
+    pub fn push(&mut self, line: &OrderLine<'_>) {
+        S::push(&mut self.shard[0], line);
+        self.pending += 1;
+        if self.pending >= Self::BATCH {
+            self.flush();
+        }
+    }
+
+    /// Hand what is pending to the sink. Also done on drop.
+    pub fn flush(&mut self) {
+        if self.pending > 0 {
+            self.sink.absorb(&mut self.shard);
+            self.pending = 0;
+        }
+    }
+}
+
+impl<S: ShardedSink> Drop for SerialFeed<'_, S> {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// Bytes per block of [`read_delimited_sharded`] unless [`ReadOptions::block_bytes`] says.
+pub const BLOCK_BYTES: usize = 8 << 20;
+
+/// Read `path` like [`read_delimited`], parsing on every core: plain delimited text (no quotes)
+/// is cut into blocks at line ends and each block's slices are parsed at once. From the first
+/// block with a quote or a bare carriage return on, the rest of the file goes through the CSV
+/// parser on one thread (a quoted field may hold a line break, so such text cannot be cut
+/// blindly). Whitespace-aligned files are read on one thread too.
+pub fn read_delimited_sharded<S: ShardedSink>(
+    path: &Path,
+    options: &ReadOptions,
+    dates: &DateParser,
+    rejects: &mut RejectLog,
+    progress: Progress<'_>,
+    sink: &mut S,
+) -> Result<ReadReport, DataError> {
+    let Opened {
+        delimiter,
+        header,
+        builder,
+        mut report,
+    } = open_delimited(path, options, dates)?;
+    let file = open(path)?;
+    match delimiter {
+        Delimiter::Whitespace => {
+            let mut feed = SerialFeed::new(sink);
+            read_whitespace(
+                BufReader::with_capacity(1 << 20, file),
+                header,
+                &builder,
+                rejects,
+                progress,
+                &mut |line| feed.push(line),
+                &mut report,
+            )?;
+        }
+        Delimiter::Byte(d) => {
+            let blocks = Blocks {
+                bytes: options.block_bytes.unwrap_or(BLOCK_BYTES).max(1),
+                threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            };
+            read_blocks(
+                file,
+                blocks,
+                d,
+                header,
+                &builder,
+                rejects,
+                progress,
+                sink,
+                &mut report,
+            )?;
+        }
+    }
+    Ok(report)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Blocks {
+    bytes: usize,
+    threads: usize,
+}
+
+/// What parsing one slice of a block produced.
+#[derive(Default)]
+struct SliceOutcome {
+    rows: u64,
+    accepted: u64,
+    /// Line numbers relative to the slice's first line (1-based).
+    rejects: Vec<Reject>,
+    /// Line breaks in the slice.
+    lines: u64,
+}
+
+/// Parse one slice of whole lines (no quotes, no bare `\r`) into `shard`.
+fn parse_slice<S: ShardedSink>(
+    text: &[u8],
+    delimiter: u8,
+    builder: &LineBuilder,
+    shard: &mut S::Shard,
+) -> SliceOutcome {
+    let mut out = SliceOutcome::default();
+    let mut fields: Vec<(usize, usize)> = Vec::with_capacity(16);
+    let mut start = 0;
+    let mut line_no = 0u64;
+    let ends = memchr::memchr_iter(b'\n', text).chain(
+        // A last line without a line break.
+        (text.last().is_some_and(|&c| c != b'\n')).then_some(text.len()),
+    );
+    for end in ends {
+        line_no += 1;
+        let raw = &text[start..end];
+        start = end + 1;
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        fields.clear();
+        let mut field_start = 0;
+        // Fields are short: a plain loop beats a vectorised search started per field.
+        for (at, &c) in line.iter().enumerate() {
+            if c == delimiter {
+                fields.push((field_start, at));
+                field_start = at + 1;
+            }
+        }
+        fields.push((field_start, line.len()));
+        if fields.len() == 1 && line.trim_ascii().is_empty() {
+            continue;
+        }
+        out.rows += 1;
+        let built = builder.build(
+            |i| fields.get(i).map(|&(s, e)| &line[s..e]),
+            fields.len(),
+            line_no,
+        );
+        match built {
+            Ok(line) => {
+                out.accepted += 1;
+                S::push(shard, &line);
+            }
+            Err(reject) => out.rejects.push(reject),
+        }
+    }
+    out.lines = line_no - u64::from(text.last().is_some_and(|&c| c != b'\n'));
+    out
+}
+
+/// True when `block` needs the full CSV parser: it has a quote, or a `\r` that does not end a
+/// line.
+fn needs_csv_parser(block: &[u8]) -> bool {
+    memchr::memchr2_iter(b'"', b'\r', block)
+        .any(|i| block[i] == b'"' || block.get(i + 1) != Some(&b'\n'))
+}
+
+/// `text` cut into up to `parts` slices of whole lines.
+fn slices(text: &[u8], parts: usize) -> Vec<&[u8]> {
+    let mut out = Vec::with_capacity(parts);
+    let mut rest = text;
+    for k in (1..=parts).rev() {
+        if k == 1 || rest.is_empty() {
+            out.push(rest);
+            break;
+        }
+        let target = rest.len() / k;
+        let cut = memchr::memchr(b'\n', &rest[target..]).map_or(rest.len(), |i| target + i + 1);
+        let (head, tail) = rest.split_at(cut);
+        out.push(head);
+        rest = tail;
+    }
+    out
+}
+
+/// Read more of `file` into `buf` until it holds `want` bytes or the file ends; true at the end.
+fn fill(file: &mut File, buf: &mut Vec<u8>, want: usize, path: &str) -> Result<bool, DataError> {
+    while buf.len() < want {
+        let len = buf.len();
+        buf.resize(want, 0);
+        let n = file
+            .read(&mut buf[len..])
+            .map_err(|e| DataError::io(Path::new(path), e))?;
+        buf.truncate(len + n);
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_blocks<S: ShardedSink>(
+    mut file: File,
+    blocks: Blocks,
+    delimiter: u8,
+    header: bool,
+    builder: &LineBuilder,
+    rejects: &mut RejectLog,
+    progress: Progress<'_>,
+    sink: &mut S,
+    report: &mut ReadReport,
+) -> Result<(), DataError> {
+    let path = builder.file().to_string();
+    let mut buf: Vec<u8> = Vec::with_capacity(blocks.bytes + (64 << 10));
+    let mut shards: Vec<S::Shard> = (0..blocks.threads).map(|_| sink.shard()).collect();
+    // File offset and line number of `buf[0]`.
+    let mut offset = 0u64;
+    let mut line = 1u64;
+    let mut want = blocks.bytes;
+    let mut at_start = true;
+    loop {
+        let eof = fill(&mut file, &mut buf, want, &path)?;
+        let end = match memchr::memrchr(b'\n', &buf) {
+            _ if eof => buf.len(),
+            Some(i) => i + 1,
+            None => {
+                // A line longer than the block: read on until it ends.
+                want = buf.len() * 2;
+                continue;
+            }
+        };
+        want = blocks.bytes;
+        if end == 0 {
+            break;
+        }
+        if needs_csv_parser(&buf[..end]) {
+            let start = if at_start {
+                CsvStart::FileStart { header }
+            } else {
+                CsvStart::Within { offset, line }
+            };
+            file.seek(SeekFrom::Start(offset))
+                .map_err(|e| DataError::io(Path::new(&path), e))?;
+            let mut feed = SerialFeed::new(sink);
+            return read_csv(
+                BufReader::with_capacity(1 << 20, file),
+                start,
+                delimiter,
+                builder,
+                rejects,
+                progress,
+                &mut |l| feed.push(l),
+                report,
+            );
+        }
+        let mut block = &buf[..end];
+        let mut skipped = 0u64;
+        if at_start {
+            at_start = false;
+            block = block.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(block);
+            if header {
+                // The header is the first line that is not blank, as for the CSV parser.
+                while !block.is_empty() {
+                    let n = memchr::memchr(b'\n', block).map_or(block.len(), |i| i + 1);
+                    let first = &block[..n];
+                    block = &block[n..];
+                    skipped += 1;
+                    let first = first.strip_suffix(b"\n").unwrap_or(first);
+                    if !first.strip_suffix(b"\r").unwrap_or(first).is_empty() {
+                        break;
+                    }
+                }
+            }
+        }
+        let parts = slices(block, blocks.threads);
+        let outcomes: Vec<SliceOutcome> = std::thread::scope(|scope| {
+            let mut shard_iter = shards.iter_mut();
+            let (first_part, first_shard) = (parts[0], shard_iter.next().expect("a shard"));
+            let handles: Vec<_> = parts[1..]
+                .iter()
+                .zip(shard_iter)
+                .map(|(&part, shard)| {
+                    scope.spawn(move || parse_slice::<S>(part, delimiter, builder, shard))
+                })
+                .collect();
+            let mut outcomes = vec![parse_slice::<S>(
+                first_part,
+                delimiter,
+                builder,
+                first_shard,
+            )];
+            outcomes.extend(
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("parsing thread panicked")),
+            );
+            outcomes
+        });
+        line += skipped;
+        for outcome in outcomes {
+            report.rows += outcome.rows;
+            report.accepted += outcome.accepted;
+            report.rejected += outcome.rejects.len() as u64;
+            for mut reject in outcome.rejects {
+                reject.line += line - 1;
+                rejects.record(reject)?;
+            }
+            line += outcome.lines;
+        }
+        sink.absorb(&mut shards[..parts.len()]);
+        offset += end as u64;
+        buf.drain(..end);
+        progress(offset);
+        if eof {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Count one built row: hand an accepted line to `sink`, record a rejected one. Every reader
@@ -171,45 +548,107 @@ pub fn accept(
     }
 }
 
+/// The CSV parser (quotes, escaped quotes, line breaks inside quoted fields), on one thread.
+///
+/// Line numbers are counted here, from the bytes the parser consumes: a record's line is the one
+/// holding its first byte. (The `csv` crate's record positions drift after blank lines and on
+/// CRLF files, so it is not used for them.)
 #[allow(clippy::too_many_arguments)]
 fn read_csv(
-    reader: impl Read,
+    mut reader: impl Read,
+    start: CsvStart,
     delimiter: u8,
-    header: bool,
     builder: &LineBuilder,
     rejects: &mut RejectLog,
     progress: Progress<'_>,
     sink: &mut dyn FnMut(&OrderLine<'_>),
     report: &mut ReadReport,
 ) -> Result<(), DataError> {
-    let mut csv = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(header)
-        .flexible(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(reader);
-    let mut record = csv::ByteRecord::new();
+    use csv_core::ReadRecordResult;
+    let (mut header, mut consumed, mut newlines) = match start {
+        CsvStart::FileStart { header } => (header, 0, 0),
+        CsvStart::Within { offset, line } => (false, offset, line - 1),
+    };
+    let io_error = |e| DataError::io(Path::new(builder.file()), e);
+    let mut parser = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
+    let mut input = vec![0u8; 1 << 20];
+    let (mut at, mut filled) = (0, 0);
+    let mut eof = false;
+    let mut output = vec![0u8; 4 << 10];
+    let mut ends = vec![0usize; 64];
+    let (mut out_len, mut ends_len) = (0, 0);
+    let mut record_line: Option<u64> = None;
+    let mut at_file_start = matches!(start, CsvStart::FileStart { .. });
     loop {
-        match csv.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                let pos = record.position().expect("csv records carry a position");
-                let line = pos.line();
-                if record.len() == 1 && record[0].trim_ascii().is_empty() {
-                    continue;
-                }
-                let built = builder.build(|i| record.get(i), record.len(), line);
-                accept(built, rejects, sink, report)?;
-                if report.rows.is_multiple_of(PROGRESS_EVERY) {
-                    progress(pos.byte());
+        if at == filled && !eof {
+            filled = reader.read(&mut input).map_err(io_error)?;
+            at = 0;
+            eof = filled == 0;
+            if at_file_start {
+                at_file_start = false;
+                if input[..filled].starts_with(b"\xEF\xBB\xBF") {
+                    at = 3;
+                    consumed += 3;
                 }
             }
-            // Byte records of flexible width cannot fail to parse; what is left is I/O.
-            Err(e) => return Err(DataError::csv(Path::new(builder.file()), e)),
+        }
+        let chunk = &input[at..filled];
+        let (result, read, written, ended) =
+            parser.read_record(chunk, &mut output[out_len..], &mut ends[ends_len..]);
+        let used = &chunk[..read];
+        let mut i = 0;
+        if record_line.is_none() {
+            // Line breaks before a record's first byte end earlier lines or blank ones.
+            while i < used.len() && matches!(used[i], b'\n' | b'\r') {
+                newlines += u64::from(used[i] == b'\n');
+                i += 1;
+            }
+            if i < used.len() {
+                record_line = Some(newlines + 1);
+            }
+        }
+        newlines += memchr::memchr_iter(b'\n', &used[i..]).count() as u64;
+        at += read;
+        consumed += read as u64;
+        out_len += written;
+        ends_len += ended;
+        match result {
+            ReadRecordResult::InputEmpty => {}
+            ReadRecordResult::OutputFull => output.resize(output.len() * 2, 0),
+            ReadRecordResult::OutputEndsFull => ends.resize(ends.len() * 2, 0),
+            ReadRecordResult::Record => {
+                let line = record_line.take().unwrap_or(newlines);
+                let fields = &ends[..ends_len];
+                let field = |i: usize| {
+                    let end = *fields.get(i)?;
+                    let start = if i == 0 { 0 } else { fields[i - 1] };
+                    Some(&output[start..end])
+                };
+                let blank = ends_len == 1 && output[..out_len].trim_ascii().is_empty();
+                if std::mem::take(&mut header) || blank {
+                    (out_len, ends_len) = (0, 0);
+                    continue;
+                }
+                let built = builder.build(field, ends_len, line);
+                accept(built, rejects, sink, report)?;
+                (out_len, ends_len) = (0, 0);
+                if report.rows.is_multiple_of(PROGRESS_EVERY) {
+                    progress(consumed);
+                }
+            }
+            ReadRecordResult::End => break,
         }
     }
-    progress(csv.position().byte());
+    progress(consumed);
     Ok(())
+}
+
+/// Where the CSV parser starts: at the top of the file, or at a line start further in (after
+/// blocks read in parallel).
+#[derive(Debug, Clone, Copy)]
+enum CsvStart {
+    FileStart { header: bool },
+    Within { offset: u64, line: u64 },
 }
 
 fn read_whitespace(

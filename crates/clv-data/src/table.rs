@@ -141,28 +141,34 @@ impl<'a> Table<'a> {
             .min(chunks.max(1));
         // Workers format chunks round-robin (worker w takes chunks w, w + workers, …) and hand
         // them over in order; this thread writes while they format the next ones.
+        // Written buffers go back to their worker, so formatting reuses warm memory.
         std::thread::scope(|scope| -> io::Result<()> {
             let lanes: Vec<_> = (0..workers)
                 .map(|w| {
                     let (send, receive) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+                    let (recycle, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
                     scope.spawn(move || {
                         for chunk in (w..chunks).step_by(workers) {
                             let from = chunk * CHUNK;
-                            let mut buf = Vec::with_capacity(CHUNK * 64);
+                            let mut buf = recycled
+                                .try_recv()
+                                .unwrap_or_else(|_| Vec::with_capacity(CHUNK * 64));
+                            buf.clear();
                             self.format_csv_rows(from..(from + CHUNK).min(rows), &mut buf);
                             if send.send(buf).is_err() {
                                 return; // the writer failed and hung up
                             }
                         }
                     });
-                    receive
+                    (receive, recycle)
                 })
                 .collect();
             for chunk in 0..chunks {
-                let buf = lanes[chunk % workers]
-                    .recv()
-                    .expect("formatting worker ended early");
+                let (receive, recycle) = &lanes[chunk % workers];
+                let buf = receive.recv().expect("formatting worker ended early");
                 out.write_all(&buf)?;
+                // The worker may be done already; then the buffer is simply dropped.
+                let _ = recycle.send(buf);
             }
             Ok(())
         })?;
@@ -171,6 +177,7 @@ impl<'a> Table<'a> {
 
     fn format_csv_rows(&self, rows: std::ops::Range<usize>, out: &mut Vec<u8>) {
         let mut cell = Cell::default();
+        let mut memos: Vec<FloatMemo> = self.columns.iter().map(|_| FloatMemo::default()).collect();
         for row in rows {
             for (i, c) in self.columns.iter().enumerate() {
                 if i > 0 {
@@ -178,6 +185,7 @@ impl<'a> Table<'a> {
                 }
                 match &c.values {
                     Values::Text(v) => push_csv_text(out, v[row].as_bytes()),
+                    Values::Float(v) => memos[i].write(v[row], out, &mut cell.ryu),
                     values => out.extend_from_slice(cell.render(values, row, false)),
                 }
             }
@@ -269,6 +277,41 @@ fn push_csv_text(out: &mut Vec<u8>, text: &[u8]) {
         out.push(b'"');
     } else {
         out.extend_from_slice(text);
+    }
+}
+
+/// Recently formatted values of one float column. Columns such as recency and T in weeks repeat a
+/// few hundred values across a million rows, and a lookup costs far less than formatting.
+struct FloatMemo {
+    /// Direct-mapped by the value's bits: (bits, length, text); length 0 marks an empty slot.
+    slots: Box<[(u64, u8, [u8; 24])]>,
+}
+
+impl Default for FloatMemo {
+    fn default() -> Self {
+        FloatMemo {
+            slots: vec![(0, 0, [0; 24]); 512].into_boxed_slice(),
+        }
+    }
+}
+
+impl FloatMemo {
+    /// Append `x` as [`Cell::float`] would (empty when not finite).
+    fn write(&mut self, x: f64, out: &mut Vec<u8>, ryu: &mut ryu::Buffer) {
+        if !x.is_finite() {
+            return;
+        }
+        let bits = x.to_bits();
+        let slot = &mut self.slots[(bits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 55) as usize];
+        if slot.1 == 0 || slot.0 != bits {
+            let s = ryu.format_finite(x);
+            let s = s.strip_suffix(".0").unwrap_or(s).as_bytes();
+            // Shortest round-trip text of an f64 is at most 24 bytes.
+            slot.1 = s.len() as u8;
+            slot.2[..s.len()].copy_from_slice(s);
+            slot.0 = bits;
+        }
+        out.extend_from_slice(&slot.2[..slot.1 as usize]);
     }
 }
 

@@ -313,8 +313,8 @@ impl DateParser {
     }
 
     fn parse_builtin(&self, s: &[u8]) -> Option<i64> {
-        let (date, rest) = parse_iso_date(s)?;
-        let mut t = date_to_local(date);
+        let (days, rest) = parse_iso_date(s)?;
+        let mut t = days * DAY;
         if rest.is_empty() {
             return Some(t);
         }
@@ -396,7 +396,7 @@ fn digits(s: &[u8]) -> Option<u32> {
 }
 
 /// `YYYY-MM-DD`, `YYYY/MM/DD` or `YYYYMMDD` at the start of `s`; returns the rest.
-fn parse_iso_date(s: &[u8]) -> Option<(NaiveDate, &[u8])> {
+fn parse_iso_date(s: &[u8]) -> Option<(i64, &[u8])> {
     let (y, m, d, rest) = if s.len() >= 10 && (s[4] == b'-' || s[4] == b'/') && s[7] == s[4] {
         (
             digits(&s[0..4])?,
@@ -417,7 +417,30 @@ fn parse_iso_date(s: &[u8]) -> Option<(NaiveDate, &[u8])> {
     } else {
         return None;
     };
-    Some((NaiveDate::from_ymd_opt(y as i32, m, d)?, rest))
+    Some((days_from_civil(y as i64, m, d)?, rest))
+}
+
+/// Days since 1970-01-01 of a valid proleptic Gregorian date (Hinnant's `days_from_civil`), or
+/// `None` for a month or day that does not exist. Reading dates is on every input line's path.
+fn days_from_civil(y: i64, m: u32, d: u32) -> Option<i64> {
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if d == 0 || d > month_days {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
 }
 
 /// `HH:MM[:SS[.fff]]`; returns seconds after midnight and the rest.
@@ -472,6 +495,30 @@ fn parse_offset(s: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_numbers_agree_with_chrono() {
+        // Every day from 1600 to 2400 (leap centuries and all), both directions.
+        let mut day = NaiveDate::from_ymd_opt(1600, 1, 1).unwrap();
+        let end = NaiveDate::from_ymd_opt(2400, 12, 31).unwrap();
+        while day <= end {
+            let (y, m, d) = (day.year() as i64, day.month(), day.day());
+            let n = date_to_local(day) / DAY;
+            assert_eq!(days_from_civil(y, m, d), Some(n), "{day}");
+            assert_eq!(civil_from_days(n), (y, m, d), "{day}");
+            day = day.succ_opt().unwrap();
+        }
+        for (y, m, d) in [
+            (2023, 2, 29),
+            (1900, 2, 29),
+            (2024, 4, 31),
+            (2024, 13, 1),
+            (2024, 0, 1),
+        ] {
+            assert_eq!(days_from_civil(y, m, d), None, "{y}-{m}-{d}");
+        }
+        assert_eq!(days_from_civil(2000, 2, 29), Some(11_016));
+    }
 
     fn ymd(y: i32, m: u32, d: u32) -> i64 {
         date_to_local(NaiveDate::from_ymd_opt(y, m, d).unwrap())

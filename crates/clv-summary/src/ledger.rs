@@ -93,9 +93,9 @@ struct WindowSlot {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct CustomerSlot {
-    id_end: usize,
-    /// Which partition's period arena the windows point into.
-    part: u32,
+    /// Where the id is in its partition's id arena.
+    id_start: u32,
+    id_len: u32,
     main: WindowSlot,
     holdout: WindowSlot,
 }
@@ -125,11 +125,10 @@ pub struct CustomerHistory<'a> {
 /// id (numerically when ids are numbers).
 #[derive(Debug, Clone)]
 pub struct Histories {
-    ids: String,
-    customers: Vec<CustomerSlot>,
-    /// Purchase periods, one arena per ledger partition (merging customers into id order does
-    /// not move them).
-    periods: Vec<Vec<PurchasePeriod>>,
+    /// Netted partitions, each in id order; they stay where they were built.
+    parts: Vec<PartHistories>,
+    /// (partition, position in it) of every customer, in id order.
+    order: Vec<(u32, u32)>,
     pub period: Period,
     /// Resolved inclusive ends (shop-local seconds).
     pub observation_end: i64,
@@ -146,41 +145,32 @@ impl Histories {
     }
 
     pub fn len(&self) -> usize {
-        self.customers.len()
+        self.order.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.customers.is_empty()
-    }
-
-    fn window(&self, part: u32, slot: &WindowSlot) -> WindowHistory<'_> {
-        let arena = &self.periods[part as usize];
-        WindowHistory {
-            periods: &arena[slot.start as usize..(slot.start + slot.len) as usize],
-            revenue: slot.revenue,
-            orders: slot.orders,
-        }
+        self.order.is_empty()
     }
 
     /// Customer `i` (in id order).
     pub fn get(&self, i: usize) -> CustomerHistory<'_> {
-        let c = &self.customers[i];
-        let start = if i == 0 {
-            0
-        } else {
-            self.customers[i - 1].id_end
+        let (p, j) = self.order[i];
+        let part = &self.parts[p as usize];
+        let c = &part.customers[j as usize];
+        let window = |slot: &WindowSlot| WindowHistory {
+            periods: &part.periods[slot.start as usize..(slot.start + slot.len) as usize],
+            revenue: slot.revenue,
+            orders: slot.orders,
         };
         CustomerHistory {
-            id: &self.ids[start..c.id_end],
-            main: self.window(c.part, &c.main),
-            holdout: self
-                .calibration_end
-                .map(|_| self.window(c.part, &c.holdout)),
+            id: part.id(j as usize),
+            main: window(&c.main),
+            holdout: self.calibration_end.map(|_| window(&c.holdout)),
         }
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = CustomerHistory<'_>> + '_ {
-        (0..self.customers.len()).map(|i| self.get(i))
+        (0..self.order.len()).map(|i| self.get(i))
     }
 }
 
@@ -241,13 +231,23 @@ fn slot<'t>(
 /// Lines waiting for their partition to be flushed.
 #[derive(Debug, Clone, Copy)]
 struct Pending {
-    hash: u64,
     id_start: u32,
-    id_len: u32,
+    /// Length of the id; the top bit marks the holdout window (32 bytes a line, not 48: these
+    /// are written once and read once per line).
+    id_len_and_window: u32,
     time: i64,
     value: f64,
     order: u64,
-    holdout: bool,
+}
+
+impl Pending {
+    fn id<'a>(&self, ids: &'a [u8]) -> &'a [u8] {
+        let len = self.id_len_and_window & !HOLDOUT;
+        &ids[self.id_start as usize..(self.id_start + len) as usize]
+    }
+    fn holdout(&self) -> bool {
+        self.id_len_and_window & HOLDOUT != 0
+    }
 }
 
 /// One partition of the customers (by the top bits of their id hash): its own small hash table,
@@ -261,26 +261,39 @@ struct Part {
 }
 
 /// A finished partition: its customers in id order.
+#[derive(Debug, Clone)]
 struct PartHistories {
-    ids: Vec<u8>,
-    keys: Vec<(bool, u128)>,
+    ids: String,
+    /// Sort key of each customer ([`id_key`]).
+    keys: Vec<u128>,
     customers: Vec<CustomerSlot>,
     periods: Vec<PurchasePeriod>,
     stats: LedgerStats,
 }
 
+impl PartHistories {
+    fn id(&self, j: usize) -> &str {
+        let c = &self.customers[j];
+        &self.ids[c.id_start as usize..(c.id_start + c.id_len) as usize]
+    }
+
+    /// Customer `j`'s place in id order: its key, then its whole id for equal keys.
+    fn rank(&self, j: usize) -> (u128, &[u8]) {
+        (self.keys[j], self.id(j).as_bytes())
+    }
+}
+
 const PARTS: usize = 256;
-const FLUSH_AT: usize = 1024;
 
 impl Part {
     fn apply(&mut self, pending: &[Pending], pending_ids: &[u8], period: Period) {
         for p in pending {
-            let id = &pending_ids[p.id_start as usize..(p.id_start + p.id_len) as usize];
+            let id = p.id(pending_ids);
             let slot = slot(
                 &mut self.index,
                 &mut self.id_bytes,
                 &mut self.id_ends,
-                p.hash,
+                hash_bytes(id),
                 id,
             );
             let last = slot.last;
@@ -293,7 +306,7 @@ impl Part {
                 // Lines of one order merge; without order ids, orders of the same period merge.
                 // Returns never merge: each one nets by its own time.
                 if !is_return
-                    && e.holdout() == p.holdout
+                    && e.holdout() == p.holdout()
                     && !e.is_return()
                     && e.order == p.order
                     && period.index(e.time) == line_period
@@ -315,7 +328,7 @@ impl Part {
                 value: p.value,
                 order: p.order,
                 prev: last,
-                orders_and_window: u32::from(!is_return) | if p.holdout { HOLDOUT } else { 0 },
+                orders_and_window: u32::from(!is_return) | (p.id_len_and_window & HOLDOUT),
             });
         }
     }
@@ -358,15 +371,32 @@ impl Part {
                 }
                 continue;
             }
-            ids.extend_from_slice(id_at(&self.id_bytes, &self.id_ends, i));
+            let id = id_at(&self.id_bytes, &self.id_ends, i);
+            let id_start = u32::try_from(ids.len()).expect("partition ids under 4 GB");
+            ids.extend_from_slice(id);
             keys.push(key);
             customers.push(CustomerSlot {
-                id_end: ids.len(),
-                part: 0,
+                id_start,
+                id_len: id.len() as u32,
                 main,
                 holdout,
             });
         }
+        let ids = match String::from_utf8(ids) {
+            Ok(text) => text,
+            Err(e) => {
+                // Rare: some ids are not UTF-8. Rebuild the arena with replacement characters.
+                let bytes = e.into_bytes();
+                let mut text = String::with_capacity(bytes.len());
+                for c in &mut customers {
+                    let (start, end) = (c.id_start as usize, (c.id_start + c.id_len) as usize);
+                    c.id_start = text.len() as u32;
+                    text.push_str(&String::from_utf8_lossy(&bytes[start..end]));
+                    c.id_len = text.len() as u32 - c.id_start;
+                }
+                text
+            }
+        };
         PartHistories {
             ids,
             keys,
@@ -377,57 +407,35 @@ impl Part {
     }
 }
 
-/// Lines of one partition, on their way to the worker that owns it.
+/// Lines of one block bound for one partition.
+#[derive(Default)]
 struct Batch {
-    part: usize,
     lines: Vec<Pending>,
     ids: Vec<u8>,
 }
 
-/// Owns a share of the partitions and applies batches to them.
-struct Worker {
-    batches: std::sync::mpsc::SyncSender<Batch>,
-    empties: std::sync::mpsc::Receiver<Batch>,
-    handle: std::thread::JoinHandle<Vec<(usize, Part)>>,
-}
-
-impl Worker {
-    fn spawn(parts: Vec<(usize, Part)>, period: Period) -> Worker {
-        let (batches, inbox) = std::sync::mpsc::sync_channel::<Batch>(PARTS / 4);
-        let (give_back, empties) = std::sync::mpsc::channel::<Batch>();
-        let handle = std::thread::spawn(move || {
-            let mut parts = parts;
-            for mut batch in inbox {
-                let (_, part) = parts
-                    .iter_mut()
-                    .find(|(i, _)| *i == batch.part)
-                    .expect("batch sent to the partition's owner");
-                part.apply(&batch.lines, &batch.ids, period);
-                batch.lines.clear();
-                batch.ids.clear();
-                // The reader may be gone already; then the buffer is simply dropped.
-                let _ = give_back.send(batch);
-            }
-            parts
-        });
-        Worker {
-            batches,
-            empties,
-            handle,
-        }
-    }
+/// One reading thread's share of a block: its lines sorted into partitions, and its counts.
+/// Aligned to its own cache lines: shards sit side by side and each is written by another core.
+#[repr(align(128))]
+pub struct LedgerShard {
+    options: LedgerOptions,
+    batches: Vec<Batch>,
+    lines: u64,
+    after_observation_end: u64,
+    return_lines: u64,
+    first_time: i64,
+    last_time: i64,
 }
 
 /// Accumulates order lines per customer.
 ///
-/// The caller's thread only hashes each line and appends it to its partition's buffer; full
-/// buffers go to worker threads (one per spare core) that own the partitions, so reading and
-/// aggregating overlap.
+/// Reading threads hash each line into their own [`LedgerShard`]; after each block, every core
+/// applies the shards' lines to its own share of the partitions (in file order), so parsing and
+/// aggregating both use every core.
 pub struct Ledger {
     options: LedgerOptions,
-    /// Per partition: lines not yet sent.
-    buffers: Vec<Batch>,
-    workers: Vec<Worker>,
+    parts: Vec<Part>,
+    threads: usize,
     stats: LedgerStats,
     first_time: i64,
     last_time: i64,
@@ -447,108 +455,30 @@ fn hash_bytes(bytes: &[u8]) -> u64 {
 
 impl Ledger {
     pub fn new(options: LedgerOptions) -> Self {
-        let spare = std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1));
-        let count = spare.clamp(1, PARTS);
-        let mut shares: Vec<Vec<(usize, Part)>> = (0..count).map(|_| Vec::new()).collect();
-        for i in 0..PARTS {
-            shares[i % count].push((i, Part::default()));
-        }
         Ledger {
             options,
-            buffers: (0..PARTS)
-                .map(|part| Batch {
-                    part,
-                    lines: Vec::with_capacity(FLUSH_AT),
-                    ids: Vec::new(),
-                })
-                .collect(),
-            workers: shares
-                .into_iter()
-                .map(|share| Worker::spawn(share, options.period))
-                .collect(),
+            parts: (0..PARTS).map(|_| Part::default()).collect(),
+            threads: std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(PARTS),
             stats: LedgerStats::default(),
             first_time: i64::MAX,
             last_time: i64::MIN,
         }
     }
 
-    /// Hand partition `part`'s buffer to its worker, taking a recycled one in its place.
-    fn send(&mut self, part: usize) {
-        let worker = &self.workers[part % self.workers.len()];
-        let replacement = match worker.empties.try_recv() {
-            Ok(mut b) => {
-                b.part = part;
-                b
-            }
-            Err(_) => Batch {
-                part,
-                lines: Vec::with_capacity(FLUSH_AT),
-                ids: Vec::new(),
-            },
-        };
-        let full = std::mem::replace(&mut self.buffers[part], replacement);
-        worker
-            .batches
-            .send(full)
-            .expect("ledger worker stopped unexpectedly");
-    }
-
-    /// Add one accepted order line.
-    pub fn push(&mut self, line: &OrderLine<'_>) {
-        self.stats.lines += 1;
-        if self
-            .options
-            .observation_end
-            .is_some_and(|end| line.time > end)
-        {
-            self.stats.after_observation_end += 1;
-            return;
-        }
-        self.first_time = self.first_time.min(line.time);
-        self.last_time = self.last_time.max(line.time);
-        self.stats.return_lines += u64::from(line.is_return());
-        let hash = hash_bytes(line.customer);
-        // FxHash mixes into the high bits, so they pick the partition; the table uses the rest.
-        let part = (hash >> (64 - PARTS.trailing_zeros())) as usize;
-        let buffer = &mut self.buffers[part];
-        buffer.lines.push(Pending {
-            hash,
-            id_start: buffer.ids.len() as u32,
-            id_len: line.customer.len() as u32,
-            time: line.time,
-            value: line.value,
-            order: line.order.map_or(0, |o| hash_bytes(o).max(1)),
-            holdout: self.options.calibration_end.is_some_and(|c| line.time > c),
-        });
-        buffer.ids.extend_from_slice(line.customer);
-        if buffer.lines.len() >= FLUSH_AT {
-            self.send(part);
-        }
-    }
-
     /// Net returns and close the books. `None` when no line was accepted. Partitions finish on
     /// all available cores, then merge in customer-id order.
-    pub fn finish(mut self) -> Option<Histories> {
+    pub fn finish(self) -> Option<Histories> {
         let period = self.options.period;
-        for part in 0..PARTS {
-            if !self.buffers[part].lines.is_empty() {
-                self.send(part);
-            }
-        }
-        let mut all_parts: Vec<(usize, Part)> = Vec::with_capacity(PARTS);
-        for worker in std::mem::take(&mut self.workers) {
-            drop(worker.batches);
-            all_parts.extend(worker.handle.join().expect("ledger worker panicked"));
-        }
-        if all_parts.iter().all(|(_, p)| p.id_ends.is_empty()) {
+        if self.parts.iter().all(|p| p.id_ends.is_empty()) {
             return None;
         }
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(PARTS);
+        let started = std::time::Instant::now();
+        let workers = self.threads;
         let mut queues: Vec<Vec<(usize, Part)>> = (0..workers).map(|_| Vec::new()).collect();
-        for (k, entry) in all_parts.into_iter().enumerate() {
-            queues[k % workers].push(entry);
+        for (k, part) in self.parts.into_iter().enumerate() {
+            queues[k % workers].push((k, part));
         }
         let mut finished: Vec<(usize, PartHistories)> = std::thread::scope(|scope| {
             let handles: Vec<_> = queues
@@ -567,6 +497,7 @@ impl Ledger {
                 .flat_map(|h| h.join().expect("partition worker panicked"))
                 .collect()
         });
+        tracing::debug!(elapsed = ?started.elapsed(), "partitions netted");
         finished.sort_by_key(|(i, _)| *i);
         let parts: Vec<PartHistories> = finished.into_iter().map(|(_, p)| p).collect();
         let mut stats = self.stats.clone();
@@ -579,12 +510,12 @@ impl Ledger {
             stats.customers_without_purchase += s.customers_without_purchase;
             stats.customers_first_seen_in_holdout += s.customers_first_seen_in_holdout;
         }
-        let (ids, customers) = merge_parts(&parts);
-        let periods = parts.into_iter().map(|p| p.periods).collect();
+        let started = std::time::Instant::now();
+        let order = id_order(&parts, workers);
+        tracing::debug!(elapsed = ?started.elapsed(), "merged into id order");
         Some(Histories {
-            ids,
-            customers,
-            periods,
+            parts,
+            order,
             period,
             observation_end: self.options.observation_end.unwrap_or(self.last_time),
             calibration_end: self.options.calibration_end,
@@ -594,84 +525,138 @@ impl Ledger {
     }
 }
 
-/// K-way merge of the partitions' id-sorted customers into one id-sorted arena.
-fn merge_parts(parts: &[PartHistories]) -> (String, Vec<CustomerSlot>) {
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
-    let total: usize = parts.iter().map(|p| p.customers.len()).sum();
-    let mut ids = Vec::with_capacity(parts.iter().map(|p| p.ids.len()).sum());
-    let mut customers = Vec::with_capacity(total);
-    fn id_of(p: &PartHistories, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { p.customers[i - 1].id_end };
-        &p.ids[start..p.customers[i].id_end]
-    }
-    /// Sort key, full id (for ties), partition, position in the partition.
-    type Head<'a> = Reverse<((bool, u128), &'a [u8], usize, usize)>;
-    let mut heap: BinaryHeap<Head<'_>> = parts
+/// The (partition, position) of every customer in id order: a k-way merge of the partitions'
+/// sorted runs, cut into one key range per thread.
+fn id_order(parts: &[PartHistories], threads: usize) -> Vec<(u32, u32)> {
+    // Every partition is a random sample of the ids (they are split by hash), so the largest
+    // one's quantiles split the whole key range evenly.
+    let sample = parts
         .iter()
-        .enumerate()
-        .filter(|(_, p)| !p.customers.is_empty())
-        .map(|(k, p)| Reverse((p.keys[0], id_of(p, 0), k, 0)))
-        .collect();
-    while let Some(Reverse((_, id, k, i))) = heap.pop() {
-        let p = &parts[k];
-        ids.extend_from_slice(id);
-        customers.push(CustomerSlot {
-            id_end: ids.len(),
-            part: k as u32,
-            ..p.customers[i]
-        });
-        if i + 1 < p.customers.len() {
-            heap.push(Reverse((p.keys[i + 1], id_of(p, i + 1), k, i + 1)));
-        }
+        .max_by_key(|p| p.customers.len())
+        .expect("at least one partition");
+    let n = sample.customers.len();
+    if n == 0 {
+        return Vec::new();
     }
-    let ids = match String::from_utf8(ids) {
-        Ok(text) => text,
-        Err(e) => {
-            // Rare: some ids are not UTF-8. Rebuild the arena with replacement characters.
-            let bytes = e.into_bytes();
-            let mut text = String::with_capacity(bytes.len());
-            let mut start = 0;
-            for c in &mut customers {
-                text.push_str(&String::from_utf8_lossy(&bytes[start..c.id_end]));
-                start = c.id_end;
-                c.id_end = text.len();
-            }
-            text
-        }
-    };
-    (ids, customers)
-}
-
-/// Customer indices in output order: numeric ids as numbers first, then the rest as bytes.
-/// Sorting on a packed (class, number-or-16-byte-prefix) key keeps the id arena out of almost
-/// every comparison.
-fn sorted_ids(bytes: &[u8], ends: &[usize]) -> Vec<((bool, u128), usize)> {
-    let key = |id: &[u8]| -> (bool, u128) {
-        if !id.is_empty() && id.len() <= 38 && id.iter().all(u8::is_ascii_digit) {
-            (
-                false,
-                id.iter().fold(0u128, |n, d| n * 10 + (d - b'0') as u128),
-            )
-        } else {
-            let mut buf = [0u8; 16];
-            let n = id.len().min(16);
-            buf[..n].copy_from_slice(&id[..n]);
-            (true, u128::from_be_bytes(buf))
-        }
-    };
-    let mut keyed: Vec<(bool, u128, usize)> = (0..ends.len())
-        .map(|i| {
-            let (class, k) = key(id_at(bytes, ends, i));
-            (class, k, i)
+    let cuts: Vec<(u128, &[u8])> = (1..threads).map(|t| sample.rank(n * t / threads)).collect();
+    // Where each cut falls in each partition.
+    let bounds: Vec<Vec<usize>> = parts
+        .iter()
+        .map(|p| {
+            let mut b = vec![0];
+            b.extend(cuts.iter().map(|cut| {
+                let (mut lo, mut hi) = (0, p.customers.len());
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    if p.rank(mid) < *cut {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                lo
+            }));
+            b.push(p.customers.len());
+            b
         })
         .collect();
-    keyed.sort_unstable_by(|a, b| {
-        (a.0, a.1)
-            .cmp(&(b.0, b.1))
-            .then_with(|| id_at(bytes, ends, a.2).cmp(id_at(bytes, ends, b.2)))
+    // Heads of the runs: (key, partition, position); ids break ties between equal keys.
+    type Head = (u128, u32, u32);
+    let before = |a: &Head, b: &Head| {
+        a.0 < b.0
+            || a.0 == b.0
+                && parts[a.1 as usize].id(a.2 as usize) < parts[b.1 as usize].id(b.2 as usize)
+    };
+    let merge_range = |t: usize| {
+        let mut heads: Vec<Head> = Vec::with_capacity(parts.len());
+        let mut ends = vec![0u32; parts.len()];
+        let mut total = 0;
+        for (k, p) in parts.iter().enumerate() {
+            let (from, to) = (bounds[k][t], bounds[k][t + 1]);
+            ends[k] = to as u32;
+            total += to - from;
+            if from < to {
+                heads.push((p.keys[from], k as u32, from as u32));
+            }
+        }
+        for i in (0..heads.len()).rev() {
+            sift_down(&mut heads, i, &before);
+        }
+        let mut out = Vec::with_capacity(total);
+        while let Some(&(_, k, j)) = heads.first() {
+            out.push((k, j));
+            let next = j + 1;
+            if next < ends[k as usize] {
+                heads[0] = (parts[k as usize].keys[next as usize], k, next);
+            } else {
+                heads.swap_remove(0);
+            }
+            sift_down(&mut heads, 0, &before);
+        }
+        out
+    };
+    let pieces: Vec<Vec<(u32, u32)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..threads)
+            .map(|t| scope.spawn(move || merge_range(t)))
+            .collect();
+        let mut pieces = vec![merge_range(0)];
+        pieces.extend(
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("merge thread panicked")),
+        );
+        pieces
     });
-    keyed.into_iter().map(|(c, k, i)| ((c, k), i)).collect()
+    pieces.concat()
+}
+
+/// Restore the min-heap order below `i` (a hand-rolled heap: `BinaryHeap` cannot compare by
+/// looking ids up in the partitions).
+fn sift_down<T>(heap: &mut [T], mut i: usize, before: &impl Fn(&T, &T) -> bool) {
+    loop {
+        let left = 2 * i + 1;
+        if left >= heap.len() {
+            return;
+        }
+        let right = left + 1;
+        let child = if right < heap.len() && before(&heap[right], &heap[left]) {
+            right
+        } else {
+            left
+        };
+        if !before(&heap[child], &heap[i]) {
+            return;
+        }
+        heap.swap(i, child);
+        i = child;
+    }
+}
+
+/// Sort key of an id: numeric ids (up to 38 digits) by value, before all others, which go by
+/// their first 15 bytes; equal keys fall back to comparing whole ids. One `u128` keeps the id
+/// arena out of almost every comparison.
+fn id_key(id: &[u8]) -> u128 {
+    const TEXT: u128 = 1 << 127;
+    if !id.is_empty() && id.len() <= 38 && id.iter().all(u8::is_ascii_digit) {
+        id.iter().fold(0u128, |n, d| n * 10 + (d - b'0') as u128)
+    } else {
+        let mut buf = [0u8; 16];
+        let n = id.len().min(15);
+        buf[..n].copy_from_slice(&id[..n]);
+        TEXT | u128::from_be_bytes(buf) >> 8
+    }
+}
+
+/// Customer indices in output order, with their keys.
+fn sorted_ids(bytes: &[u8], ends: &[usize]) -> Vec<(u128, usize)> {
+    let mut keyed: Vec<(u128, usize)> = (0..ends.len())
+        .map(|i| (id_key(id_at(bytes, ends, i)), i))
+        .collect();
+    keyed.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| id_at(bytes, ends, a.1).cmp(id_at(bytes, ends, b.1)))
+    });
+    keyed
 }
 
 /// Reusable buffers for netting one window at a time.
@@ -758,6 +743,94 @@ impl Netting {
             len: periods.len() as u32 - start,
             revenue,
             orders,
+        }
+    }
+}
+
+impl clv_data::ShardedSink for Ledger {
+    type Shard = LedgerShard;
+
+    fn shard(&self) -> LedgerShard {
+        LedgerShard {
+            options: self.options,
+            batches: (0..PARTS).map(|_| Batch::default()).collect(),
+            lines: 0,
+            after_observation_end: 0,
+            return_lines: 0,
+            first_time: i64::MAX,
+            last_time: i64::MIN,
+        }
+    }
+
+    fn push(shard: &mut LedgerShard, line: &OrderLine<'_>) {
+        shard.lines += 1;
+        if shard
+            .options
+            .observation_end
+            .is_some_and(|end| line.time > end)
+        {
+            shard.after_observation_end += 1;
+            return;
+        }
+        shard.first_time = shard.first_time.min(line.time);
+        shard.last_time = shard.last_time.max(line.time);
+        shard.return_lines += u64::from(line.is_return());
+        let hash = hash_bytes(line.customer);
+        // FxHash mixes into the high bits, so they pick the partition; the table uses the rest.
+        let part = (hash >> (64 - PARTS.trailing_zeros())) as usize;
+        let batch = &mut shard.batches[part];
+        let holdout = shard.options.calibration_end.is_some_and(|c| line.time > c);
+        batch.lines.push(Pending {
+            id_start: batch.ids.len() as u32,
+            // Ids are parts of one input line, far below 2 GB.
+            id_len_and_window: line.customer.len() as u32 | if holdout { HOLDOUT } else { 0 },
+            time: line.time,
+            value: line.value,
+            order: line.order.map_or(0, |o| hash_bytes(o).max(1)),
+        });
+        batch.ids.extend_from_slice(line.customer);
+    }
+
+    fn absorb(&mut self, shards: &mut [LedgerShard]) {
+        for shard in shards.iter_mut() {
+            self.stats.lines += std::mem::take(&mut shard.lines);
+            self.stats.after_observation_end += std::mem::take(&mut shard.after_observation_end);
+            self.stats.return_lines += std::mem::take(&mut shard.return_lines);
+            self.first_time = self
+                .first_time
+                .min(std::mem::replace(&mut shard.first_time, i64::MAX));
+            self.last_time = self
+                .last_time
+                .max(std::mem::replace(&mut shard.last_time, i64::MIN));
+        }
+        let period = self.options.period;
+        let mut shares: Vec<Vec<(usize, &mut Part)>> =
+            (0..self.threads).map(|_| Vec::new()).collect();
+        for (i, part) in self.parts.iter_mut().enumerate() {
+            shares[i % self.threads].push((i, part));
+        }
+        let shards_read: &[LedgerShard] = shards;
+        let apply = move |share: Vec<(usize, &mut Part)>| {
+            for (i, part) in share {
+                for shard in shards_read {
+                    let batch = &shard.batches[i];
+                    part.apply(&batch.lines, &batch.ids, period);
+                }
+            }
+        };
+        std::thread::scope(|scope| {
+            let mut shares = shares.into_iter();
+            let own = shares.next().expect("at least one share");
+            for share in shares {
+                scope.spawn(move || apply(share));
+            }
+            apply(own);
+        });
+        for shard in shards.iter_mut() {
+            for batch in &mut shard.batches {
+                batch.lines.clear();
+                batch.ids.clear();
+            }
         }
     }
 }

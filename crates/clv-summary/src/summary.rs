@@ -90,30 +90,83 @@ pub fn summary_rows(h: &Histories, options: SummaryOptions) -> Vec<SummaryRow<'_
     h.iter().map(|c| summarise(&c, h, options)).collect()
 }
 
-/// The summary as an output table, built column by column without a row vector in between.
-pub fn summary_table(h: &Histories, options: SummaryOptions) -> Table<'_> {
-    let n = h.len();
-    let mut ids = Vec::with_capacity(n);
-    let mut ints: [Vec<i64>; 3] = std::array::from_fn(|_| Vec::with_capacity(n));
-    let mut floats: [Vec<f64>; 6] = std::array::from_fn(|_| Vec::with_capacity(n));
-    let mut dates: [Vec<i64>; 2] = std::array::from_fn(|_| Vec::with_capacity(n));
-    for c in h.iter() {
-        let r = summarise(&c, h, options);
-        ids.push(std::borrow::Cow::Borrowed(r.customer_id));
-        ints[0].push(r.frequency as i64);
-        ints[1].push(r.orders as i64);
-        floats[0].push(r.recency);
-        floats[1].push(r.t);
-        floats[2].push(r.monetary_value);
-        floats[3].push(r.revenue);
-        dates[0].push(r.first_purchase);
-        dates[1].push(r.last_purchase);
-        if let Some(x) = r.holdout {
-            ints[2].push(x.frequency as i64);
-            floats[4].push(x.monetary_value);
-            floats[5].push(x.duration);
+/// Mutable column slices for a run of rows, so threads can fill disjoint runs.
+struct ColumnsMut<'c, 'h> {
+    first_row: usize,
+    ids: &'c mut [std::borrow::Cow<'h, str>],
+    ints: [&'c mut [i64]; 3],
+    floats: [&'c mut [f64]; 6],
+    dates: [&'c mut [i64]; 2],
+}
+
+impl<'h> ColumnsMut<'_, 'h> {
+    fn fill(self, h: &'h Histories, options: SummaryOptions) {
+        let ColumnsMut {
+            first_row,
+            ids,
+            ints,
+            floats,
+            dates,
+        } = self;
+        for k in 0..ids.len() {
+            let r = summarise(&h.get(first_row + k), h, options);
+            ids[k] = std::borrow::Cow::Borrowed(r.customer_id);
+            ints[0][k] = r.frequency as i64;
+            ints[1][k] = r.orders as i64;
+            floats[0][k] = r.recency;
+            floats[1][k] = r.t;
+            floats[2][k] = r.monetary_value;
+            floats[3][k] = r.revenue;
+            dates[0][k] = r.first_purchase;
+            dates[1][k] = r.last_purchase;
+            if let Some(x) = r.holdout {
+                ints[2][k] = x.frequency as i64;
+                floats[4][k] = x.monetary_value;
+                floats[5][k] = x.duration;
+            }
         }
     }
+}
+
+/// The next `len` elements of a column (empty for a column that is not there).
+fn take<'c, T>(column: &mut &'c mut [T], len: usize) -> &'c mut [T] {
+    let len = len.min(column.len());
+    let (head, tail) = std::mem::take(column).split_at_mut(len);
+    *column = tail;
+    head
+}
+
+/// The summary as an output table, built column by column (on every core) without a row vector
+/// in between.
+pub fn summary_table(h: &Histories, options: SummaryOptions) -> Table<'_> {
+    let n = h.len();
+    let holdout_rows = if h.calibration_end.is_some() { n } else { 0 };
+    let mut ids = vec![std::borrow::Cow::Borrowed(""); n];
+    let mut ints: [Vec<i64>; 3] = [vec![0; n], vec![0; n], vec![0; holdout_rows]];
+    let mut floats: [Vec<f64>; 6] =
+        std::array::from_fn(|k| vec![0.0; if k < 4 { n } else { holdout_rows }]);
+    let mut dates: [Vec<i64>; 2] = [vec![0; n], vec![0; n]];
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let run = n.div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let mut ids_left = ids.as_mut_slice();
+        let mut ints_left = ints.each_mut().map(|c| c.as_mut_slice());
+        let mut floats_left = floats.each_mut().map(|c| c.as_mut_slice());
+        let mut dates_left = dates.each_mut().map(|c| c.as_mut_slice());
+        let mut first_row = 0;
+        while first_row < n {
+            let len = run.min(n - first_row);
+            let columns = ColumnsMut {
+                first_row,
+                ids: take(&mut ids_left, len),
+                ints: ints_left.each_mut().map(|c| take(c, len)),
+                floats: floats_left.each_mut().map(|c| take(c, len)),
+                dates: dates_left.each_mut().map(|c| take(c, len)),
+            };
+            scope.spawn(move || columns.fill(h, options));
+            first_row += len;
+        }
+    });
     let [frequency, orders, frequency_holdout] = ints;
     let [recency, t, monetary, revenue, monetary_holdout, duration_holdout] = floats;
     let [first, last] = dates;

@@ -1,7 +1,7 @@
 //! The CDNOW sample against lifetimes' own summaries (fixtures written by
 //! `tools/fixtures/summary_fixtures.py`) and the figures the literature quotes for it.
 
-use clv_data::{read_delimited, ColumnSpec, DateParser, ReadOptions, RejectLog, TimeUnit};
+use clv_data::{read_delimited_sharded, ColumnSpec, DateParser, ReadOptions, RejectLog, TimeUnit};
 use clv_summary::{summary_rows, Histories, Ledger, LedgerOptions, SummaryOptions, SummaryRow};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -29,13 +29,13 @@ fn cdnow(calibration_end: Option<&str>, observation_end: &str) -> Histories {
         calibration_end: calibration_end.and_then(|c| dates.parse_end_bound(c)),
     });
     let mut rejects = RejectLog::new(true);
-    let report = read_delimited(
+    let report = read_delimited_sharded(
         &data("CDNOW_sample.txt"),
         &options,
         &dates,
         &mut rejects,
         &mut |_| {},
-        &mut |line| ledger.push(line),
+        &mut ledger,
     )
     .expect("CDNOW reads cleanly");
     assert_eq!(

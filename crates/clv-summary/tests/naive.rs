@@ -1,10 +1,13 @@
 //! Property test: the streaming, partitioned ledger gives exactly what a naive recomputation of
 //! the documented rules gives, on random logs with same-period orders, multi-line orders, refunds
 //! with and without order ids, free orders, a calibration cut and an observation end, in any
-//! input order.
+//! input order, fed line by line or read back from a CSV file in blocks on every core.
 
 use clv_data::time::DAY;
-use clv_data::{OrderLine, Period, TimeUnit};
+use clv_data::{
+    read_delimited_sharded, ColumnSpec, DateParser, OrderLine, Period, ReadOptions, RejectLog,
+    SerialFeed, TimeUnit,
+};
 use clv_summary::{summary_rows, Ledger, LedgerOptions, SummaryOptions};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -110,25 +113,75 @@ fn naive(lines: &[Line], calibration_end: i64, observation_end: i64) -> BTreeMap
     out
 }
 
+/// How the lines reach the ledger.
+#[derive(Debug, Clone, Copy)]
+enum Feed {
+    /// One at a time, on this thread.
+    Direct,
+    /// Written to a CSV file and read back on every core in blocks of this many bytes.
+    File { block_bytes: usize },
+}
+
 fn streamed(
     lines: &[Line],
     calibration_end: i64,
     observation_end: i64,
+    feed: Feed,
 ) -> BTreeMap<String, Expected> {
     let mut ledger = Ledger::new(LedgerOptions {
         period: Period::Day,
         observation_end: Some(observation_end),
         calibration_end: Some(calibration_end),
     });
-    for l in lines {
-        ledger.push(&OrderLine {
-            customer: l.customer.as_bytes(),
-            time: l.time,
-            value: l.value,
-            order: l.order.as_deref().map(str::as_bytes),
-            sku: None,
-            quantity: 1.0,
-        });
+    match feed {
+        Feed::Direct => {
+            let mut feed = SerialFeed::new(&mut ledger);
+            for l in lines {
+                feed.push(&OrderLine {
+                    customer: l.customer.as_bytes(),
+                    time: l.time,
+                    value: l.value,
+                    order: l.order.as_deref().map(str::as_bytes),
+                    sku: None,
+                    quantity: 1.0,
+                });
+            }
+        }
+        Feed::File { block_bytes } => {
+            let mut text = String::from("customer,time,amount,order\n");
+            for l in lines {
+                let time = chrono::DateTime::from_timestamp(l.time, 0).unwrap();
+                text += &format!(
+                    "{},{},{},{}\n",
+                    l.customer,
+                    time.format("%Y-%m-%dT%H:%M:%S"),
+                    l.value,
+                    l.order.as_deref().unwrap_or("")
+                );
+            }
+            let mut file = tempfile::NamedTempFile::new().unwrap();
+            std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+            let options = ReadOptions {
+                columns: ColumnSpec {
+                    date: Some("time".into()),
+                    order: Some("order".into()),
+                    ..Default::default()
+                },
+                block_bytes: Some(block_bytes),
+                ..Default::default()
+            };
+            let mut rejects = RejectLog::new(true);
+            let report = read_delimited_sharded(
+                file.path(),
+                &options,
+                &DateParser::utc(),
+                &mut rejects,
+                &mut |_| {},
+                &mut ledger,
+            )
+            .unwrap();
+            assert_eq!(report.accepted, lines.len() as u64);
+        }
     }
     let Some(h) = ledger.finish() else {
         return BTreeMap::new();
@@ -193,6 +246,7 @@ proptest! {
         mut lines in prop::collection::vec(line(), 1..120),
         calibration_day in 10i64..30,
         reverse in any::<bool>(),
+        block_bytes in 1usize..400,
     ) {
         // Returns are dated after some purchase more often than not; keep the raw order random.
         if reverse {
@@ -201,7 +255,8 @@ proptest! {
         let calibration_end = calibration_day * DAY + DAY - 1;
         let observation_end = 36 * DAY - 1;
         let want = naive(&lines, calibration_end, observation_end);
-        let got = streamed(&lines, calibration_end, observation_end);
+        for feed in [Feed::Direct, Feed::File { block_bytes }] {
+        let got = streamed(&lines, calibration_end, observation_end, feed);
         prop_assert_eq!(want.keys().collect::<Vec<_>>(), got.keys().collect::<Vec<_>>());
         for (id, w) in &want {
             let g = &got[id];
@@ -213,8 +268,9 @@ proptest! {
                 (g.revenue, w.revenue),
                 (g.holdout_monetary, w.holdout_monetary),
             ] {
-                prop_assert!(close(a, b), "{}: {:?} vs {:?}", id, g, w);
+                prop_assert!(close(a, b), "{}: {:?} vs {:?} ({:?})", id, g, w, feed);
             }
+        }
         }
     }
 }

@@ -1,7 +1,10 @@
 //! Every rejection reason and every returns rule, each on a small malformed file, checked through
 //! the reader and the ledger together (one data-driven helper, one table of cases).
 
-use clv_data::{read_delimited, ColumnSpec, DateParser, Period, ReadOptions, RejectLog, TimeUnit};
+use clv_data::{
+    read_delimited, read_delimited_sharded, ColumnSpec, DateParser, Period, ReadOptions, RejectLog,
+    SerialFeed, TimeUnit,
+};
 use clv_summary::{summary_rows, Ledger, LedgerOptions, SummaryOptions};
 use std::io::Write;
 
@@ -18,6 +21,24 @@ struct Case {
 }
 
 const CASES: &[Case] = &[
+    Case {
+        name: "byte-order mark, CRLF, a blank line, and quoted fields part-way through",
+        csv: "\u{feff}customer,date,amount\r\n\
+              c1,2024-01-01,10\r\n\
+              \r\n\
+              c2,2024-01-02,5\r\n\
+              c1,2024-01-03,\"1,000.50\"\r\n\
+              \"c,3\",2024-01-04,2\r\n\
+              c2,x,1\r\n",
+        observation_end: None,
+        rejects: &[(7, "date", "x", "bad_date")],
+        customers: &[
+            ("c,3", 0, 0.0, 2.0, 1),
+            ("c1", 1, 1000.5, 1010.5, 2),
+            ("c2", 0, 0.0, 5.0, 1),
+        ],
+        stats: &[("lines", 4)],
+    },
     Case {
         name: "each reject reason",
         csv: "customer,date,quantity,price\n\
@@ -126,7 +147,23 @@ const CASES: &[Case] = &[
     },
 ];
 
-fn run(case: &Case) {
+/// How a case's file is read: by the CSV parser on one thread, or in blocks of `n` bytes on every
+/// core (tiny blocks cut lines, headers and quoted fields at every possible place).
+#[derive(Debug, Clone, Copy)]
+enum Reader {
+    Serial,
+    Blocks(usize),
+}
+
+const READERS: [Reader; 5] = [
+    Reader::Serial,
+    Reader::Blocks(1),
+    Reader::Blocks(7),
+    Reader::Blocks(40),
+    Reader::Blocks(1 << 22),
+];
+
+fn run(case: &Case, reader: Reader) {
     let mut file = tempfile::NamedTempFile::new().unwrap();
     file.write_all(case.csv.as_bytes()).unwrap();
     let dates = DateParser::utc();
@@ -137,19 +174,36 @@ fn run(case: &Case) {
     });
     let rejects_file = tempfile::NamedTempFile::new().unwrap();
     let mut rejects = RejectLog::new(false).write_to(rejects_file.path()).unwrap();
-    let options = ReadOptions {
+    let mut options = ReadOptions {
         columns: ColumnSpec::default(),
         ..Default::default()
     };
-    read_delimited(
-        file.path(),
-        &options,
-        &dates,
-        &mut rejects,
-        &mut |_| {},
-        &mut |l| ledger.push(l),
-    )
-    .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+    match reader {
+        Reader::Serial => {
+            let mut feed = SerialFeed::new(&mut ledger);
+            read_delimited(
+                file.path(),
+                &options,
+                &dates,
+                &mut rejects,
+                &mut |_| {},
+                &mut |l| feed.push(l),
+            )
+        }
+        Reader::Blocks(n) => {
+            options.block_bytes = Some(n);
+            read_delimited_sharded(
+                file.path(),
+                &options,
+                &dates,
+                &mut rejects,
+                &mut |_| {},
+                &mut ledger,
+            )
+        }
+    }
+    .unwrap_or_else(|e| panic!("{} ({reader:?}): {e}", case.name));
+    let name = format!("{} ({reader:?})", case.name);
     rejects.finish().unwrap();
 
     let got: Vec<(u64, String, String, String)> = rejects
@@ -169,32 +223,27 @@ fn run(case: &Case) {
         .iter()
         .map(|(l, c, v, r)| (*l, c.to_string(), v.to_string(), r.to_string()))
         .collect();
-    assert_eq!(got, want, "{}", case.name);
+    assert_eq!(got, want, "{}", name);
     // The rejects file holds the same rows.
     let written = std::fs::read_to_string(rejects_file.path()).unwrap();
-    assert_eq!(
-        written.lines().count(),
-        1 + case.rejects.len(),
-        "{}",
-        case.name
-    );
+    assert_eq!(written.lines().count(), 1 + case.rejects.len(), "{}", name);
     for (line, _, _, reason) in case.rejects {
         assert!(
             written.contains(&format!(",{line},")) && written.contains(reason),
             "{}",
-            case.name
+            name
         );
     }
 
     let h = ledger.finish().expect("some orders");
     let stats = serde_json::to_value(&h.stats).unwrap();
-    for (name, value) in stats.as_object().unwrap() {
+    for (key, value) in stats.as_object().unwrap() {
         let want = case
             .stats
             .iter()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| n == key)
             .map_or(0, |(_, v)| *v);
-        assert_eq!(value.as_u64().unwrap(), want, "{}: {name}", case.name);
+        assert_eq!(value.as_u64().unwrap(), want, "{name}: {key}");
     }
     let rows = summary_rows(
         &h,
@@ -220,13 +269,15 @@ fn run(case: &Case) {
         .iter()
         .map(|(id, f, m, r, o)| (id.to_string(), *f, *m, *r, *o))
         .collect();
-    assert_eq!(got, want, "{}", case.name);
+    assert_eq!(got, want, "{}", name);
 }
 
 #[test]
 fn rejects_and_returns_policy() {
     for case in CASES {
-        run(case);
+        for reader in READERS {
+            run(case, reader);
+        }
     }
 }
 
@@ -235,20 +286,42 @@ fn strict_stops_at_the_first_bad_row_and_says_where() {
     let mut file = tempfile::NamedTempFile::new().unwrap();
     file.write_all(b"customer,date,amount\nc1,2024-01-01,10\nc1,someday,10\nc1,2024-01-05,x\n")
         .unwrap();
-    let mut rejects = RejectLog::new(true);
-    let err = read_delimited(
-        file.path(),
-        &ReadOptions::default(),
-        &DateParser::utc(),
-        &mut rejects,
-        &mut |_| {},
-        &mut |_| {},
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        err.contains(":3: column `date` value `someday`: bad_date"),
-        "{err}"
-    );
-    assert!(err.contains("--date-format"), "{err}");
+    for reader in READERS {
+        let mut rejects = RejectLog::new(true);
+        let mut ledger = Ledger::new(LedgerOptions {
+            period: Period::Day,
+            observation_end: None,
+            calibration_end: None,
+        });
+        let mut options = ReadOptions::default();
+        let (path, dates) = (file.path(), DateParser::utc());
+        let err = match reader {
+            Reader::Serial => read_delimited(
+                path,
+                &options,
+                &dates,
+                &mut rejects,
+                &mut |_| {},
+                &mut |_| {},
+            ),
+            Reader::Blocks(n) => {
+                options.block_bytes = Some(n);
+                read_delimited_sharded(
+                    path,
+                    &options,
+                    &dates,
+                    &mut rejects,
+                    &mut |_| {},
+                    &mut ledger,
+                )
+            }
+        }
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(":3: column `date` value `someday`: bad_date"),
+            "{reader:?}: {err}"
+        );
+        assert!(err.contains("--date-format"), "{reader:?}: {err}");
+    }
 }
