@@ -63,6 +63,10 @@ pub fn summary(args: &SummaryArgs) -> Result<()> {
     } else {
         eprintln!("{line}");
     }
+    // The command is done: the operating system takes the memory back at exit faster than
+    // freeing a million customers' arenas piece by piece (~40 ms at 1,000,000 customers).
+    std::mem::forget(table);
+    std::mem::forget(histories);
     Ok(())
 }
 

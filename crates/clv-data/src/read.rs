@@ -390,20 +390,40 @@ fn slices(text: &[u8], parts: usize) -> Vec<&[u8]> {
     out
 }
 
-/// Read more of `file` into `buf` until it holds `want` bytes or the file ends; true at the end.
-fn fill(file: &mut File, buf: &mut Vec<u8>, want: usize, path: &str) -> Result<bool, DataError> {
-    while buf.len() < want {
-        let len = buf.len();
-        buf.resize(want, 0);
-        let n = file
-            .read(&mut buf[len..])
-            .map_err(|e| DataError::io(Path::new(path), e))?;
-        buf.truncate(len + n);
-        if n == 0 {
-            return Ok(true);
-        }
+/// The bytes of the file not yet parsed. Its memory is zeroed once and reused, not re-zeroed
+/// for every block.
+struct BlockBuffer {
+    memory: Vec<u8>,
+    len: usize,
+}
+
+impl BlockBuffer {
+    fn bytes(&self) -> &[u8] {
+        &self.memory[..self.len]
     }
-    Ok(false)
+
+    /// Read more of `file` until `want` bytes are held or the file ends; true at the end.
+    fn fill(&mut self, file: &mut File, want: usize, path: &str) -> Result<bool, DataError> {
+        if self.memory.len() < want {
+            self.memory.resize(want, 0);
+        }
+        while self.len < want {
+            let n = file
+                .read(&mut self.memory[self.len..want])
+                .map_err(|e| DataError::io(Path::new(path), e))?;
+            if n == 0 {
+                return Ok(true);
+            }
+            self.len += n;
+        }
+        Ok(false)
+    }
+
+    /// Drop the first `n` bytes.
+    fn consume(&mut self, n: usize) {
+        self.memory.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -419,7 +439,10 @@ fn read_blocks<S: ShardedSink>(
     report: &mut ReadReport,
 ) -> Result<(), DataError> {
     let path = builder.file().to_string();
-    let mut buf: Vec<u8> = Vec::with_capacity(blocks.bytes + (64 << 10));
+    let mut buf = BlockBuffer {
+        memory: Vec::new(),
+        len: 0,
+    };
     let mut shards: Vec<S::Shard> = (0..blocks.threads).map(|_| sink.shard()).collect();
     // File offset and line number of `buf[0]`.
     let mut offset = 0u64;
@@ -427,13 +450,13 @@ fn read_blocks<S: ShardedSink>(
     let mut want = blocks.bytes;
     let mut at_start = true;
     loop {
-        let eof = fill(&mut file, &mut buf, want, &path)?;
-        let end = match memchr::memrchr(b'\n', &buf) {
-            _ if eof => buf.len(),
+        let eof = buf.fill(&mut file, want, &path)?;
+        let end = match memchr::memrchr(b'\n', buf.bytes()) {
+            _ if eof => buf.len,
             Some(i) => i + 1,
             None => {
                 // A line longer than the block: read on until it ends.
-                want = buf.len() * 2;
+                want = buf.len * 2;
                 continue;
             }
         };
@@ -441,7 +464,7 @@ fn read_blocks<S: ShardedSink>(
         if end == 0 {
             break;
         }
-        if needs_csv_parser(&buf[..end]) {
+        if needs_csv_parser(&buf.bytes()[..end]) {
             let start = if at_start {
                 CsvStart::FileStart { header }
             } else {
@@ -461,7 +484,7 @@ fn read_blocks<S: ShardedSink>(
                 report,
             );
         }
-        let mut block = &buf[..end];
+        let mut block = &buf.bytes()[..end];
         let mut skipped = 0u64;
         if at_start {
             at_start = false;
@@ -517,7 +540,7 @@ fn read_blocks<S: ShardedSink>(
         }
         sink.absorb(&mut shards[..parts.len()]);
         offset += end as u64;
-        buf.drain(..end);
+        buf.consume(end);
         progress(offset);
         if eof {
             break;
