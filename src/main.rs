@@ -21,18 +21,30 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Give freed memory back to the system at once (mimalloc's default delays it by 10 ms), so peak
-/// RSS stays what the live data needs: 259 MB instead of 352 MB for the 1,000,000-customer
-/// summary.
-fn return_freed_memory_at_once() {
-    /// `mi_option_purge_delay` in mimalloc.h (the Rust bindings have no name for it).
+/// Commit memory as it is used and give freed memory back at once: mimalloc's defaults (commit
+/// whole arenas up front, purge after 10 ms) took `clv score` at 1,000,000 customers to 401 MB
+/// peak RSS; with these, 318 MB (and `clv summary` 228 MB), and both ran faster for touching
+/// fewer pages. It runs as a constructor, before the first allocation creates an arena: set in
+/// `main`, the commit option came too late.
+extern "C" fn configure_allocator() {
+    // Option numbers from mimalloc.h (the Rust bindings name only a few of them).
+    const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
     const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-    // SAFETY: sets one allocator option; called at the start of main, before other threads exist.
-    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) }
+    // SAFETY: sets two allocator options; runs before main, on the only thread.
+    unsafe {
+        libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
+        libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
+    }
 }
 
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static CONFIGURE_ALLOCATOR: extern "C" fn() = configure_allocator;
+
 fn main() -> ExitCode {
-    return_freed_memory_at_once();
+    #[cfg(not(target_os = "linux"))]
+    configure_allocator();
     let cli = Cli::parse();
     let level = match cli.verbose {
         0 => "warn",
