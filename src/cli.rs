@@ -464,18 +464,26 @@ pub struct ReplenishArgs {
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
     /// List reminders to send from --as-of up to this long after it.
-    #[arg(long, default_value = "14d")]
+    #[arg(long, default_value = REMINDER_WINDOW)]
     pub window: String,
     /// Remind this long before the purchase is due.
-    #[arg(long, default_value = "3d")]
+    #[arg(long, default_value = REMINDER_LEAD_TIME)]
     pub lead_time: String,
     /// Gaps (repeat purchases) a product needs before it gets a cycle.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = MIN_REPEATS)]
     pub min_repeats: usize,
     /// Also write each product's cycle (median gap, quartiles, evidence) to this file.
     #[arg(long, value_name = "FILE")]
     pub cycles: Option<PathBuf>,
 }
+
+// Defaults of `clv replenish` and `clv cross-sell`, which the report's product sections use too.
+pub const REMINDER_WINDOW: &str = "14d";
+pub const REMINDER_LEAD_TIME: &str = "3d";
+pub const MIN_REPEATS: usize = 5;
+pub const MIN_SUPPORT: f64 = 0.001;
+pub const MIN_CONFIDENCE: f64 = 0.05;
+pub const MIN_LIFT: f64 = 1.0;
 
 #[derive(Args, Debug)]
 pub struct CrossSellArgs {
@@ -484,13 +492,13 @@ pub struct CrossSellArgs {
     #[command(flatten)]
     pub output: OutputArgs,
     /// Minimum share of baskets holding an itemset.
-    #[arg(long, default_value_t = 0.001)]
+    #[arg(long, default_value_t = MIN_SUPPORT)]
     pub min_support: f64,
     /// Minimum confidence of a rule.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = MIN_CONFIDENCE)]
     pub min_confidence: f64,
     /// Minimum lift of a rule.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = MIN_LIFT)]
     pub min_lift: f64,
     /// Recommendations per product and per customer.
     #[arg(long, default_value_t = 5)]

@@ -2,7 +2,7 @@
 //! `clv segments`, `clv score`, `clv validate`, `clv replenish` and `clv cross-sell`, aggregated
 //! (no per-customer dump) so it stays small at a million customers.
 
-use crate::cli::ReportArgs;
+use crate::cli::{self, ReportArgs};
 use crate::input::{load, thousands};
 use crate::modeling::{model_name, purchase_predictor};
 use anyhow::{Context, Result};
@@ -524,10 +524,15 @@ pub fn report(args: &ReportArgs) -> Result<()> {
     } else {
         let repeats = products.repeats();
         let groups = || repeats.iter();
-        let cycles = replenish::cycles(groups(), products.skus.len(), 5);
+        let cycles = replenish::cycles(groups(), products.skus.len(), cli::MIN_REPEATS);
         let as_of_day = histories.main_end().div_euclid(DAY) as i32;
-        let reminders = replenish::reminders(groups(), &cycles, as_of_day, 14, 3);
-        data.insert("reminders_next_14_days".into(), json!(reminders.len()));
+        let days = |text: &str| parse_days(text).expect("a valid default").round() as i32;
+        let (window, lead) = (days(cli::REMINDER_WINDOW), days(cli::REMINDER_LEAD_TIME));
+        let reminders = replenish::reminders(groups(), &cycles, as_of_day, window, lead);
+        data.insert(
+            format!("reminders_next_{window}_days"),
+            json!(reminders.len()),
+        );
         let mut with_cycle: Vec<usize> =
             (0..cycles.len()).filter(|&k| cycles[k].is_some()).collect();
         with_cycle.sort_by_key(|&k| std::cmp::Reverse(cycles[k].as_ref().map_or(0, |c| c.gaps)));
@@ -550,7 +555,7 @@ pub fn report(args: &ReportArgs) -> Result<()> {
                     .collect(),
             },
             Block::Note(format!(
-                "{} reminders are due in the 14 days from {as_of} (3 days before each purchase is due); the first ten:",
+                "{} reminders are due in the {window} days from {as_of} ({lead} days before each purchase is due); the first ten:",
                 thousands(reminders.len() as u64)
             )),
             Block::Table {
@@ -571,8 +576,8 @@ pub fn report(args: &ReportArgs) -> Result<()> {
             },
         ];
         let baskets = basket::Baskets::from_pairs(products.basket_pairs());
-        let frequent = basket::frequent(&baskets, 0.001, 3);
-        let rules = basket::rules(&frequent, 0.05, 1.0);
+        let frequent = basket::frequent(&baskets, cli::MIN_SUPPORT, 3);
+        let rules = basket::rules(&frequent, cli::MIN_CONFIDENCE, cli::MIN_LIFT);
         let names = |items: &[u32]| {
             items
                 .iter()
@@ -583,9 +588,12 @@ pub fn report(args: &ReportArgs) -> Result<()> {
         data.insert("rules".into(), json!(rules.iter().take(10).map(|r| json!({"antecedent": names(&r.antecedent), "consequent": names(&r.consequent), "support": r.support, "confidence": r.confidence, "lift": r.lift})).collect::<Vec<_>>()));
         let rules_blocks = vec![
             Block::Note(format!(
-                "{} baskets; {} rules at support ≥ 0.1%, confidence ≥ 5%, lift ≥ 1. The strongest by lift:",
+                "{} baskets; {} rules at support ≥ {}%, confidence ≥ {}%, lift ≥ {}. The strongest by lift:",
                 thousands(baskets.len() as u64),
-                thousands(rules.len() as u64)
+                thousands(rules.len() as u64),
+                100.0 * cli::MIN_SUPPORT,
+                100.0 * cli::MIN_CONFIDENCE,
+                cli::MIN_LIFT
             )),
             Block::Table {
                 columns: ["customers who buy", "also buy", "support", "confidence", "lift"].map(String::from).to_vec(),
