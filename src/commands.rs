@@ -2,13 +2,13 @@
 
 use crate::cli::{InputArgs, MetricsArgs, OutputArgs, OutputFormat, SimulateArgs, SummaryArgs};
 use crate::input::{is_parquet, load, thousands};
-use crate::output::{resolve_format, write_table};
+use crate::output::{resolve_format, write_chunked, write_table};
 use anyhow::{Context, Result};
 use clv_data::time::{parse_days, DAY};
 use clv_data::{DateParser, Period, Table, TimeUnit, Values};
 use clv_sim::{CatalogueOptions, GammaGamma, PurchaseProcess, SimulationOptions};
 use clv_summary::{
-    metrics_table, shop_metrics, summary_table, MetricsOptions, ShopMetrics, SummaryOptions,
+    metrics_table, shop_metrics, summary_chunked, MetricsOptions, ShopMetrics, SummaryOptions,
 };
 use std::path::{Path, PathBuf};
 
@@ -28,16 +28,15 @@ pub fn summary(args: &SummaryArgs) -> Result<()> {
         time_unit,
         include_first: args.include_first,
     };
-    let started = std::time::Instant::now();
-    let table = summary_table(&histories, options);
-    tracing::info!(elapsed = ?started.elapsed(), "summary table");
+    let table = summary_chunked(&histories, options);
     let to_terminal =
         resolve_format(&args.output) == OutputFormat::Table && args.output.output.is_none();
-    let started = std::time::Instant::now();
-    write_table(&table, &args.output)?;
-    tracing::info!(elapsed = ?started.elapsed(), "write");
+    write_chunked(&table, &args.output)?;
     let h = &histories;
-    let repeat: u64 = h.iter().map(|c| c.main.periods.len() as u64 - 1).sum();
+    let repeat: u64 = h
+        .iter_stored()
+        .map(|c| c.main.periods.len() as u64 - 1)
+        .sum();
     let mut line = format!(
         "{} customers, {} repeat purchases ({} periods, times in {}s) up to {}",
         thousands(h.len() as u64),
@@ -48,7 +47,7 @@ pub fn summary(args: &SummaryArgs) -> Result<()> {
     );
     if h.calibration_end.is_some() {
         let holdout: u64 = h
-            .iter()
+            .iter_stored()
             .filter_map(|c| c.holdout)
             .map(|w| w.periods.len() as u64)
             .sum();

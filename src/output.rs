@@ -2,7 +2,7 @@
 
 use crate::cli::{OutputArgs, OutputFormat};
 use anyhow::{bail, Context, Result};
-use clv_data::Table;
+use clv_data::{ChunkedTable, Table};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
@@ -30,15 +30,30 @@ pub fn resolve_format(out: &OutputArgs) -> OutputFormat {
         .unwrap_or(OutputFormat::Table)
 }
 
+/// A result table to write: whole, or built a run of rows at a time.
+enum Rows<'t, 'a> {
+    Whole(&'t Table<'a>),
+    Chunked(&'t ChunkedTable<'a>),
+}
+
 /// Write `table`; `--format table` prints the first rows. Returns true when it went to a file.
 pub fn write_table(table: &Table<'_>, out: &OutputArgs) -> Result<bool> {
+    write_timed(Rows::Whole(table), out)
+}
+
+/// Like [`write_table`]; CSV is formatted run by run without building the whole table.
+pub fn write_chunked(table: &ChunkedTable<'_>, out: &OutputArgs) -> Result<bool> {
+    write_timed(Rows::Chunked(table), out)
+}
+
+fn write_timed(result: Rows<'_, '_>, out: &OutputArgs) -> Result<bool> {
     let started = std::time::Instant::now();
-    let written = write_table_untimed(table, out);
+    let written = write_untimed(result, out);
     tracing::info!(elapsed = ?started.elapsed(), "write");
     written
 }
 
-fn write_table_untimed(table: &Table<'_>, out: &OutputArgs) -> Result<bool> {
+fn write_untimed(result: Rows<'_, '_>, out: &OutputArgs) -> Result<bool> {
     let to_file = |f: &dyn Fn(&mut dyn Write) -> io::Result<()>| -> Result<()> {
         match &out.output {
             Some(path) => {
@@ -60,7 +75,20 @@ fn write_table_untimed(table: &Table<'_>, out: &OutputArgs) -> Result<bool> {
             }
         }
     };
-    match resolve_format(out) {
+    let format = resolve_format(out);
+    if let (Rows::Chunked(table), OutputFormat::Csv) = (&result, format) {
+        to_file(&|w| table.write_csv(w))?;
+        return Ok(wrote(table.rows(), out));
+    }
+    let whole;
+    let table = match result {
+        Rows::Whole(table) => table,
+        Rows::Chunked(table) => {
+            whole = table.whole();
+            &whole
+        }
+    };
+    match format {
         OutputFormat::Table => match &out.output {
             Some(_) => to_file(&|w| w.write_all(table.render_text(usize::MAX).as_bytes()))?,
             None => print!("{}", table.render_text(TERMINAL_ROWS)),
@@ -72,12 +100,17 @@ fn write_table_untimed(table: &Table<'_>, out: &OutputArgs) -> Result<bool> {
             None => bail!("--format parquet needs an output file: add -o FILE.parquet"),
         },
     }
+    Ok(wrote(table.rows(), out))
+}
+
+/// Tell the user where the rows went; true when they went to a file.
+fn wrote(rows: usize, out: &OutputArgs) -> bool {
     if let Some(path) = &out.output {
         eprintln!(
             "wrote {} rows to {}",
-            crate::input::thousands(table.rows() as u64),
+            crate::input::thousands(rows as u64),
             path.display()
         );
     }
-    Ok(out.output.is_some())
+    out.output.is_some()
 }

@@ -23,7 +23,7 @@ pub use read::{
     SerialFeed, ShardedSink,
 };
 pub use reject::{Reject, RejectLog, RejectReason};
-pub use table::{Table, Values};
+pub use table::{ChunkedTable, Table, Values};
 pub use time::{DateParser, Period, TimeUnit};
 
 use std::path::Path;

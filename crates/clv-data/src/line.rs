@@ -46,11 +46,15 @@ pub fn trim_field(s: &[u8]) -> &[u8] {
 
 /// Parse a money or count value: `12.50`, `-3`, `$1,234.50`, `€ 12.50`, `(12.50)` (negative), and
 /// with `decimal_comma` also `12,50` and `1.234,50`. Rejects NaN and infinities.
+#[inline]
 pub fn parse_number(raw: &[u8], decimal_comma: bool) -> Option<f64> {
     let s = trim_field(raw);
-    if let Some(v) = plain_decimal(s) {
-        return Some(v);
-    }
+    plain_decimal(s).or_else(|| parse_formatted_number(s, decimal_comma))
+}
+
+/// [`parse_number`] beyond plain decimals (kept out of line: the plain path is on every row).
+#[inline(never)]
+fn parse_formatted_number(s: &[u8], decimal_comma: bool) -> Option<f64> {
     if let Some(v) = std::str::from_utf8(s)
         .ok()
         .and_then(|t| t.parse::<f64>().ok())
@@ -87,6 +91,7 @@ pub fn parse_number(raw: &[u8], decimal_comma: bool) -> Option<f64> {
 /// Exact fast path for `-?digits[.digits]` with at most 15 significant digits: the digits form an
 /// integer below 2^53 and 10^k is exact, so one IEEE division gives the correctly rounded value
 /// (Clinger's fast path), the same as `str::parse`. Anything else returns `None`.
+#[inline]
 fn plain_decimal(s: &[u8]) -> Option<f64> {
     let (negative, body) = match s {
         [b'-', rest @ ..] => (true, rest),
@@ -164,6 +169,11 @@ impl LineBuilder {
             decimal_comma,
             dates,
         }
+    }
+
+    /// Position of the date field in a row.
+    pub fn date_column(&self) -> usize {
+        self.date
     }
 
     pub fn file(&self) -> &str {

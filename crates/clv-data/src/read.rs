@@ -195,6 +195,10 @@ pub trait ShardedSink {
     fn push(shard: &mut Self::Shard, line: &OrderLine<'_>);
     /// Take in the shards of one block, in file order, leaving them empty.
     fn absorb(&mut self, shards: &mut [Self::Shard]);
+    /// A hint, given before the first `absorb` when the reader can tell: about this many lines
+    /// will arrive in all (extrapolated from the first block and the file's size), so the sink
+    /// can reserve memory once instead of growing it step by step.
+    fn expect_lines(&mut self, _lines: u64) {}
 }
 
 /// Feeds a [`ShardedSink`] one line at a time from a single thread (for sources that cannot be
@@ -325,6 +329,9 @@ fn parse_slice<S: ShardedSink>(
     let mut fields: Vec<(usize, usize)> = Vec::with_capacity(16);
     let mut start = 0;
     let mut line_no = 0u64;
+    // Exports sorted by time repeat a date over many lines in a row: each is parsed once.
+    let date_column = builder.date_column();
+    let mut last_date: (&[u8], i64) = (b"", 0);
     let ends = memchr::memchr_iter(b'\n', text).chain(
         // A last line without a line break.
         (text.last().is_some_and(|&c| c != b'\n')).then_some(text.len()),
@@ -348,13 +355,21 @@ fn parse_slice<S: ShardedSink>(
             continue;
         }
         out.rows += 1;
-        let built = builder.build(
+        let date = fields
+            .get(date_column)
+            .map_or(&b""[..], |&(s, e)| &line[s..e]);
+        let known_time = (!date.is_empty() && date == last_date.0).then_some(last_date.1);
+        let built = builder.build_with_time(
             |i| fields.get(i).map(|&(s, e)| &line[s..e]),
             fields.len(),
             line_no,
+            known_time,
         );
         match built {
             Ok(line) => {
+                if known_time.is_none() {
+                    last_date = (date, line.time);
+                }
                 out.accepted += 1;
                 S::push(shard, &line);
             }
@@ -439,6 +454,7 @@ fn read_blocks<S: ShardedSink>(
     report: &mut ReadReport,
 ) -> Result<(), DataError> {
     let path = builder.file().to_string();
+    let file_bytes = file.metadata().map_or(0, |m| m.len());
     let mut buf = BlockBuffer {
         memory: Vec::new(),
         len: 0,
@@ -527,6 +543,11 @@ fn read_blocks<S: ShardedSink>(
             );
             outcomes
         });
+        if offset == 0 && end > 0 {
+            let accepted: u64 = outcomes.iter().map(|o| o.accepted).sum();
+            let share = end as f64 / file_bytes.max(end as u64) as f64;
+            sink.expect_lines((accepted as f64 / share).ceil() as u64);
+        }
         line += skipped;
         for outcome in outcomes {
             report.rows += outcome.rows;

@@ -15,7 +15,10 @@ pub mod metrics;
 pub mod summary;
 
 pub use ledger::{
-    CustomerHistory, Histories, Ledger, LedgerOptions, LedgerStats, PurchasePeriod, WindowHistory,
+    CustomerHistory, Histories, InOrder, Ledger, LedgerOptions, LedgerStats, PurchasePeriod,
+    WindowHistory,
 };
 pub use metrics::{metrics_table, shop_metrics, MetricsOptions, ShopMetrics};
-pub use summary::{summarise, summary_rows, summary_table, HoldoutRow, SummaryOptions, SummaryRow};
+pub use summary::{
+    summarise, summary_chunked, summary_rows, summary_table, HoldoutRow, SummaryOptions, SummaryRow,
+};

@@ -3,7 +3,8 @@
 //! `first_purchase`, `last_purchase`, `orders` and `revenue`.
 
 use crate::ledger::{CustomerHistory, Histories, PurchasePeriod};
-use clv_data::{Table, TimeUnit, Values};
+use clv_data::{ChunkedTable, Table, TimeUnit, Values};
+use std::ops::Range;
 
 /// How to express the summary.
 #[derive(Debug, Clone, Copy)]
@@ -108,8 +109,8 @@ impl<'h> ColumnsMut<'_, 'h> {
             floats,
             dates,
         } = self;
-        for k in 0..ids.len() {
-            let r = summarise(&h.get(first_row + k), h, options);
+        for (k, c) in h.range(first_row..first_row + ids.len()).enumerate() {
+            let r = summarise(&c, h, options);
             ids[k] = std::borrow::Cow::Borrowed(r.customer_id);
             ints[0][k] = r.frequency as i64;
             ints[1][k] = r.orders as i64;
@@ -139,32 +140,51 @@ fn take<'c, T>(column: &mut &'c mut [T], len: usize) -> &'c mut [T] {
 /// The summary as an output table, built column by column (on every core) without a row vector
 /// in between.
 pub fn summary_table(h: &Histories, options: SummaryOptions) -> Table<'_> {
-    let n = h.len();
+    summary_run(h, options, 0..h.len())
+}
+
+/// The summary a run of rows at a time: CSV output is formatted straight from the histories.
+pub fn summary_chunked(h: &Histories, options: SummaryOptions) -> ChunkedTable<'_> {
+    ChunkedTable::new(h.len(), move |rows| summary_run(h, options, rows))
+}
+
+/// Rows `rows` of the summary (customers in id order), on every core when the run is long.
+fn summary_run(h: &Histories, options: SummaryOptions, rows: Range<usize>) -> Table<'_> {
+    let n = rows.len();
     let holdout_rows = if h.calibration_end.is_some() { n } else { 0 };
     let mut ids = vec![std::borrow::Cow::Borrowed(""); n];
     let mut ints: [Vec<i64>; 3] = [vec![0; n], vec![0; n], vec![0; holdout_rows]];
     let mut floats: [Vec<f64>; 6] =
         std::array::from_fn(|k| vec![0.0; if k < 4 { n } else { holdout_rows }]);
     let mut dates: [Vec<i64>; 2] = [vec![0; n], vec![0; n]];
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    // Spawning threads costs more than filling a short run.
+    const ROWS_PER_THREAD: usize = 1 << 16;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .min(n / ROWS_PER_THREAD)
+        .max(1);
     let run = n.div_ceil(threads).max(1);
     std::thread::scope(|scope| {
         let mut ids_left = ids.as_mut_slice();
         let mut ints_left = ints.each_mut().map(|c| c.as_mut_slice());
         let mut floats_left = floats.each_mut().map(|c| c.as_mut_slice());
         let mut dates_left = dates.each_mut().map(|c| c.as_mut_slice());
-        let mut first_row = 0;
-        while first_row < n {
-            let len = run.min(n - first_row);
+        let mut done = 0;
+        while done < n {
+            let len = run.min(n - done);
             let columns = ColumnsMut {
-                first_row,
+                first_row: rows.start + done,
                 ids: take(&mut ids_left, len),
                 ints: ints_left.each_mut().map(|c| take(c, len)),
                 floats: floats_left.each_mut().map(|c| take(c, len)),
                 dates: dates_left.each_mut().map(|c| take(c, len)),
             };
-            scope.spawn(move || columns.fill(h, options));
-            first_row += len;
+            done += len;
+            if done < n {
+                scope.spawn(move || columns.fill(h, options));
+            } else {
+                columns.fill(h, options);
+            }
         }
     });
     let [frequency, orders, frequency_holdout] = ints;

@@ -8,7 +8,9 @@ use clv_data::{
     read_delimited_sharded, ColumnSpec, DateParser, OrderLine, Period, ReadOptions, RejectLog,
     SerialFeed, TimeUnit,
 };
-use clv_summary::{summary_rows, Ledger, LedgerOptions, SummaryOptions};
+use clv_summary::{
+    summary_chunked, summary_rows, summary_table, Ledger, LedgerOptions, SummaryOptions,
+};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -190,6 +192,19 @@ fn streamed(
         time_unit: TimeUnit::Day,
         include_first: false,
     };
+    // Walking the customers as stored gives the same histories as walking them in id order,
+    // and the summary written run by run is the whole table's text.
+    let mut stored: Vec<_> = h.iter_stored().collect();
+    let mut in_order: Vec<_> = h.iter().collect();
+    stored.sort_by_key(|c| c.id);
+    in_order.sort_by_key(|c| c.id);
+    assert_eq!(stored, in_order);
+    let (mut whole, mut chunked) = (Vec::new(), Vec::new());
+    summary_table(&h, options).write_csv(&mut whole).unwrap();
+    summary_chunked(&h, options)
+        .write_csv(&mut chunked)
+        .unwrap();
+    assert_eq!(whole, chunked);
     summary_rows(&h, options)
         .into_iter()
         .map(|r| {
