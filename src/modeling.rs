@@ -434,8 +434,6 @@ pub fn model_name(kind: &str) -> &'static str {
     }
 }
 
-/// Repeat buyers with a positive mean repeat spend, the Gamma-Gamma model's data, ordered by
-/// purchase count so the model shares its per-x terms.
 /// The summary columns scoring writes, and net revenue.
 struct SummaryColumns<'h> {
     ids: Vec<std::borrow::Cow<'h, str>>,
@@ -448,23 +446,18 @@ struct SummaryColumns<'h> {
 
 impl<'h> SummaryColumns<'h> {
     fn of(histories: &'h clv_summary::Histories, time_unit: TimeUnit) -> Self {
-        let rows = summary_rows(
-            histories,
-            SummaryOptions {
-                time_unit,
-                include_first: false,
-            },
-        );
+        let options = SummaryOptions {
+            time_unit,
+            include_first: false,
+        };
+        let all = clv_summary::summary_columns(histories, options, 0..histories.len());
         SummaryColumns {
-            ids: rows
-                .iter()
-                .map(|r| std::borrow::Cow::Borrowed(r.customer_id))
-                .collect(),
-            frequency: rows.iter().map(|r| r.frequency as i64).collect(),
-            recency: rows.iter().map(|r| r.recency).collect(),
-            t: rows.iter().map(|r| r.t).collect(),
-            monetary: rows.iter().map(|r| r.monetary_value).collect(),
-            revenue: rows.iter().map(|r| r.revenue).collect(),
+            ids: all.customer_id,
+            frequency: all.frequency,
+            recency: all.recency,
+            t: all.t,
+            monetary: all.monetary_value,
+            revenue: all.revenue,
         }
     }
 }
@@ -611,8 +604,11 @@ fn parse_rate(text: &str) -> Result<f64> {
 
 pub fn score(args: &crate::cli::ScoreArgs) -> Result<()> {
     let histories = load(&args.input, Period::Day, None)?;
-    let table = score_table(args, &histories)?;
-    crate::output::write_table(&table, &args.output)?;
+    let (table, _) = score_table_with_models(args, &histories)?;
+    crate::output::write_chunked(&table, &args.output)?;
+    // Done: the operating system takes the memory back at exit faster than freeing it.
+    std::mem::forget(table);
+    std::mem::forget(histories);
     Ok(())
 }
 
@@ -621,7 +617,7 @@ pub fn score_table<'h>(
     args: &crate::cli::ScoreArgs,
     histories: &'h clv_summary::Histories,
 ) -> Result<clv_data::Table<'h>> {
-    Ok(score_table_with_models(args, histories)?.0)
+    Ok(score_table_with_models(args, histories)?.0.whole())
 }
 
 /// A model's estimates with 95% intervals (log-symmetric, from the covariance), for reports.
@@ -664,12 +660,12 @@ impl ModelEstimate {
     }
 }
 
-/// The score table and the purchase and spend models behind it.
+/// The score table (built a run of customers at a time) and the purchase and spend models
+/// behind it.
 pub fn score_table_with_models<'h>(
     args: &crate::cli::ScoreArgs,
     histories: &'h clv_summary::Histories,
-) -> Result<(clv_data::Table<'h>, [ModelEstimate; 2])> {
-    use clv_data::{Table, Values};
+) -> Result<(clv_data::ChunkedTable<'h>, [ModelEstimate; 2])> {
     use clv_models::forecast::Spread;
     use clv_models::gamma_gamma::GammaGammaParams;
     use clv_models::value::{discount_per_unit, Discounting};
@@ -713,12 +709,16 @@ pub fn score_table_with_models<'h>(
 
     // The summary columns the output needs, kept as the table's own columns; the full summary
     // rows (three times their size) are dropped before scoring, which halves its peak memory.
+    let started = std::time::Instant::now();
     let c = SummaryColumns::of(histories, time_unit);
+    tracing::info!(elapsed = ?started.elapsed(), "summary columns");
     // One pass over the customers: the distinct (x, t_x, T) patterns serve both the fit and the
     // predictions, which are made once per pattern.
+    let started = std::time::Instant::now();
     let (data, pattern_of) = Patterns::compress_indexed(
         (0..c.ids.len()).map(|i| (c.frequency[i] as f64, c.recency[i], c.t[i])),
     );
+    tracing::info!(elapsed = ?started.elapsed(), patterns = data.rows.len(), "patterns");
     let mut reason = None;
     let purchase: FittedOrSaved = match saved_purchase {
         Some(m) => FittedOrSaved {
@@ -731,6 +731,7 @@ pub fn score_table_with_models<'h>(
             covariance: m.covariance.clone(),
         },
         None => {
+            let started = std::time::Instant::now();
             let fitted = match purchase_kind(args.model) {
                 Some(kind) => fit_purchase(kind, &data.rows, args.penalty)?,
                 None => {
@@ -740,6 +741,7 @@ pub fn score_table_with_models<'h>(
                     choice.fitted
                 }
             };
+            tracing::info!(elapsed = ?started.elapsed(), "purchase fit");
             FittedOrSaved {
                 kind: fitted.kind,
                 params: fitted.report.params,
@@ -821,77 +823,21 @@ pub fn score_table_with_models<'h>(
     let forecasts =
         clv_models::forecast::forecast(&make, &purchase_spread, &data.rows, horizon, discounting)?;
     tracing::info!(elapsed = ?started.elapsed(), "forecast");
-    let end_day = histories.main_end().div_euclid(clv_data::time::DAY) * clv_data::time::DAY;
-    let n = c.ids.len();
-    let with_intervals = purchase_spread.level().is_some();
-    // Waits of more than a century are "not expected": no date.
-    let date_after = |wait: f64| {
-        let wait_days = wait * time_unit.days();
-        (wait_days.is_finite() && wait_days < 36_500.0)
-            .then(|| end_day + (wait_days * clv_data::time::DAY as f64) as i64)
-    };
-    // Customers split across the cores, each part building its own columns.
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    let size = n.div_ceil(threads).max(1);
-    let parts: Vec<std::ops::Range<usize>> =
-        (0..n).step_by(size).map(|a| a..(a + size).min(n)).collect();
-    let parts = clv_models::forecast::parallel_map(&parts, |part| -> Result<ScoreColumns> {
-        let mut columns = ScoreColumns::with_capacity(part.len(), with_intervals);
-        let mut spend_values = vec![0.0; spend_models.len()];
-        for i in part.clone() {
-            let (frequency, monetary, k) = (c.frequency[i], c.monetary[i], pattern_of[i]);
-            let x = frequency as f64;
-            let f = &forecasts[k as usize];
-            let m = if frequency > 0 && monetary > 0.0 {
-                monetary
-            } else {
-                0.0
-            };
-            for (v, model) in spend_values.iter_mut().zip(&spend_models) {
-                // q > 1 at the estimate was checked; a bootstrap set with q ≤ 1 has no mean spend.
-                *v = model
-                    .expected_spend(if m > 0.0 { x } else { 0.0 }, m)
-                    .unwrap_or(f64::INFINITY);
-            }
-            let (per_order, spend_ln_variance) =
-                spend_spread.positive_with_ln_variance(&spend_values);
-            let clv = purchase_spread.product_given(
-                &f.discounted_purchases,
-                f.discounted_ln_variance,
-                &spend_spread,
-                &spend_values,
-                spend_ln_variance,
-            );
-            columns.push(ScoreRow {
-                p_alive: f.p_alive,
-                expected_purchases: f.expected_purchases,
-                purchases: f.purchases,
-                per_order,
-                clv,
-                historic: c.revenue[i],
-                next_date: [f.wait.value, f.wait.lower, f.wait.upper].map(date_after),
-            });
-        }
-        Ok(columns)
-    })?;
-    // Grow the first part by the others, freeing each as it goes: a fresh set of full-size
-    // columns next to all the parts would double the peak memory of scoring.
-    let mut parts = parts.into_iter();
-    let mut columns = parts
-        .next()
-        .unwrap_or_else(|| ScoreColumns::with_capacity(0, with_intervals));
-    for part in parts {
-        columns.append(part);
-    }
-    tracing::info!(elapsed = ?started.elapsed(), patterns = data.rows.len(), "score");
     let customers = c.ids.len();
-    let table = Table::new()
-        .with("customer_id", Values::Text(c.ids))
-        .with("frequency", Values::Int(c.frequency))
-        .with("recency", Values::Float(c.recency))
-        .with("T", Values::Float(c.t))
-        .with("monetary_value", Values::Float(c.monetary));
-    let table = columns.into_table(table);
+    let scorer = Scorer {
+        end_day: histories.main_end().div_euclid(clv_data::time::DAY) * clv_data::time::DAY,
+        time_unit,
+        with_intervals: purchase_spread.level().is_some(),
+        summary: c,
+        pattern_of,
+        forecasts,
+        purchase_spread,
+        spend_spread,
+        spend_models,
+    };
+    // CSV output asks for runs of a few thousand customers, one core each; a whole table (for the
+    // other formats) is split across the cores.
+    let table = clv_data::ChunkedTable::new(customers, move |rows| scorer.table(rows));
     let names: &[&str] = match purchase.kind {
         "pareto" => &["r", "α", "s", "β"],
         _ => &["r", "α", "a", "b"],
@@ -920,6 +866,110 @@ pub fn score_table_with_models<'h>(
     let spend_estimate =
         ModelEstimate::of("gg", &spend_fit.params, spend_fit.covariance.as_deref());
     Ok((table, [purchase_estimate, spend_estimate]))
+}
+
+/// Everything scoring a customer needs, once the models are fitted and each (x, t_x, T) pattern
+/// is forecast.
+struct Scorer<'h> {
+    /// The day the predictions start from (the end of the main window).
+    end_day: i64,
+    time_unit: TimeUnit,
+    with_intervals: bool,
+    summary: SummaryColumns<'h>,
+    /// Each customer's pattern (index into `forecasts`).
+    pattern_of: Vec<u32>,
+    forecasts: Vec<clv_models::forecast::PatternForecast>,
+    purchase_spread: clv_models::forecast::Spread,
+    spend_spread: clv_models::forecast::Spread,
+    /// The spend model at each of `spend_spread`'s parameter sets.
+    spend_models: Vec<clv_models::gamma_gamma::GammaGammaParams>,
+}
+
+impl<'h> Scorer<'h> {
+    /// The date `wait` time units after the end of the window; none for waits of more than a
+    /// century ("not expected").
+    fn date_after(&self, wait: f64) -> Option<i64> {
+        let wait_days = wait * self.time_unit.days();
+        (wait_days.is_finite() && wait_days < 36_500.0)
+            .then(|| self.end_day + (wait_days * clv_data::time::DAY as f64) as i64)
+    }
+
+    /// The output rows of customers `rows`: on every core when the run is long.
+    fn table(&self, rows: std::ops::Range<usize>) -> clv_data::Table<'h> {
+        use clv_data::{Table, Values};
+        const PER_CORE: usize = 1 << 16;
+        let cores = std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .min(rows.len() / PER_CORE)
+            .max(1);
+        let size = rows.len().div_ceil(cores).max(1);
+        let scores = std::thread::scope(|scope| {
+            let mut runs = rows
+                .clone()
+                .step_by(size)
+                .map(|a| a..(a + size).min(rows.end));
+            let first = runs.next().unwrap_or(0..0);
+            let others: Vec<_> = runs
+                .map(|run| scope.spawn(move || self.scores(run)))
+                .collect();
+            let mut scores = self.scores(first);
+            for other in others {
+                scores.append(other.join().expect("scoring thread panicked"));
+            }
+            scores
+        });
+        let c = &self.summary;
+        let summary = Table::new()
+            .with("customer_id", Values::Text(c.ids[rows.clone()].to_vec()))
+            .with("frequency", Values::Int(c.frequency[rows.clone()].to_vec()))
+            .with("recency", Values::Float(c.recency[rows.clone()].to_vec()))
+            .with("T", Values::Float(c.t[rows.clone()].to_vec()))
+            .with("monetary_value", Values::Float(c.monetary[rows].to_vec()));
+        scores.into_table(summary)
+    }
+
+    /// Scores of customers `rows` (the per-customer half of scoring; the forecasts per pattern
+    /// are the other half).
+    fn scores(&self, rows: std::ops::Range<usize>) -> ScoreColumns {
+        let c = &self.summary;
+        let mut columns = ScoreColumns::with_capacity(rows.len(), self.with_intervals);
+        let mut spend_values = vec![0.0; self.spend_models.len()];
+        for i in rows {
+            let (frequency, monetary, k) = (c.frequency[i], c.monetary[i], self.pattern_of[i]);
+            let x = frequency as f64;
+            let f = &self.forecasts[k as usize];
+            let m = if frequency > 0 && monetary > 0.0 {
+                monetary
+            } else {
+                0.0
+            };
+            for (v, model) in spend_values.iter_mut().zip(&self.spend_models) {
+                // q > 1 at the estimate was checked; a bootstrap set with q ≤ 1 has no mean spend.
+                *v = model
+                    .expected_spend(if m > 0.0 { x } else { 0.0 }, m)
+                    .unwrap_or(f64::INFINITY);
+            }
+            let (per_order, spend_ln_variance) =
+                self.spend_spread.positive_with_ln_variance(&spend_values);
+            let clv = self.purchase_spread.product_given(
+                &f.discounted_purchases,
+                f.discounted_ln_variance,
+                &self.spend_spread,
+                &spend_values,
+                spend_ln_variance,
+            );
+            columns.push(ScoreRow {
+                p_alive: f.p_alive,
+                expected_purchases: f.expected_purchases,
+                purchases: f.purchases,
+                per_order,
+                clv,
+                historic: c.revenue[i],
+                next_date: [f.wait.value, f.wait.lower, f.wait.upper].map(|w| self.date_after(w)),
+            });
+        }
+        columns
+    }
 }
 
 /// One customer's scored predictions.
@@ -971,9 +1021,13 @@ impl Bounded {
         self.upper.append(&mut other.upper);
     }
 
-    fn add_to<'h>(self, table: clv_data::Table<'h>, name: &str) -> clv_data::Table<'h> {
+    fn add_to<'h>(
+        self,
+        table: clv_data::Table<'h>,
+        name: &str,
+        with_bounds: bool,
+    ) -> clv_data::Table<'h> {
         use clv_data::Values;
-        let with_bounds = !self.lower.is_empty() || self.value.is_empty();
         let table = table.with(name, Values::Float(self.value));
         if with_bounds {
             table
@@ -1085,19 +1139,25 @@ impl ScoreColumns {
     fn into_table<'h>(self, table: clv_data::Table<'h>) -> clv_data::Table<'h> {
         use clv_data::Values;
         let with_intervals = self.with_intervals;
-        let mut table = self.p_alive.add_to(table, "p_alive");
-        table = self.churn.add_to(table, "churn_probability");
-        table = self.expected.add_to(table, "expected_purchases");
+        let mut table = self.p_alive.add_to(table, "p_alive", with_intervals);
+        table = self
+            .churn
+            .add_to(table, "churn_probability", with_intervals);
+        table = self
+            .expected
+            .add_to(table, "expected_purchases", with_intervals);
         if with_intervals {
             let [lower, upper] = self.purchases;
             table = table
                 .with("purchases_lower", Values::Int(lower))
                 .with("purchases_upper", Values::Int(upper));
         }
-        table = self.spend.add_to(table, "expected_spend");
-        table = self.predicted.add_to(table, "predicted_clv");
+        table = self.spend.add_to(table, "expected_spend", with_intervals);
+        table = self
+            .predicted
+            .add_to(table, "predicted_clv", with_intervals);
         table = table.with("historic_clv", Values::Float(self.historic));
-        table = self.total.add_to(table, "total_clv");
+        table = self.total.add_to(table, "total_clv", with_intervals);
         let [date, lower, upper] = self.next_date;
         table = table.with("expected_next_order_date", Values::MaybeDate(date));
         if with_intervals {

@@ -96,7 +96,7 @@ pub(crate) fn value<'h>(
         &valuation.score_args(input.clone(), intervals),
         histories,
     ) {
-        Ok((table, models)) => (Ok(table), Some(models)),
+        Ok((table, models)) => (Ok(table.whole()), Some(models)),
         Err(e) => (Err(format!("{e:#}")), None),
     };
     let mut cutoffs: Vec<f64> = valuation.tiers.iter().map(|t| t / 100.0).collect();

@@ -20,5 +20,6 @@ pub use ledger::{
 };
 pub use metrics::{metrics_table, shop_metrics, MetricsOptions, ShopMetrics};
 pub use summary::{
-    summarise, summary_chunked, summary_rows, summary_table, HoldoutRow, SummaryOptions, SummaryRow,
+    summarise, summary_chunked, summary_columns, summary_rows, summary_table, HoldoutColumns,
+    HoldoutRow, SummaryColumns, SummaryOptions, SummaryRow,
 };

@@ -4,6 +4,7 @@
 
 use crate::ledger::{CustomerHistory, Histories, PurchasePeriod};
 use clv_data::{ChunkedTable, Table, TimeUnit, Values};
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// How to express the summary.
@@ -94,7 +95,7 @@ pub fn summary_rows(h: &Histories, options: SummaryOptions) -> Vec<SummaryRow<'_
 /// Mutable column slices for a run of rows, so threads can fill disjoint runs.
 struct ColumnsMut<'c, 'h> {
     first_row: usize,
-    ids: &'c mut [std::borrow::Cow<'h, str>],
+    ids: &'c mut [Cow<'h, str>],
     ints: [&'c mut [i64]; 3],
     floats: [&'c mut [f64]; 6],
     dates: [&'c mut [i64]; 2],
@@ -111,7 +112,7 @@ impl<'h> ColumnsMut<'_, 'h> {
         } = self;
         for (k, c) in h.range(first_row..first_row + ids.len()).enumerate() {
             let r = summarise(&c, h, options);
-            ids[k] = std::borrow::Cow::Borrowed(r.customer_id);
+            ids[k] = Cow::Borrowed(r.customer_id);
             ints[0][k] = r.frequency as i64;
             ints[1][k] = r.orders as i64;
             floats[0][k] = r.recency;
@@ -148,11 +149,71 @@ pub fn summary_chunked(h: &Histories, options: SummaryOptions) -> ChunkedTable<'
     ChunkedTable::new(h.len(), move |rows| summary_run(h, options, rows))
 }
 
-/// Rows `rows` of the summary (customers in id order), on every core when the run is long.
+/// Rows `rows` of the summary (customers in id order) as a table.
 fn summary_run(h: &Histories, options: SummaryOptions, rows: Range<usize>) -> Table<'_> {
+    summary_columns(h, options, rows).into_table()
+}
+
+/// The summary's columns, one vector per field, for a run of customers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryColumns<'h> {
+    pub customer_id: Vec<Cow<'h, str>>,
+    pub frequency: Vec<i64>,
+    pub recency: Vec<f64>,
+    pub t: Vec<f64>,
+    pub monetary_value: Vec<f64>,
+    pub first_purchase: Vec<i64>,
+    pub last_purchase: Vec<i64>,
+    pub orders: Vec<i64>,
+    pub revenue: Vec<f64>,
+    /// With a calibration cut; `None` without one.
+    pub holdout: Option<HoldoutColumns>,
+}
+
+/// The holdout columns of [`SummaryColumns`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct HoldoutColumns {
+    pub frequency: Vec<i64>,
+    pub monetary_value: Vec<f64>,
+    pub duration: Vec<f64>,
+}
+
+impl<'h> SummaryColumns<'h> {
+    /// The output table, in lifetimes' column order, then clv's own columns.
+    pub fn into_table(self) -> Table<'h> {
+        let mut table = Table::new()
+            .with("customer_id", Values::Text(self.customer_id))
+            .with("frequency", Values::Int(self.frequency))
+            .with("recency", Values::Float(self.recency))
+            .with("T", Values::Float(self.t))
+            .with("monetary_value", Values::Float(self.monetary_value));
+        if let Some(holdout) = self.holdout {
+            table = table
+                .with("frequency_holdout", Values::Int(holdout.frequency))
+                .with(
+                    "monetary_value_holdout",
+                    Values::Float(holdout.monetary_value),
+                )
+                .with("duration_holdout", Values::Float(holdout.duration));
+        }
+        table
+            .with("first_purchase", Values::Date(self.first_purchase))
+            .with("last_purchase", Values::Date(self.last_purchase))
+            .with("orders", Values::Int(self.orders))
+            .with("revenue", Values::Float(self.revenue))
+    }
+}
+
+/// The summary columns of customers `rows` (in id order), filled on every core when the run is
+/// long.
+pub fn summary_columns(
+    h: &Histories,
+    options: SummaryOptions,
+    rows: Range<usize>,
+) -> SummaryColumns<'_> {
     let n = rows.len();
     let holdout_rows = if h.calibration_end.is_some() { n } else { 0 };
-    let mut ids = vec![std::borrow::Cow::Borrowed(""); n];
+    let mut ids = vec![Cow::Borrowed(""); n];
     let mut ints: [Vec<i64>; 3] = [vec![0; n], vec![0; n], vec![0; holdout_rows]];
     let mut floats: [Vec<f64>; 6] =
         std::array::from_fn(|k| vec![0.0; if k < 4 { n } else { holdout_rows }]);
@@ -188,23 +249,22 @@ fn summary_run(h: &Histories, options: SummaryOptions, rows: Range<usize>) -> Ta
         }
     });
     let [frequency, orders, frequency_holdout] = ints;
-    let [recency, t, monetary, revenue, monetary_holdout, duration_holdout] = floats;
-    let [first, last] = dates;
-    let mut table = Table::new()
-        .with("customer_id", Values::Text(ids))
-        .with("frequency", Values::Int(frequency))
-        .with("recency", Values::Float(recency))
-        .with("T", Values::Float(t))
-        .with("monetary_value", Values::Float(monetary));
-    if h.calibration_end.is_some() {
-        table = table
-            .with("frequency_holdout", Values::Int(frequency_holdout))
-            .with("monetary_value_holdout", Values::Float(monetary_holdout))
-            .with("duration_holdout", Values::Float(duration_holdout));
+    let [recency, t, monetary_value, revenue, monetary_holdout, duration_holdout] = floats;
+    let [first_purchase, last_purchase] = dates;
+    SummaryColumns {
+        customer_id: ids,
+        frequency,
+        recency,
+        t,
+        monetary_value,
+        first_purchase,
+        last_purchase,
+        orders,
+        revenue,
+        holdout: h.calibration_end.map(|_| HoldoutColumns {
+            frequency: frequency_holdout,
+            monetary_value: monetary_holdout,
+            duration: duration_holdout,
+        }),
     }
-    table
-        .with("first_purchase", Values::Date(first))
-        .with("last_purchase", Values::Date(last))
-        .with("orders", Values::Int(orders))
-        .with("revenue", Values::Float(revenue))
 }
