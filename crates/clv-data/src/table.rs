@@ -389,10 +389,7 @@ impl Memo {
     /// Append `x` as [`Cell::float`] would (empty when not finite).
     fn float(&mut self, x: f64, out: &mut Vec<u8>, ryu: &mut ryu::Buffer) {
         if x.is_finite() {
-            self.write(x.to_bits(), out, |out| {
-                let s = ryu.format_finite(x);
-                out.extend_from_slice(s.strip_suffix(".0").unwrap_or(s).as_bytes());
-            });
+            self.write(x.to_bits(), out, |out| push_finite_float(ryu, x, out));
         }
     }
 
@@ -453,15 +450,19 @@ impl Cell {
     /// A float of either width in shortest round-trip form; `null` when it is not `finite`.
     fn float<F: ryu::Float>(&mut self, x: F, finite: bool, null: &[u8]) {
         if finite {
-            let s = self.ryu.format_finite(x);
-            self.buf
-                .extend_from_slice(s.strip_suffix(".0").unwrap_or(s).as_bytes());
+            push_finite_float(&mut self.ryu, x, &mut self.buf);
         } else {
             // Never reached by clv's own tables (they guard against non-finite values); kept so a
             // bug shows as a missing value instead of text no reader accepts.
             self.buf.extend_from_slice(null);
         }
     }
+}
+
+/// Append a finite float of either width in shortest round-trip form, without a trailing `.0`.
+fn push_finite_float<F: ryu::Float>(ryu: &mut ryu::Buffer, x: F, out: &mut Vec<u8>) {
+    let s = ryu.format_finite(x);
+    out.extend_from_slice(s.strip_suffix(".0").unwrap_or(s).as_bytes());
 }
 
 fn text_cell(values: &Values<'_>, row: usize) -> String {

@@ -172,12 +172,13 @@ impl Histories {
         self.range(0..self.len())
     }
 
-    /// Customers `rows` (positions in id order).
+    /// Customers `rows` (positions in id order; positions past the end are left out).
     pub fn range(&self, rows: std::ops::Range<usize>) -> InOrder<'_> {
+        let end = rows.end.min(self.len());
         InOrder {
             histories: self,
-            next: rows.start,
-            end: rows.end.min(self.len()),
+            next: rows.start.min(end),
+            end,
         }
     }
 

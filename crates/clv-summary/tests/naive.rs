@@ -199,6 +199,9 @@ fn streamed(
     stored.sort_by_key(|c| c.id);
     in_order.sort_by_key(|c| c.id);
     assert_eq!(stored, in_order);
+    let n = h.len();
+    assert_eq!(h.range(1.min(n)..n + 3).len(), n - 1.min(n));
+    assert_eq!(h.range(n + 2..n + 1).len(), 0);
     let (mut whole, mut chunked) = (Vec::new(), Vec::new());
     summary_table(&h, options).write_csv(&mut whole).unwrap();
     summary_chunked(&h, options)
