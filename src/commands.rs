@@ -33,28 +33,19 @@ pub fn summary(args: &SummaryArgs) -> Result<()> {
         resolve_format(&args.output) == OutputFormat::Table && args.output.output.is_none();
     write_chunked(&table, &args.output)?;
     let h = &histories;
-    let repeat: u64 = h
-        .iter_stored()
-        .map(|c| c.main.periods.len() as u64 - 1)
-        .sum();
     let mut line = format!(
         "{} customers, {} repeat purchases ({} periods, times in {}s) up to {}",
         thousands(h.len() as u64),
-        thousands(repeat),
+        thousands(h.repeat_purchases()),
         period.name(),
         time_unit,
         clv_data::time::format_date(h.main_end()),
     );
     if h.calibration_end.is_some() {
-        let holdout: u64 = h
-            .iter_stored()
-            .filter_map(|c| c.holdout)
-            .map(|w| w.periods.len() as u64)
-            .sum();
         line.push_str(&format!(
             "; holdout to {}: {} purchases",
             clv_data::time::format_date(h.observation_end),
-            thousands(holdout)
+            thousands(h.holdout_purchases())
         ));
     }
     if to_terminal {

@@ -244,8 +244,11 @@ impl<S: ShardedSink> Drop for SerialFeed<'_, S> {
     }
 }
 
-/// Bytes per block of [`read_delimited_sharded`] unless [`ReadOptions::block_bytes`] says.
-pub const BLOCK_BYTES: usize = 8 << 20;
+/// Bytes per block of [`read_delimited_sharded`] unless [`ReadOptions::block_bytes`] says. Small
+/// enough that a block's lines, once a sink has sorted them into its own buffers, are still in
+/// the cores' caches when it takes them up (8 MB blocks took 16 MB more memory and were no
+/// faster).
+pub const BLOCK_BYTES: usize = 2 << 20;
 
 /// Read `path` like [`read_delimited`], parsing on every core: plain delimited text (no quotes)
 /// is cut into blocks at line ends and each block's slices are parsed at once. From the first

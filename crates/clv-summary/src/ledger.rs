@@ -158,6 +158,20 @@ impl Histories {
         self.parts[p as usize].history(j as usize, self.calibration_end.is_some())
     }
 
+    /// Purchase periods in the main window after each customer's first: Σ `frequency` with
+    /// purchases merged per period (counted while the partitions were netted).
+    pub fn repeat_purchases(&self) -> u64 {
+        self.parts
+            .iter()
+            .map(|p| p.main_periods - p.customers.len() as u64)
+            .sum()
+    }
+
+    /// Purchase periods in the holdout window, all customers together.
+    pub fn holdout_purchases(&self) -> u64 {
+        self.parts.iter().map(|p| p.holdout_periods).sum()
+    }
+
     /// Every customer in the order they are stored, not id order: for totals, where order does
     /// not matter, this walks memory in sequence.
     pub fn iter_stored(&self) -> impl Iterator<Item = CustomerHistory<'_>> + '_ {
@@ -362,6 +376,9 @@ struct PartHistories {
     keys: Vec<u128>,
     customers: Vec<CustomerSlot>,
     periods: Vec<PurchasePeriod>,
+    /// Purchase periods of the kept customers, per window.
+    main_periods: u64,
+    holdout_periods: u64,
     stats: LedgerStats,
 }
 
@@ -392,6 +409,15 @@ impl PartHistories {
 }
 
 const PARTS: usize = 256;
+
+/// The partition of a customer id's hash. hashbrown picks a bucket by the low bits and tags it
+/// with the top 7, so the partition comes from bits neither uses (every bit of [`hash_bytes`] is
+/// well mixed). Taken from the top bits, it made the tag the same for every customer of a
+/// partition, and lookups compared ids with every occupied slot of a probed group (reading took
+/// 0.35 s instead of 0.32 s at 1,000,000 customers).
+fn partition_of(hash: u64) -> usize {
+    (hash >> 48) as usize & (PARTS - 1)
+}
 
 impl Part {
     fn apply(&mut self, pending: &[Pending], pending_ids: &[u8], period: Period) {
@@ -460,6 +486,7 @@ impl Part {
         let mut periods = Vec::with_capacity(self.entries.len());
         let mut scratch: Vec<Entry> = Vec::new();
         let mut netting = Netting::default();
+        let (mut main_periods, mut holdout_periods) = (0, 0);
         for (key, i) in order {
             scratch.clear();
             let mut e = last[i];
@@ -485,6 +512,8 @@ impl Part {
                 }
                 continue;
             }
+            main_periods += u64::from(main.len);
+            holdout_periods += u64::from(holdout.len);
             let id = id_at(&self.id_bytes, &self.id_ends, i);
             let id_start = u32::try_from(ids.len()).expect("partition ids under 4 GB");
             ids.extend_from_slice(id);
@@ -516,6 +545,8 @@ impl Part {
             keys,
             customers,
             periods,
+            main_periods,
+            holdout_periods,
             stats,
         }
     }
@@ -921,8 +952,7 @@ impl clv_data::ShardedSink for Ledger {
         shard.last_time = shard.last_time.max(line.time);
         shard.return_lines += u64::from(line.is_return());
         let hash = hash_bytes(line.customer);
-        // FxHash mixes into the high bits, so they pick the partition; the table uses the rest.
-        let part = (hash >> (64 - PARTS.trailing_zeros())) as usize;
+        let part = partition_of(hash);
         let batch = &mut shard.batches[part];
         let holdout = shard.options.calibration_end.is_some_and(|c| line.time > c);
         batch.lines.push(Pending {
@@ -985,5 +1015,34 @@ impl clv_data::ShardedSink for Ledger {
                 batch.ids.clear();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sequential ids spread evenly over the partitions, and within one partition they still
+    /// differ in the bits hashbrown uses for its bucket (low) and tag (top 7).
+    #[test]
+    fn partitions_are_even_and_leave_the_table_its_bits() {
+        let ids: Vec<String> = (0..256_000).map(|i| format!("c{i:07}")).collect();
+        let mut sizes = vec![0usize; PARTS];
+        let mut tags = vec![std::collections::BTreeSet::new(); PARTS];
+        let mut buckets = vec![std::collections::BTreeSet::new(); PARTS];
+        for id in &ids {
+            let hash = hash_bytes(id.as_bytes());
+            let part = partition_of(hash);
+            sizes[part] += 1;
+            tags[part].insert(hash >> 57);
+            buckets[part].insert(hash & 1023);
+        }
+        let mean = ids.len() / PARTS;
+        assert!(sizes
+            .iter()
+            .all(|&n| n > mean * 8 / 10 && n < mean * 12 / 10));
+        // 1,000 ids per partition: nearly all 128 tags and most of 1,024 buckets are used.
+        assert!(tags.iter().all(|t| t.len() > 120), "tags");
+        assert!(buckets.iter().all(|b| b.len() > 550), "buckets");
     }
 }

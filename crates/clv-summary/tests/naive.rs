@@ -196,9 +196,21 @@ fn streamed(
     // and the summary written run by run is the whole table's text.
     let mut stored: Vec<_> = h.iter_stored().collect();
     let mut in_order: Vec<_> = h.iter().collect();
+    let ids: Vec<&str> = in_order.iter().map(|c| c.id).collect();
+    let mut want_ids = ids.clone();
+    want_ids.sort_by(|a, b| naive_id_order(a, b));
+    assert_eq!(ids, want_ids);
     stored.sort_by_key(|c| c.id);
     in_order.sort_by_key(|c| c.id);
     assert_eq!(stored, in_order);
+    // The tallies counted while netting equal counting the histories.
+    let repeat: usize = in_order.iter().map(|c| c.main.periods.len() - 1).sum();
+    let holdout: usize = in_order
+        .iter()
+        .map(|c| c.holdout.map_or(0, |w| w.periods.len()))
+        .sum();
+    assert_eq!(h.repeat_purchases(), repeat as u64);
+    assert_eq!(h.holdout_purchases(), holdout as u64);
     let n = h.len();
     assert_eq!(h.range(1.min(n)..n + 3).len(), n - 1.min(n));
     assert_eq!(h.range(n + 2..n + 1).len(), 0);
@@ -229,6 +241,62 @@ fn streamed(
         .collect()
 }
 
+/// The documented output order: ids of up to 38 digits by numeric value (equal values by their
+/// text), before all other ids, which go by their bytes.
+fn naive_id_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let number = |s: &str| {
+        (!s.is_empty() && s.len() <= 38 && s.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse::<u128>().unwrap())
+    };
+    match (number(a), number(b)) {
+        (Some(x), Some(y)) => x.cmp(&y).then(a.cmp(b)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.cmp(b),
+    }
+}
+
+/// Enough customers for every partition to hold a long run: the merge into id order against a
+/// plain sort, with numeric, zero-padded, long (beyond the 15-byte key) and short text ids.
+#[test]
+fn id_order_of_many_customers() {
+    let mut ledger = Ledger::new(LedgerOptions {
+        period: Period::Day,
+        observation_end: None,
+        calibration_end: None,
+    });
+    let mut ids: Vec<String> = (0..40_000u64)
+        .map(|i| {
+            let n = i.wrapping_mul(2_654_435_761) % 1_000_003;
+            match i % 5 {
+                0 => format!("{n}"),
+                1 => format!("{n:09}"),
+                2 => format!("customer-with-a-long-prefix-{n}"),
+                3 => format!("{}", u128::from(n) * 10u128.pow(30)),
+                _ => format!("x{n}"),
+            }
+        })
+        .collect();
+    {
+        let mut feed = SerialFeed::new(&mut ledger);
+        for id in &ids {
+            feed.push(&OrderLine {
+                customer: id.as_bytes(),
+                time: 0,
+                value: 1.0,
+                order: None,
+                sku: None,
+                quantity: 1.0,
+            });
+        }
+    }
+    let h = ledger.finish().unwrap();
+    ids.sort_by(|a, b| naive_id_order(a, b));
+    ids.dedup();
+    let got: Vec<&str> = h.iter().map(|c| c.id).collect();
+    assert_eq!(got, ids);
+}
+
 fn line() -> impl Strategy<Value = Line> {
     (
         0u32..12,
@@ -241,7 +309,12 @@ fn line() -> impl Strategy<Value = Line> {
         .prop_map(|(c, time, cents, is_return, order)| {
             let amount = cents as f64 / 100.0;
             Line {
-                customer: format!("c{c}"),
+                // Numeric ids (some with leading zeros) sort by value, before text ids.
+                customer: match c % 3 {
+                    0 => format!("{c}"),
+                    1 => format!("0{c}"),
+                    _ => format!("c{c}"),
+                },
                 time,
                 value: if is_return && amount > 0.0 {
                     -amount
