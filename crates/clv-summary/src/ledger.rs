@@ -497,7 +497,9 @@ impl Part {
             }
             scratch.reverse();
             // Usually already in time order; the sort is for unsorted exports.
-            scratch.sort_by_key(|e| e.time);
+            if !scratch.is_sorted_by_key(|e| e.time) {
+                scratch.sort_by_key(|e| e.time);
+            }
             // Main-window lines are dated up to the calibration end and holdout lines after it,
             // so time order puts every main line first.
             let split = scratch.partition_point(|e| !e.holdout());
@@ -854,6 +856,30 @@ impl Netting {
     ) -> WindowSlot {
         let start = periods.len() as u32;
         let revenue = entries.iter().map(|e| e.value).sum();
+        let orders = if entries.iter().all(|e| !e.is_return() && e.order == 0) {
+            // Nothing to net and no order ids to count: the common case, without copies.
+            push_periods(entries.iter().map(|e| (*e, false)), period, periods, stats);
+            entries.iter().map(Entry::orders).sum()
+        } else {
+            self.net_returns(entries, period, periods, stats)
+        };
+        WindowSlot {
+            start,
+            len: periods.len() as u32 - start,
+            revenue,
+            orders,
+        }
+    }
+
+    /// The general case of [`Netting::net`]: match returns to purchases, push the periods and
+    /// count orders.
+    fn net_returns(
+        &mut self,
+        entries: &[Entry],
+        period: Period,
+        periods: &mut Vec<PurchasePeriod>,
+        stats: &mut LedgerStats,
+    ) -> u64 {
         self.purchases.clear();
         self.purchases.extend(
             entries
@@ -895,30 +921,35 @@ impl Netting {
                 .filter(|(p, _)| p.order == 0)
                 .map(|(p, _)| p.orders())
                 .sum::<u64>();
-        let mut k = 0;
-        while k < purchases.len() {
-            let idx = period.index(purchases[k].0.time);
-            let mut value = 0.0;
-            let mut refunded = false;
-            let time = purchases[k].0.time;
-            while k < purchases.len() && period.index(purchases[k].0.time) == idx {
-                value += purchases[k].0.value;
-                refunded |= purchases[k].1;
-                k += 1;
-            }
-            // Policy: a period is a purchase when its net value is positive, or zero with no
-            // refund in it (a free order). Refunds that cancel a period cancel the purchase.
-            if value > 0.0 || (value == 0.0 && !refunded) {
-                periods.push(PurchasePeriod { time, value });
-            } else {
-                stats.periods_cancelled_by_returns += 1;
-            }
+        push_periods(purchases.iter().copied(), period, periods, stats);
+        orders
+    }
+}
+
+/// Group time-sorted purchases (with whether a refund reached each) into periods and append the
+/// ones that count. Policy: a period is a purchase when its net value is positive, or zero with
+/// no refund in it (a free order). Refunds that cancel a period cancel the purchase.
+fn push_periods(
+    purchases: impl Iterator<Item = (Entry, bool)>,
+    period: Period,
+    periods: &mut Vec<PurchasePeriod>,
+    stats: &mut LedgerStats,
+) {
+    let mut purchases = purchases.peekable();
+    while let Some(&(first, _)) = purchases.peek() {
+        let index = period.index(first.time);
+        let (mut value, mut refunded) = (0.0, false);
+        while let Some((p, r)) = purchases.next_if(|(p, _)| period.index(p.time) == index) {
+            value += p.value;
+            refunded |= r;
         }
-        WindowSlot {
-            start,
-            len: periods.len() as u32 - start,
-            revenue,
-            orders,
+        if value > 0.0 || (value == 0.0 && !refunded) {
+            periods.push(PurchasePeriod {
+                time: first.time,
+                value,
+            });
+        } else {
+            stats.periods_cancelled_by_returns += 1;
         }
     }
 }
