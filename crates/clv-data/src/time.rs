@@ -92,18 +92,25 @@ pub enum Period {
 }
 
 impl Period {
-    /// Index of the period containing local time `t` (seconds).
+    /// Index of the period containing local time `t` (seconds). Inlined: the ledger asks for
+    /// every line; the calendar periods go out of line.
+    #[inline]
     pub fn index(self, t: i64) -> i64 {
         match self {
             Period::Hour => t.div_euclid(3_600),
             Period::Day => t.div_euclid(DAY),
             // 1970-01-01 was a Thursday: shifting by 3 days makes weeks start on Monday.
             Period::Week => (t.div_euclid(DAY) + 3).div_euclid(7),
-            Period::Month => {
-                let d = local_date(t);
-                d.year() as i64 * 12 + d.month0() as i64
-            }
-            Period::Year => local_date(t).year() as i64,
+            Period::Month | Period::Year => self.calendar_index(t),
+        }
+    }
+
+    #[inline(never)]
+    fn calendar_index(self, t: i64) -> i64 {
+        let d = local_date(t);
+        match self {
+            Period::Month => d.year() as i64 * 12 + d.month0() as i64,
+            _ => d.year() as i64,
         }
     }
 
