@@ -546,7 +546,7 @@ fn read_blocks<S: ShardedSink>(
             );
             outcomes
         });
-        if offset == 0 && end > 0 {
+        if offset == 0 {
             let accepted: u64 = outcomes.iter().map(|o| o.accepted).sum();
             let share = end as f64 / file_bytes.max(end as u64) as f64;
             sink.expect_lines((accepted as f64 / share).ceil() as u64);
