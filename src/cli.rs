@@ -1,6 +1,9 @@
-//! Command-line arguments.
+//! Command-line arguments, and turning the model names users type into typed model kinds.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clv_data::{Period, TimeUnit};
+use clv_models::{ModelKind, PurchaseModel};
+use clv_score::ModelChoice;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -14,6 +17,9 @@ pub struct Cli {
     /// Log what clv is doing to stderr (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Threads to use (default: every core).
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -45,7 +51,7 @@ pub enum Command {
     Report(ReportArgs),
     /// Write a synthetic order log from known purchase and Gamma-Gamma spend parameters.
     Simulate(SimulateArgs),
-    /// Run summary and metrics on the bundled CDNOW sample and show what to try next.
+    /// Every analysis on the bundled CDNOW sample and a simulated shop, then what to try next.
     Demo,
 }
 
@@ -59,7 +65,7 @@ pub struct InputArgs {
     pub input_format: Option<InputFormat>,
     /// Field separator: ',', tab, ';', '|' or whitespace. Detected when not given.
     #[arg(long)]
-    pub delimiter: Option<String>,
+    pub delimiter: Option<clv_data::Delimiter>,
     /// The first row is a header (detected when neither --header nor --no-header is given).
     #[arg(long, conflicts_with = "no_header")]
     pub header: bool,
@@ -141,10 +147,10 @@ pub struct SummaryArgs {
     pub output: OutputArgs,
     /// Unit of recency, T and durations.
     #[arg(long, default_value = "day")]
-    pub time_unit: String,
+    pub time_unit: TimeUnit,
     /// Purchases of a customer in the same period count once (default: day; hour with --time-unit hour).
     #[arg(long)]
-    pub period: Option<String>,
+    pub period: Option<Period>,
     /// Split here: the summary covers orders up to this day, `_holdout` columns the rest.
     #[arg(long, value_name = "DATE")]
     pub calibration_end: Option<String>,
@@ -160,31 +166,42 @@ pub struct MetricsArgs {
     #[command(flatten)]
     pub output: OutputArgs,
     /// Length of the retention/churn windows (e.g. 90d, 12w, 3m).
-    #[arg(long, default_value = "90d")]
-    pub window: String,
+    #[arg(long, default_value = "90d", value_parser = whole_days)]
+    pub window: i32,
     /// Customer acquisition cost, to report LTV:CAC.
     #[arg(long)]
     pub cac: Option<f64>,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ModelKind {
-    /// BG/NBD purchase model (r, alpha, a, b).
-    Bgnbd,
-    /// MBG/NBD purchase model (r, alpha, a, b): dropout also possible after the first purchase.
-    Mbgnbd,
-    /// Pareto/NBD purchase model (r, alpha, s, beta): exponential lifetimes in continuous time.
-    Pareto,
-    /// Gamma-Gamma spend model (p, q, gamma), on repeat buyers.
-    Gg,
-    /// BG/BB for discrete opportunities (alpha, beta, gamma, delta): one opportunity per --period,
-    /// or a summary file with frequency, recency, periods (and optional weights) columns.
-    Bgbb,
-    /// Shifted-beta-geometric subscription retention (alpha, beta), from a survival-curve file.
-    Sbg,
-    /// Choose among BG/NBD, MBG/NBD and Pareto/NBD: best holdout error with --calibration-end,
-    /// otherwise lowest BIC.
-    Auto,
+/// Parses a length of time (`90d`, `12w`, `3m`, or a bare number of days) into whole days.
+fn whole_days(text: &str) -> Result<i32, clv_data::TimeError> {
+    Ok(clv_data::time::parse_days(text)?.round() as i32)
+}
+
+/// Parses `clv simulate --purchase-model`: a model with a simulator.
+fn simulated_model(text: &str) -> Result<ModelKind, String> {
+    match text.parse::<ModelKind>().map_err(|e| e.to_string())? {
+        k @ (ModelKind::Purchase(_) | ModelKind::BgBb) => Ok(k),
+        _ => Err("simulate draws purchases from bgnbd, mbgnbd, pareto or bgbb".into()),
+    }
+}
+
+/// The purchase model and what to predict, shared by scoring, segments, profiles and the report.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Purchase model: bgnbd, mbgnbd, pareto (also bg-nbd, mbg-nbd, pnbd, pareto-nbd) or auto
+    /// (lowest BIC).
+    #[arg(long, default_value = "bgnbd")]
+    pub model: ModelChoice,
+    /// Time unit for fitting (a saved model keeps its own).
+    #[arg(long, default_value = "week")]
+    pub time_unit: TimeUnit,
+    /// How far ahead to predict (e.g. 365d, 52w, 12m).
+    #[arg(long, default_value = "365d")]
+    pub horizon: String,
+    /// Annual discount rate for CLV (10% or 0.1).
+    #[arg(long, default_value = "10%")]
+    pub discount_rate: String,
 }
 
 #[derive(Args, Debug)]
@@ -193,22 +210,12 @@ pub struct ScoreArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Purchase model to fit when no --model-file gives one.
-    #[arg(long, value_enum, default_value_t = ModelKind::Bgnbd)]
-    pub model: ModelKind,
+    #[command(flatten)]
+    pub models: ModelArgs,
     /// Saved model(s) from `clv fit -o`: a purchase model and/or a spend model. Given models are
     /// used as they are (no refit); missing ones are fitted on this data.
     #[arg(long, value_name = "FILE")]
     pub model_file: Vec<PathBuf>,
-    /// Time unit for fitting (a saved model keeps its own).
-    #[arg(long, default_value = "week")]
-    pub time_unit: String,
-    /// How far ahead to predict (e.g. 365d, 52w, 12m).
-    #[arg(long, default_value = "365d")]
-    pub horizon: String,
-    /// Annual discount rate for CLV (10% or 0.1).
-    #[arg(long, default_value = "10%")]
-    pub discount_rate: String,
     /// continuous (each purchase discounted at its expected time), or lifetimes (lifetimes' monthly
     /// steps and month lengths, for comparing with that package).
     #[arg(long, value_enum, default_value_t = Discounting::Continuous)]
@@ -244,23 +251,17 @@ pub enum Discounting {
     Lifetimes,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SimModel {
-    Bgnbd,
-    Mbgnbd,
-    Pareto,
-    Bgbb,
-}
-
 #[derive(Args, Debug)]
 pub struct FitArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    #[arg(long, value_enum)]
-    pub model: ModelKind,
+    /// bgnbd, mbgnbd, pareto, gg (Gamma-Gamma spend), bgbb, sbg or auto; bg-nbd, mbg-nbd, pnbd,
+    /// pareto-nbd and gamma-gamma are accepted too.
+    #[arg(long)]
+    pub model: clv_score::FitTarget,
     /// Unit the model's time parameters are in.
     #[arg(long, default_value = "week")]
-    pub time_unit: String,
+    pub time_unit: TimeUnit,
     /// Fit on orders up to this day only (the rest is a holdout for later validation).
     #[arg(long, value_name = "DATE")]
     pub calibration_end: Option<String>,
@@ -299,12 +300,12 @@ pub struct SimulateArgs {
     pub observation: String,
     /// Unit the rate parameters (alpha, gamma) refer to.
     #[arg(long, default_value = "week")]
-    pub time_unit: String,
+    pub time_unit: TimeUnit,
     /// Purchase process: bgnbd, mbgnbd (customers may also leave right after their first
     /// purchase), pareto (Pareto/NBD), or bgbb (one purchase opportunity per --time-unit; the
     /// whole cohort starts on --start).
-    #[arg(long, value_enum, default_value_t = SimModel::Bgnbd)]
-    pub purchase_model: SimModel,
+    #[arg(long, value_parser = simulated_model, default_value = "bgnbd")]
+    pub purchase_model: ModelKind,
     /// The purchase model's parameters in `clv fit`'s order, per --time-unit: r,alpha,a,b
     /// (bgnbd, mbgnbd), r,alpha,s,beta (pareto), alpha,beta,gamma,delta (bgbb). Default: the
     /// published CDNOW fits (bgnbd 0.243,4.414,0.793,2.426; pareto 0.553,10.58,0.606,11.67) and the
@@ -345,12 +346,12 @@ pub struct ValidateArgs {
     /// Last day of the calibration window; the holdout runs from the next day to the observation end.
     #[arg(long, value_name = "DATE")]
     pub calibration_end: String,
-    /// Models to compare (default: bgnbd,mbgnbd,pareto).
-    #[arg(long, value_delimiter = ',')]
-    pub models: Vec<String>,
+    /// Models to compare.
+    #[arg(long, value_delimiter = ',', default_value = "bgnbd,mbgnbd,pareto")]
+    pub models: Vec<PurchaseModel>,
     /// Unit the models' time parameters are in.
     #[arg(long, default_value = "week")]
-    pub time_unit: String,
+    pub time_unit: TimeUnit,
     /// table (default) or json (every series in full).
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
@@ -385,18 +386,8 @@ pub struct RetentionArgs {
 /// How customers are valued for tiers and profiles.
 #[derive(Args, Debug, Clone)]
 pub struct ValuationArgs {
-    /// Purchase model for predicted CLV.
-    #[arg(long, value_enum, default_value_t = ModelKind::Bgnbd)]
-    pub model: ModelKind,
-    /// Time unit for fitting.
-    #[arg(long, default_value = "week")]
-    pub time_unit: String,
-    /// Horizon of predicted CLV.
-    #[arg(long, default_value = "365d")]
-    pub horizon: String,
-    /// Annual discount rate.
-    #[arg(long, default_value = "10%")]
-    pub discount_rate: String,
+    #[command(flatten)]
+    pub models: ModelArgs,
     /// Value tiers: cumulative top shares of customers by predicted CLV, in per cent.
     #[arg(long, value_delimiter = ',', default_value = "1,5,20")]
     pub tiers: Vec<f64>,
@@ -404,31 +395,6 @@ pub struct ValuationArgs {
     /// the built-in table in the README.
     #[arg(long, value_name = "FILE")]
     pub segment_rules: Option<PathBuf>,
-}
-
-impl ValuationArgs {
-    /// `clv score`'s options for this valuation: continuous discounting, no penalty, and
-    /// `intervals` (delta method at 90%, or none when the caller shows no interval).
-    pub fn score_args(&self, input: InputArgs, intervals: Intervals) -> ScoreArgs {
-        ScoreArgs {
-            input,
-            output: OutputArgs {
-                format: None,
-                output: None,
-            },
-            model: self.model,
-            model_file: Vec::new(),
-            time_unit: self.time_unit.clone(),
-            horizon: self.horizon.clone(),
-            discount_rate: self.discount_rate.clone(),
-            discounting: Discounting::Continuous,
-            penalty: 0.0,
-            intervals,
-            level: 0.9,
-            draws: 0,
-            seed: 0,
-        }
-    }
 }
 
 #[derive(Args, Debug)]
@@ -464,11 +430,11 @@ pub struct ReplenishArgs {
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
     /// List reminders to send from --as-of up to this long after it.
-    #[arg(long, default_value = REMINDER_WINDOW)]
-    pub window: String,
+    #[arg(long, default_value = REMINDER_WINDOW, value_parser = whole_days)]
+    pub window: i32,
     /// Remind this long before the purchase is due.
-    #[arg(long, default_value = REMINDER_LEAD_TIME)]
-    pub lead_time: String,
+    #[arg(long, default_value = REMINDER_LEAD_TIME, value_parser = whole_days)]
+    pub lead_time: i32,
     /// Gaps (repeat purchases) a product needs before it gets a cycle.
     #[arg(long, default_value_t = MIN_REPEATS)]
     pub min_repeats: usize,
@@ -477,13 +443,11 @@ pub struct ReplenishArgs {
     pub cycles: Option<PathBuf>,
 }
 
-// Defaults of `clv replenish` and `clv cross-sell`, which the report's product sections use too.
+// Defaults of `clv replenish` and `clv cross-sell`: the report's product sections use the same
+// (`clv_report::view`), which a test checks.
 pub const REMINDER_WINDOW: &str = "14d";
 pub const REMINDER_LEAD_TIME: &str = "3d";
-pub const MIN_REPEATS: usize = 5;
-pub const MIN_SUPPORT: f64 = 0.001;
-pub const MIN_CONFIDENCE: f64 = 0.05;
-pub const MIN_LIFT: f64 = 1.0;
+use clv_report::view::{MIN_CONFIDENCE, MIN_LIFT, MIN_REPEATS, MIN_SUPPORT};
 
 #[derive(Args, Debug)]
 pub struct CrossSellArgs {
@@ -524,8 +488,8 @@ pub struct ReportArgs {
     #[command(flatten)]
     pub valuation: ValuationArgs,
     /// Length of the retention window (as `clv metrics --window`).
-    #[arg(long, default_value = "90d")]
-    pub window: String,
+    #[arg(long, default_value = "90d", value_parser = whole_days)]
+    pub window: i32,
     /// Customer acquisition cost, for LTV:CAC.
     #[arg(long)]
     pub cac: Option<f64>,

@@ -1,23 +1,23 @@
-//! `clv`: the command-line front end. It parses arguments, calls the library crates, and is the
-//! only place that talks to the terminal.
+//! `clv`: the command-line front end. It parses arguments into the libraries' typed configs,
+//! calls the library crates, and is the only place that talks to the terminal.
 
-mod bootstrap;
 mod cli;
 mod commands;
+mod demo;
 mod input;
 mod modeling;
 mod output;
-mod report;
 mod segments;
-mod validate;
 
 use clap::Parser;
 use cli::{Cli, Command};
 use std::process::ExitCode;
 
-/// mimalloc: at a million customers the work is dominated by a few hundred MB of short-lived
-/// arenas and tables, and glibc's malloc spent a tenth of `clv summary`'s time in page faults
-/// and unmapping for them (1.3 s -> 1.05 s wall, BENCHMARKS.md).
+/// mimalloc where it is built (Linux with glibc): at a million customers the work is dominated by
+/// a few hundred MB of short-lived arenas and tables, and glibc's malloc spent a tenth of
+/// `clv summary`'s time in page faults and unmapping for them (1.3 s -> 1.05 s wall,
+/// BENCHMARKS.md). Other targets use the system allocator.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -26,25 +26,52 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// peak RSS; with these, 318 MB (and `clv summary` 228 MB), and both ran faster for touching
 /// fewer pages. It runs as a constructor, before the first allocation creates an arena: set in
 /// `main`, the commit option came too late.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 extern "C" fn configure_allocator() {
     // Option numbers from mimalloc.h (the Rust bindings name only a few of them).
     const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
     const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-    // SAFETY: sets two allocator options; runs before main, on the only thread.
+    // SAFETY: sets two allocator options; runs before main, on the only thread. One of the two
+    // documented uses of `unsafe` (ARCHITECTURE.md).
+    #[allow(unsafe_code)]
     unsafe {
         libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
         libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
     }
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[used]
-#[link_section = ".init_array"]
+#[unsafe(link_section = ".init_array")]
 static CONFIGURE_ALLOCATOR: extern "C" fn() = configure_allocator;
 
+/// The threads `--threads` allows: every core by default.
+pub fn threads(cli: &Cli) -> usize {
+    let cores = || std::thread::available_parallelism().map_or(1, |n| n.get());
+    cli.threads.unwrap_or_else(cores).max(1)
+}
+
+/// Run one parsed command line.
+pub fn run(cli: &Cli) -> anyhow::Result<()> {
+    let threads = threads(cli);
+    match &cli.command {
+        Command::Summary(args) => commands::summary(args, threads),
+        Command::Metrics(args) => commands::metrics(args, threads),
+        Command::Fit(args) => modeling::fit(args, threads),
+        Command::Score(args) => modeling::score(args, threads),
+        Command::Validate(args) => modeling::validate(args, threads),
+        Command::Retention(args) => modeling::retention(args, threads),
+        Command::Segments(args) => segments::segments(args, threads),
+        Command::Customer(args) => segments::customer(args, threads),
+        Command::Replenish(args) => segments::replenish(args, threads),
+        Command::CrossSell(args) => segments::cross_sell(args, threads),
+        Command::Report(args) => segments::report(args, threads),
+        Command::Simulate(args) => commands::simulate(args, threads),
+        Command::Demo => demo::demo(),
+    }
+}
+
 fn main() -> ExitCode {
-    #[cfg(not(target_os = "linux"))]
-    configure_allocator();
     let cli = Cli::parse();
     let level = match cli.verbose {
         0 => "warn",
@@ -57,22 +84,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()),
         )
         .init();
-    let result = match &cli.command {
-        Command::Summary(args) => commands::summary(args),
-        Command::Metrics(args) => commands::metrics(args),
-        Command::Fit(args) => modeling::fit(args),
-        Command::Score(args) => modeling::score(args),
-        Command::Validate(args) => validate::validate(args),
-        Command::Retention(args) => modeling::retention(args),
-        Command::Segments(args) => segments::segments(args),
-        Command::Customer(args) => segments::customer(args),
-        Command::Replenish(args) => segments::replenish(args),
-        Command::CrossSell(args) => segments::cross_sell(args),
-        Command::Report(args) => report::report(args),
-        Command::Simulate(args) => commands::simulate(args),
-        Command::Demo => commands::demo(),
-    };
-    match result {
+    match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // A closed pipe (`clv summary … | head`) is not an error worth reporting.

@@ -12,12 +12,7 @@ const TERMINAL_ROWS: usize = 20;
 /// The explicit `--format`, else what the `-o` extension says, else a terminal table.
 pub fn resolve_format(out: &OutputArgs) -> OutputFormat {
     let by_extension = || {
-        let ext = out
-            .output
-            .as_ref()?
-            .extension()?
-            .to_str()?
-            .to_ascii_lowercase();
+        let ext = out.output.as_ref()?.extension()?.to_str()?.to_ascii_lowercase();
         Some(match ext.as_str() {
             "json" => OutputFormat::Json,
             "parquet" | "pq" => OutputFormat::Parquet,
@@ -25,9 +20,7 @@ pub fn resolve_format(out: &OutputArgs) -> OutputFormat {
             _ => OutputFormat::Csv,
         })
     };
-    out.format
-        .or_else(by_extension)
-        .unwrap_or(OutputFormat::Table)
+    out.format.or_else(by_extension).unwrap_or(OutputFormat::Table)
 }
 
 /// A result table to write: whole, or built a run of rows at a time.
@@ -36,24 +29,31 @@ enum Rows<'t, 'a> {
     Chunked(&'t ChunkedTable<'a>),
 }
 
-/// Write `table`; `--format table` prints the first rows. Returns true when it went to a file.
-pub fn write_table(table: &Table<'_>, out: &OutputArgs) -> Result<bool> {
-    write_timed(Rows::Whole(table), out)
+/// Write `table` (CSV formatted on `threads` threads); `--format table` prints the first rows.
+/// Returns true when it went to a file.
+pub fn write_table(table: &Table<'_>, out: &OutputArgs, threads: usize) -> Result<bool> {
+    write_timed(Rows::Whole(table), out, threads)
 }
 
 /// Like [`write_table`]; CSV is formatted run by run without building the whole table.
-pub fn write_chunked(table: &ChunkedTable<'_>, out: &OutputArgs) -> Result<bool> {
-    write_timed(Rows::Chunked(table), out)
+pub fn write_chunked(table: &ChunkedTable<'_>, out: &OutputArgs, threads: usize) -> Result<bool> {
+    write_timed(Rows::Chunked(table), out, threads)
 }
 
-fn write_timed(result: Rows<'_, '_>, out: &OutputArgs) -> Result<bool> {
+/// Write `table` to `path`, in the format its extension says.
+pub fn write_to(table: &Table<'_>, path: &std::path::Path, threads: usize) -> Result<bool> {
+    let out = OutputArgs { format: None, output: Some(path.to_path_buf()) };
+    write_table(table, &out, threads)
+}
+
+fn write_timed(result: Rows<'_, '_>, out: &OutputArgs, threads: usize) -> Result<bool> {
     let started = std::time::Instant::now();
-    let written = write_untimed(result, out);
+    let written = write_untimed(result, out, threads);
     tracing::info!(elapsed = ?started.elapsed(), "write");
     written
 }
 
-fn write_untimed(result: Rows<'_, '_>, out: &OutputArgs) -> Result<bool> {
+fn write_untimed(result: Rows<'_, '_>, out: &OutputArgs, threads: usize) -> Result<bool> {
     let to_file = |f: &dyn Fn(&mut dyn Write) -> io::Result<()>| -> Result<()> {
         match &out.output {
             Some(path) => {
@@ -69,15 +69,13 @@ fn write_untimed(result: Rows<'_, '_>, out: &OutputArgs) -> Result<bool> {
             None => {
                 let stdout = io::stdout();
                 let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
-                f(&mut w)
-                    .and_then(|_| w.flush())
-                    .context("writing to stdout")
+                f(&mut w).and_then(|_| w.flush()).context("writing to stdout")
             }
         }
     };
     let format = resolve_format(out);
     if let (Rows::Chunked(table), OutputFormat::Csv) = (&result, format) {
-        to_file(&|w| table.write_csv(w))?;
+        to_file(&|w| table.write_csv(w, threads))?;
         return Ok(wrote(table.rows(), out));
     }
     let whole;
@@ -93,7 +91,7 @@ fn write_untimed(result: Rows<'_, '_>, out: &OutputArgs) -> Result<bool> {
             Some(_) => to_file(&|w| w.write_all(table.render_text(usize::MAX).as_bytes()))?,
             None => print!("{}", table.render_text(TERMINAL_ROWS)),
         },
-        OutputFormat::Csv => to_file(&|w| table.write_csv(w))?,
+        OutputFormat::Csv => to_file(&|w| table.write_csv(w, threads))?,
         OutputFormat::Json => to_file(&|w| table.write_json(w))?,
         OutputFormat::Parquet => match &out.output {
             Some(path) => clv_parquet::write_parquet(table, path)?,
@@ -106,11 +104,7 @@ fn write_untimed(result: Rows<'_, '_>, out: &OutputArgs) -> Result<bool> {
 /// Tell the user where the rows went; true when they went to a file.
 fn wrote(rows: usize, out: &OutputArgs) -> bool {
     if let Some(path) = &out.output {
-        eprintln!(
-            "wrote {} rows to {}",
-            crate::input::thousands(rows as u64),
-            path.display()
-        );
+        eprintln!("wrote {} rows to {}", clv_data::thousands(rows as u64), path.display());
     }
     out.output.is_some()
 }

@@ -1,0 +1,89 @@
+//! The fitting engine's promises: it refuses fits it cannot stand behind, it falls back to a
+//! derivative-free search when gradients fail, and its penalty does what it says.
+
+use clv_models::{fit, fit_with, BgNbd, FitError, FitOptions, Model, Pattern, Patterns};
+
+mod common;
+
+#[test]
+fn unidentifiable_data_is_an_error_not_a_silent_success() {
+    // Nobody ever buys again: a and b cannot be told apart and r, α run to the boundary. A
+    // "successful" fit here is what makes every later prediction 0 (CLVTools' r ≈ 4e55 case).
+    let data = Patterns::compress((0..500).map(|i| (0.0, 0.0, 30.0 + (i % 7) as f64)));
+    match fit(&BgNbd, &data.rows) {
+        Err(FitError::NotConverged { reason, .. }) => {
+            assert!(!reason.is_empty());
+        }
+        other => panic!("expected a refused fit, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_penalty_shrinks_estimates_and_costs_likelihood() {
+    let data = common::cdnow();
+    let plain = fit(&BgNbd, &data.rows).unwrap();
+    let penalised = fit_with(
+        &BgNbd,
+        &data.rows,
+        FitOptions {
+            penalty: 0.01,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let size = |p: &[f64]| p.iter().map(|t| t * t).sum::<f64>();
+    assert!(size(&penalised.params) < size(&plain.params));
+    assert!(penalised.log_likelihood < plain.log_likelihood);
+    assert_eq!((plain.penalty, penalised.penalty), (0.0, 0.01));
+    assert!(fit_with(
+        &BgNbd,
+        &data.rows,
+        FitOptions {
+            penalty: -1.0,
+            ..Default::default()
+        }
+    )
+    .is_err());
+}
+
+/// One parameter, ℓ(θ) = −(ln θ − 1)², maximised at θ = e; its gradient "overflows" above θ = 5.
+struct Fragile;
+
+impl Model for Fragile {
+    type Row = Pattern;
+    fn names(&self) -> &'static [&'static str] {
+        &["theta"]
+    }
+    fn log_likelihood(&self, theta: &[f64], _row: &Pattern, grad: &mut [f64]) -> f64 {
+        let u = theta[0].ln() - 1.0;
+        grad[0] += if theta[0] > 5.0 {
+            f64::NAN
+        } else {
+            -2.0 * u / theta[0]
+        };
+        -u * u
+    }
+    fn starts(&self, _rows: &[Pattern]) -> Vec<Vec<f64>> {
+        vec![vec![8.0]]
+    }
+    fn check(&self, _rows: &[Pattern]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+#[test]
+fn nelder_mead_takes_over_when_gradients_fail() {
+    let rows = [Pattern {
+        x: 0.0,
+        t_x: 0.0,
+        t: 1.0,
+        weight: 1.0,
+    }];
+    let report = fit(&Fragile, &rows).expect("the derivative-free fallback finds θ = e");
+    assert_eq!(report.method, "Nelder-Mead");
+    assert!(
+        (report.params[0] - std::f64::consts::E).abs() < 1e-5,
+        "{}",
+        report.params[0]
+    );
+}

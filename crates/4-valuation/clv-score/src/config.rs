@@ -1,0 +1,124 @@
+//! What a valuation is asked to do, as types: no strings to parse, no command-line structs. Front
+//! ends (the CLI, the service, Python, Spark) build a [`ValuationConfig`] from their own inputs.
+
+use clv_data::TimeUnit;
+use clv_models::{LoadedModel, PurchaseModel};
+use std::time::Duration;
+
+/// Which purchase model to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelChoice {
+    Fixed(PurchaseModel),
+    /// Fit BG/NBD, MBG/NBD and Pareto/NBD and keep the best: lowest holdout error when there is a
+    /// calibration cut, otherwise lowest BIC.
+    Auto,
+}
+
+impl std::str::FromStr for ModelChoice {
+    type Err = clv_models::NotAPurchaseModel;
+    /// `auto`, or a purchase model by any of its names.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.trim().eq_ignore_ascii_case("auto") {
+            return Ok(ModelChoice::Auto);
+        }
+        text.parse().map(ModelChoice::Fixed)
+    }
+}
+
+/// Intervals on every prediction from parameter uncertainty.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Intervals {
+    None,
+    /// Delta method from the fit's covariance, at `level` coverage.
+    Delta {
+        level: f64,
+    },
+    /// Percentiles over `draws` refits to data simulated from the fitted models.
+    Bootstrap {
+        level: f64,
+        draws: usize,
+        seed: u64,
+    },
+}
+
+impl Intervals {
+    /// The coverage, when there are intervals.
+    pub fn level(self) -> Option<f64> {
+        match self {
+            Intervals::None => None,
+            Intervals::Delta { level } | Intervals::Bootstrap { level, .. } => Some(level),
+        }
+    }
+}
+
+/// How future purchases are discounted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discounting {
+    /// Each expected purchase discounted at its expected time.
+    Continuous,
+    /// lifetimes' scheme: whole months, a monthly rate and its own month lengths per time unit,
+    /// for comparing with that package.
+    Lifetimes,
+}
+
+/// Everything a valuation needs besides the data.
+#[derive(Debug, Clone)]
+pub struct ValuationConfig {
+    pub model: ModelChoice,
+    /// The unit the models' time parameters are in (a saved purchase model keeps its own).
+    pub time_unit: TimeUnit,
+    /// How far ahead to predict.
+    pub horizon: Duration,
+    /// Annual discount rate as a fraction (0.1 for 10%).
+    pub annual_discount_rate: f64,
+    pub discounting: Discounting,
+    /// L2 penalty for the models fitted here (0: plain maximum likelihood).
+    pub penalty: f64,
+    pub intervals: Intervals,
+    /// Threads the valuation may use (0 and 1: the calling thread only). Nested work (a
+    /// bootstrap's refits and their likelihoods) shares these, never multiplies them.
+    pub threads: usize,
+    /// A saved purchase model to use as it is instead of fitting one.
+    pub saved_purchase: Option<LoadedModel>,
+    /// A saved spend model to use as it is instead of fitting one.
+    pub saved_spend: Option<LoadedModel>,
+}
+
+impl Default for ValuationConfig {
+    /// BG/NBD in weeks, the next 365 days at 10% a year, continuous discounting, delta-method
+    /// intervals at 90%, on the calling thread.
+    fn default() -> Self {
+        ValuationConfig {
+            model: ModelChoice::Fixed(PurchaseModel::BgNbd),
+            time_unit: TimeUnit::Week,
+            horizon: Duration::from_secs(365 * 86_400),
+            annual_discount_rate: 0.1,
+            discounting: Discounting::Continuous,
+            penalty: 0.0,
+            intervals: Intervals::Delta { level: 0.9 },
+            threads: 1,
+            saved_purchase: None,
+            saved_spend: None,
+        }
+    }
+}
+
+impl ValuationConfig {
+    /// The horizon in days.
+    pub fn horizon_days(&self) -> f64 {
+        self.horizon.as_secs_f64() / 86_400.0
+    }
+
+    /// Fitting options for fits made on the caller's threads.
+    pub fn fit_options(&self) -> clv_models::FitOptions {
+        clv_models::FitOptions {
+            penalty: self.penalty,
+            threads: self.threads,
+        }
+    }
+}
+
+/// A length of time from days (which may be fractional), for [`ValuationConfig::horizon`].
+pub fn days(days: f64) -> Duration {
+    Duration::from_secs_f64(days * 86_400.0)
+}
