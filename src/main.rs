@@ -42,6 +42,7 @@ extern "C" fn configure_allocator() {
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[used]
+#[allow(unsafe_code)] // the constructor above: the same documented use
 #[unsafe(link_section = ".init_array")]
 static CONFIGURE_ALLOCATOR: extern "C" fn() = configure_allocator;
 

@@ -84,7 +84,7 @@ pub fn replenish(args: &ReplenishArgs, threads: usize) -> Result<()> {
         lead_days: args.lead_time,
         min_repeats: args.min_repeats,
     };
-    let plan = replenish::plan(&products, options);
+    let plan = products.replenishment(options);
     tracing::info!(elapsed = ?started.elapsed(), "cycles and reminders");
     print!("{}", text::replenish(&products, &plan));
     if let Some(path) = &args.cycles {

@@ -121,3 +121,53 @@ fn zoned_and_naive_timestamps_decimals_and_nulls() {
     };
     assert_eq!(lines, vec![instant, instant]);
 }
+
+/// Parquet held in memory (an upload, not a file) reads like the file, and a table written to
+/// any writer reads back as it was written.
+#[test]
+fn bytes_in_memory_read_like_the_file() {
+    let table = clv_data::Table::new()
+        .with(
+            "customer_id",
+            clv_data::Values::text(vec!["a".into(), "b".into()]),
+        )
+        .with(
+            "date",
+            clv_data::Values::Date(vec![19_906 * DAY, 19_907 * DAY]),
+        )
+        .with("amount", clv_data::Values::Float(vec![12.5, 7.25]));
+    let mut bytes = Vec::new();
+    clv_parquet::write_parquet_to(&table, &mut bytes, "memory").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orders.parquet");
+    std::fs::write(&path, &bytes).unwrap();
+    let (from_file, _) = read(&path, "UTC");
+    let mut from_memory = Vec::new();
+    let dates = DateParser::utc();
+    let mut rejects = RejectLog::new(false);
+    let report = clv_parquet::read_parquet_from(
+        "upload",
+        bytes::Bytes::from(bytes),
+        &ReadOptions::default(),
+        &dates,
+        &mut rejects,
+        &mut |_| {},
+        &mut |l| {
+            from_memory.push((
+                String::from_utf8(l.customer.to_vec()).unwrap(),
+                l.time,
+                l.value,
+            ))
+        },
+    )
+    .unwrap();
+    assert_eq!(report.file, "upload");
+    assert_eq!(from_memory, from_file);
+    assert_eq!(
+        from_file,
+        vec![
+            ("a".into(), 19_906 * DAY, 12.5),
+            ("b".into(), 19_907 * DAY, 7.25)
+        ]
+    );
+}

@@ -354,7 +354,9 @@ impl ExactSizeIterator for InOrder<'_> {}
 fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is only a hint: it does not fault or read for the program, whatever the
-    // address, and SSE (which provides it) is part of every x86-64 CPU.
+    // address, and SSE (which provides it) is part of every x86-64 CPU. One of the two documented
+    // uses of `unsafe` (ARCHITECTURE.md).
+    #[allow(unsafe_code)]
     unsafe {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());

@@ -22,6 +22,9 @@
 //! No IO, no printing, no threads of its own: fitting and forecasting use as many threads as the
 //! caller's options allow.
 
+// The `vec` feature of argmin's math backend: L-BFGS and Nelder-Mead work on `Vec<f64>`.
+use argmin_math as _;
+
 pub mod bgbb;
 pub mod bgnbd;
 pub mod data;

@@ -2,39 +2,11 @@
 //! calibration cut, otherwise by BIC. The reasons are values, for the front ends to show.
 
 use crate::error::ValuationError;
+pub use crate::purchase::{fit_purchase, FittedPurchase};
 use crate::validate::validation;
 use clv_data::{thousands, TimeUnit};
-use clv_models::{FitError, FitOptions, FitReport, Pattern, PurchaseModel, PurchasePredictor};
+use clv_models::{FitError, FitOptions, Pattern, PurchaseModel};
 use clv_summary::Histories;
-
-/// A fitted continuous-time purchase model.
-#[derive(Debug, Clone)]
-pub struct FittedPurchase {
-    pub model: PurchaseModel,
-    pub report: FitReport,
-}
-
-impl FittedPurchase {
-    /// The model's predictions at the fitted parameters.
-    pub fn predictor(&self) -> Box<dyn PurchasePredictor> {
-        self.model.predictor(&self.report.params)
-    }
-}
-
-/// Fit `model` to `rows`.
-pub fn fit_purchase(
-    model: PurchaseModel,
-    rows: &[Pattern],
-    options: FitOptions,
-) -> Result<FittedPurchase, ValuationError> {
-    let report = model
-        .fit(rows, options)
-        .map_err(|source| ValuationError::Fit {
-            model: model.into(),
-            source,
-        })?;
-    Ok(FittedPurchase { model, report })
-}
 
 /// What an automatic choice compared.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,7 +4,8 @@
 //!   rate, intervals, penalty, threads, saved models).
 //! - [`score`]: [`value`] fits (or takes) the purchase and spend models and forecasts every
 //!   distinct history once; [`Valuation`] then scores any run of customers.
-//! - [`choose`]: fitting a purchase model and choosing one automatically, with the reason.
+//! - [`purchase`]: a purchase model fitted to the customers' patterns.
+//! - [`choose`]: choosing the purchase model automatically, with the reason.
 //! - [`validate`]: the holdout comparison of the purchase models.
 //! - [`bootstrap`]: refits to data simulated from the fitted models, for bootstrap intervals.
 //! - [`fit`]: one model fitted to a shop's data, for `clv fit` and saved models.
@@ -21,6 +22,7 @@ pub mod config;
 pub mod discrete;
 pub mod error;
 pub mod fit;
+pub mod purchase;
 pub mod score;
 pub mod validate;
 

@@ -291,6 +291,62 @@ fn spread(
     })
 }
 
+/// The spend model: a saved one, or Gamma-Gamma fitted to the repeat buyers here.
+fn spend_model(
+    config: &ValuationConfig,
+    repeat: &[SpendPattern],
+) -> Result<ModelInUse, ValuationError> {
+    let spend = match &config.saved_spend {
+        Some(m) => ModelInUse::saved(m),
+        None => {
+            let started = Instant::now();
+            let report = SpendModel::GammaGamma
+                .fit(repeat, config.fit_options())
+                .map_err(|source| ValuationError::Fit {
+                    model: ModelKind::GAMMA_GAMMA,
+                    source,
+                })?;
+            tracing::info!(elapsed = ?started.elapsed(), "spend fit");
+            ModelInUse::fitted(report)
+        }
+    };
+    match GammaGammaParams::from_slice(&spend.params).expected_spend(0.0, 0.0) {
+        Some(_) => Ok(spend),
+        None => Err(ValuationError::UnboundedSpend),
+    }
+}
+
+/// The parameter sets both models' predictions are evaluated at (bootstrap refits when asked),
+/// and the bootstrap draws left out.
+fn spreads(
+    config: &ValuationConfig,
+    purchase_model: PurchaseModel,
+    purchase: &ModelInUse,
+    spend: &ModelInUse,
+    patterns: &[clv_models::Pattern],
+    repeat: &[SpendPattern],
+) -> Result<(Spread, Spread, usize), ValuationError> {
+    let (purchase_draws, spend_draws, left_out) = match config.intervals {
+        Intervals::Bootstrap { draws, seed, .. } => {
+            let fitted = Fitted {
+                purchase: purchase_model,
+                purchase_params: &purchase.params,
+                patterns,
+                spend_params: &spend.params,
+                spend_rows: repeat,
+            };
+            let r = refits(&fitted, draws, seed, config.penalty, config.threads)?;
+            (Some(r.purchase), Some(r.spend), r.left_out)
+        }
+        _ => (None, None, 0),
+    };
+    let purchase_kind = ModelKind::from(purchase_model);
+    let purchase_spread = spread(config.intervals, purchase_kind, purchase, purchase_draws)?;
+    let spend_kind = ModelKind::GAMMA_GAMMA;
+    let spend_spread = spread(config.intervals, spend_kind, spend, spend_draws)?;
+    Ok((purchase_spread, spend_spread, left_out))
+}
+
 /// Fit (or take) the models for `histories` and forecast every distinct history.
 pub fn value<'h>(
     histories: &'h Histories,
@@ -314,52 +370,16 @@ pub fn value<'h>(
     tracing::info!(elapsed = ?started.elapsed(), patterns = data.rows.len(), "patterns");
     let (purchase_model, purchase, choice) = purchase_model(config, &data)?;
     let repeat = repeat_spend(&c.frequency, &c.monetary);
-    let spend_fit = match &config.saved_spend {
-        Some(m) => ModelInUse::saved(m),
-        None => {
-            let started = Instant::now();
-            let report = SpendModel::GammaGamma
-                .fit(&repeat, config.fit_options())
-                .map_err(|source| ValuationError::Fit {
-                    model: ModelKind::GAMMA_GAMMA,
-                    source,
-                })?;
-            tracing::info!(elapsed = ?started.elapsed(), "spend fit");
-            ModelInUse::fitted(report)
-        }
-    };
-    let spend = GammaGammaParams::from_slice(&spend_fit.params);
-    if spend.expected_spend(0.0, 0.0).is_none() {
-        return Err(ValuationError::UnboundedSpend);
-    }
-
-    let (purchase_draws, spend_draws, left_out) = match config.intervals {
-        Intervals::Bootstrap { draws, seed, .. } => {
-            let refits = refits(
-                &Fitted {
-                    purchase: purchase_model,
-                    purchase_params: &purchase.params,
-                    patterns: &data.rows,
-                    spend_params: &spend_fit.params,
-                    spend_rows: &repeat,
-                },
-                draws,
-                seed,
-                config.penalty,
-                config.threads,
-            )?;
-            (Some(refits.purchase), Some(refits.spend), refits.left_out)
-        }
-        _ => (None, None, 0),
-    };
-    let purchase_kind = ModelKind::from(purchase_model);
-    let purchase_spread = spread(config.intervals, purchase_kind, &purchase, purchase_draws)?;
-    let spend_spread = spread(
-        config.intervals,
-        ModelKind::GAMMA_GAMMA,
+    let spend_fit = spend_model(config, &repeat)?;
+    let (purchase_spread, spend_spread, left_out) = spreads(
+        config,
+        purchase_model,
+        &purchase,
         &spend_fit,
-        spend_draws,
+        &data.rows,
+        &repeat,
     )?;
+    let purchase_kind = ModelKind::from(purchase_model);
     let spend_models: Vec<GammaGammaParams> = spend_spread
         .sets()
         .iter()

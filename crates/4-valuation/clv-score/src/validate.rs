@@ -2,8 +2,8 @@
 //! and compare with what happened, in total, by calibration frequency, per customer and week by
 //! week.
 
-use crate::choose::FittedPurchase;
 use crate::error::ValuationError;
+use crate::purchase::{fit_purchase, FittedPurchase};
 use clv_data::TimeUnit;
 use clv_models::{FitError, FitOptions, Pattern, Patterns, PurchaseModel};
 use clv_summary::{summary_rows, Histories, SummaryOptions};
@@ -146,7 +146,7 @@ fn validate_one(
     time_unit: TimeUnit,
     options: FitOptions,
 ) -> Result<(ModelValidation, FittedPurchase), ValuationError> {
-    let fitted = crate::choose::fit_purchase(model, &hold.data.rows, options)?;
+    let fitted = fit_purchase(model, &hold.data.rows, options)?;
     let predictions = predictions(&fitted, hold, time_unit)?;
     let mut cumulative = vec![0.0; hold.weeks];
     let mut by_frequency = vec![0.0; FREQUENCY_GROUPS];

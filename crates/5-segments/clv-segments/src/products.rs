@@ -5,6 +5,7 @@
 //! observation are left out of product analyses and counted. A basket is an order (by order id)
 //! or, without an order id, a customer's purchases on one day.
 
+use crate::replenish::{self, Plan, PlanOptions};
 use clv_data::line::OrderLine;
 use clv_data::time::DAY;
 use rustc_hash::FxHashMap;
@@ -147,6 +148,24 @@ impl ProductLog {
                 (basket, l.sku)
             })
             .collect()
+    }
+
+    /// The replenishment plan of these lines: each product's cycle and the reminders due.
+    pub fn replenishment(&self, options: PlanOptions) -> Plan {
+        let repeats = self.repeats();
+        let cycles = replenish::cycles(repeats.iter(), self.skus.len(), options.min_repeats);
+        let reminders = replenish::reminders(
+            repeats.iter(),
+            &cycles,
+            options.as_of_day,
+            options.window_days,
+            options.lead_days,
+        );
+        Plan {
+            options,
+            cycles,
+            reminders,
+        }
     }
 
     /// Each customer's distinct purchase days of each SKU, in one flat allocation (millions of

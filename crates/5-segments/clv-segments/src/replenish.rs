@@ -136,24 +136,6 @@ pub struct Plan {
     pub reminders: Vec<Reminder>,
 }
 
-/// The replenishment plan of `products`' lines.
-pub fn plan(products: &crate::products::ProductLog, options: PlanOptions) -> Plan {
-    let repeats = products.repeats();
-    let cycles = cycles(repeats.iter(), products.skus.len(), options.min_repeats);
-    let reminders = reminders(
-        repeats.iter(),
-        &cycles,
-        options.as_of_day,
-        options.window_days,
-        options.lead_days,
-    );
-    Plan {
-        options,
-        cycles,
-        reminders,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

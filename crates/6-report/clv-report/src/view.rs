@@ -307,15 +307,12 @@ fn products(p: &ProductLog, as_of: i64, threads: usize) -> Option<ProductsView> 
     if p.lines.is_empty() {
         return None;
     }
-    let plan = replenish::plan(
-        p,
-        replenish::PlanOptions {
-            as_of_day: as_of.div_euclid(DAY) as i32,
-            window_days: REMINDER_WINDOW_DAYS,
-            lead_days: REMINDER_LEAD_DAYS,
-            min_repeats: MIN_REPEATS,
-        },
-    );
+    let plan = p.replenishment(replenish::PlanOptions {
+        as_of_day: as_of.div_euclid(DAY) as i32,
+        window_days: REMINDER_WINDOW_DAYS,
+        lead_days: REMINDER_LEAD_DAYS,
+        min_repeats: MIN_REPEATS,
+    });
     let (cycles, reminders) = (&plan.cycles, &plan.reminders);
     let day = |d: i32| format_date(d as i64 * DAY);
     let together = basket::together(p, THRESHOLDS, threads);
