@@ -745,19 +745,24 @@ impl Ledger {
                 .map(|(i, part)| (i, part.finish(period)))
                 .collect::<Vec<_>>()
         };
-        // The calling thread finishes the first queue; one more thread per other queue.
-        let mut finished: Vec<(usize, PartHistories)> = std::thread::scope(|scope| {
-            let mut queues = queues.into_iter();
-            let own = queues.next().expect("at least one queue");
-            let handles: Vec<_> = queues
-                .map(|queue| scope.spawn(move || finish(queue)))
-                .collect();
-            let mut finished = finish(own);
-            for h in handles {
-                finished.extend(h.join().expect("partition worker panicked"));
-            }
-            finished
-        });
+        // On one thread, the calling thread does the work. On several, every queue gets a thread
+        // of its own, the calling one waiting: netting's scratch memory then goes back to the
+        // system when those threads end (mimalloc's heaps are per thread; finishing a queue here
+        // kept ~15 MB more at the peak of `clv score` at 1,000,000 customers).
+        let mut finished: Vec<(usize, PartHistories)> = if workers == 1 {
+            queues.into_iter().flat_map(finish).collect()
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = queues
+                    .into_iter()
+                    .map(|queue| scope.spawn(move || finish(queue)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().expect("partition worker panicked"))
+                    .collect()
+            })
+        };
         tracing::debug!(elapsed = ?started.elapsed(), "partitions netted");
         finished.sort_by_key(|(i, _)| *i);
         let parts: Vec<PartHistories> = finished.into_iter().map(|(_, p)| p).collect();

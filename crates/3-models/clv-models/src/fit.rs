@@ -115,27 +115,38 @@ struct Objective<'a, M: Model> {
 }
 
 impl<M: Model> Objective<'_, M> {
-    /// Total log-likelihood and its gradient with respect to the natural parameters, over the
-    /// patterns split across the allowed threads when there are enough of them to be worth it.
+    /// Total log-likelihood and its gradient with respect to the natural parameters. The
+    /// patterns are cut into chunks of a fixed size and the chunks' sums added in chunk order,
+    /// whichever thread computed them, so a fit is the same to the last bit on any number of
+    /// threads (the CLI on every core, a service or a Spark task on one).
     fn total(&self, theta: &[f64]) -> (f64, Vec<f64>) {
-        const PER_THREAD: usize = 8_192;
-        let rows = self.rows;
-        let threads = self.threads.min(rows.len().div_ceil(PER_THREAD)).max(1);
-        if threads == 1 {
-            return self.chunk(theta, rows);
-        }
-        let size = rows.len().div_ceil(threads);
-        let parts: Vec<(f64, Vec<f64>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = rows
-                .chunks(size)
-                .map(|chunk| scope.spawn(move || self.chunk(theta, chunk)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("likelihood worker panicked"))
-                .collect()
-        });
-        // Summed in chunk order, so the result does not depend on thread timing.
+        const CHUNK: usize = 8_192;
+        let chunks: Vec<&[M::Row]> = self.rows.chunks(CHUNK).collect();
+        let threads = self.threads.min(chunks.len()).max(1);
+        let parts: Vec<(f64, Vec<f64>)> = if threads == 1 {
+            chunks.iter().map(|c| self.chunk(theta, c)).collect()
+        } else {
+            // Thread t takes chunks t, t + threads, …; results go back to chunk order.
+            let chunks = &chunks;
+            let mut parts: Vec<(usize, (f64, Vec<f64>))> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|t| {
+                        scope.spawn(move || {
+                            (t..chunks.len())
+                                .step_by(threads)
+                                .map(|k| (k, self.chunk(theta, chunks[k])))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().expect("likelihood worker panicked"))
+                    .collect()
+            });
+            parts.sort_by_key(|(k, _)| *k);
+            parts.into_iter().map(|(_, p)| p).collect()
+        };
         parts
             .into_iter()
             .fold((0.0, vec![0.0; theta.len()]), |(ll, mut grad), (l, g)| {

@@ -46,6 +46,35 @@ fn the_penalty_shrinks_estimates_and_costs_likelihood() {
     .is_err());
 }
 
+#[test]
+fn a_fit_on_several_threads_equals_the_fit_on_one() {
+    // CDNOW's patterns, each repeated with 20 slightly longer observation windows: over 16,384
+    // distinct patterns, enough for the likelihood to be split over two threads.
+    let cdnow = common::cdnow();
+    let data = Patterns::compress(
+        cdnow
+            .rows
+            .iter()
+            .flat_map(|p| (0..20).map(move |k| (p.x, p.t_x, p.t + k as f64 * 1e-3))),
+    );
+    assert!(data.rows.len() > 16_384);
+    let on = |threads| {
+        fit_with(
+            &BgNbd,
+            &data.rows,
+            FitOptions {
+                threads,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    // Not merely close: the same fit, bit for bit, on one, two or three threads.
+    let one = on(1);
+    assert_eq!(one, on(2));
+    assert_eq!(one, on(3));
+}
+
 /// One parameter, ℓ(θ) = −(ln θ − 1)², maximised at θ = e; its gradient "overflows" above θ = 5.
 struct Fragile;
 
