@@ -99,9 +99,12 @@ pub struct InputArgs {
     /// IANA time zone of the shop: naive timestamps are in it, offsets are converted to it.
     #[arg(long, default_value = "UTC")]
     pub timezone: String,
-    /// Amounts use a decimal comma (12,50).
-    #[arg(long)]
+    /// Amounts use a decimal comma (12,50; 1.234,50). By default the amounts decide (README).
+    #[arg(long, conflicts_with = "decimal_point")]
     pub decimal_comma: bool,
+    /// Amounts use a decimal point (12.50; 1,234.50).
+    #[arg(long)]
+    pub decimal_point: bool,
     /// Write every rejected row (file, line, column, value, reason) to this CSV file.
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
@@ -301,15 +304,12 @@ pub struct SimulateArgs {
     /// Unit the rate parameters (alpha, gamma) refer to.
     #[arg(long, default_value = "week")]
     pub time_unit: TimeUnit,
-    /// Purchase process: bgnbd, mbgnbd (customers may also leave right after their first
-    /// purchase), pareto (Pareto/NBD), or bgbb (one purchase opportunity per --time-unit; the
-    /// whole cohort starts on --start).
+    /// Purchase process: bgnbd, mbgnbd, pareto, or bgbb (one purchase opportunity per
+    /// --time-unit; the whole cohort starts on --start).
     #[arg(long, value_parser = simulated_model, default_value = "bgnbd")]
     pub purchase_model: ModelKind,
-    /// The purchase model's parameters in `clv fit`'s order, per --time-unit: r,alpha,a,b
-    /// (bgnbd, mbgnbd), r,alpha,s,beta (pareto), alpha,beta,gamma,delta (bgbb). Default: the
-    /// published CDNOW fits (bgnbd 0.243,4.414,0.793,2.426; pareto 0.553,10.58,0.606,11.67) and the
-    /// donations fit for bgbb (1.204,0.750,0.657,2.783).
+    /// The purchase model's parameters in `clv fit`'s order, per --time-unit (r,alpha,a,b; …).
+    /// Default: the published CDNOW fits (BG/NBD, Pareto/NBD), the donations fit (BG/BB).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub params: Vec<f64>,
     /// Gamma-Gamma p (shape of each order's value).

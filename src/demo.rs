@@ -12,41 +12,41 @@ const CDNOW: &str = include_str!("../tests/data/CDNOW_sample.txt");
 /// How the CDNOW sample is read: whitespace-separated master id, customer id, yyyymmdd, CDs,
 /// dollars, followed to June 1998.
 const CDNOW_COLUMNS: &str = "--customer-col 2 --date-col 3 --amount-col 5";
-const CDNOW_READ: &str = "CDNOW COLUMNS --observation-end 1998-06-30";
+const CDNOW_READ: &str = "@CDNOW @COLUMNS --observation-end 1998-06-30";
 
-/// The demo: a heading, then a command line (CDNOW, SHOP, CATALOGUE and REPORT stand for the
+/// The demo: a heading, then a command line (@CDNOW, @SHOP, @CATALOGUE and @REPORT stand for the
 /// demo's files; TOP for the most valuable customers, which `clv score` computes).
 const STEPS: [(&str, &str); 9] = [
-    ("== Customer summary: 39-week calibration to 1997-09-30, 39-week holdout to 1998-06-30 ==",
-     "summary READ --time-unit week --calibration-end 1997-09-30 --format table"),
+    ("clv demo: the CDNOW sample, 2,357 customers who first bought CDs in Q1 1997, followed to June 1998.\nData: @CDNOW (whitespace-separated: master id, customer id, yyyymmdd, CDs, dollars)\n\n== Customer summary: 39-week calibration to 1997-09-30, 39-week holdout to 1998-06-30 ==",
+     "summary @READ --time-unit week --calibration-end 1997-09-30 --format table"),
     ("(frequency = repeat purchase days; recency and T in weeks; monetary_value = mean repeat purchase)\n\n== Shop metrics over the whole period ==",
-     "metrics READ --window 90d --cac 20 --format table"),
+     "metrics @READ --window 90d --cac 20 --format table"),
     ("\n== Which model forecasts best: fitted on 39 weeks, checked on the next 39 ==",
-     "validate READ --calibration-end 1997-09-30"),
+     "validate @READ --calibration-end 1997-09-30"),
     ("\n== What each customer is worth: scored as of 1998-06-30, next 52 weeks, 10% a year ==",
-     "TOP score READ --horizon 52w"),
+     "TOP score @READ --horizon 52w"),
     ("\n== Who to look after: RFM segments, value tiers, valuable customers at risk ==",
-     "segments READ --horizon 52w --top 5 --format table"),
+     "segments @READ --horizon 52w --top 5 --format table"),
     ("\n== When to remind and what to offer: a simulated shop with 200 products ==",
-     "simulate -o SHOP --customers 5000 --seed 42 --skus 200 --lines-per-order 3 --catalogue CATALOGUE"),
-    ("", "replenish SHOP --as-of 2024-12-01 --window 7d --min-repeats 20 --format table"),
-    (" ", "cross-sell SHOP --min-support 0.002 --top 5 --format table"),
-    ("(the planted cycles and companion products are in CATALOGUE: compare)\n\n== The report a shop owner reads ==",
-     "report READ --calibration-end 1997-09-30 --horizon 52w -o REPORT"),
+     "simulate -o @SHOP --customers 5000 --seed 42 --skus 200 --lines-per-order 3 --catalogue @CATALOGUE"),
+    ("", "replenish @SHOP --as-of 2024-12-01 --window 7d --min-repeats 20 --format table"),
+    (" ", "cross-sell @SHOP --min-support 0.002 --top 5 --format table"),
+    ("(the planted cycles and companion products are in @CATALOGUE: compare)\n\n== The report a shop owner reads ==",
+     "report @READ --calibration-end 1997-09-30 --horizon 52w -o @REPORT"),
 ];
 
 /// What to try next, with the same placeholders.
 const NEXT: [&str; 12] = [
-    "summary CDNOW COLUMNS --time-unit week --format csv -o summary.csv",
-    "metrics CDNOW COLUMNS --window 12w --format json",
-    "fit CDNOW COLUMNS --calibration-end 1997-09-30 --model gg -o spend.json",
-    "score CDNOW COLUMNS --horizon 365d --discount-rate 10% -o scores.csv",
-    "score CDNOW COLUMNS --model pareto --intervals bootstrap --draws 200 -o scores.csv",
-    "report CDNOW COLUMNS --calibration-end 1997-09-30 -o report.html",
-    "segments CDNOW COLUMNS -o segments.csv",
-    "customer CDNOW COLUMNS 1981",
-    "replenish SHOP --as-of 2024-12-01 --window 14d -o reminders.csv",
-    "cross-sell SHOP --recommendations recommendations.csv -o rules.csv",
+    "summary @CDNOW @COLUMNS --time-unit week --format csv -o summary.csv",
+    "metrics @CDNOW @COLUMNS --window 12w --format json",
+    "fit @CDNOW @COLUMNS --calibration-end 1997-09-30 --model gg -o spend.json",
+    "score @CDNOW @COLUMNS --horizon 365d --discount-rate 10% -o scores.csv",
+    "score @CDNOW @COLUMNS --model pareto --intervals bootstrap --draws 200 -o scores.csv",
+    "report @CDNOW @COLUMNS --calibration-end 1997-09-30 -o report.html",
+    "segments @CDNOW @COLUMNS -o segments.csv",
+    "customer @CDNOW @COLUMNS 1981",
+    "replenish @SHOP --as-of 2024-12-01 --window 14d -o reminders.csv",
+    "cross-sell @SHOP --recommendations recommendations.csv -o rules.csv",
     "simulate --customers 100000 -o orders.csv && clv summary orders.csv --time-unit week",
     "summary YOUR_EXPORT.csv --rejects rejects.csv   # columns are detected from the header",
 ];
@@ -77,14 +77,14 @@ pub fn demo() -> Result<()> {
     std::fs::write(&cdnow, CDNOW).with_context(|| format!("writing {}", cdnow.display()))?;
     let file = |name: &str| dir.join(name).display().to_string();
     let places = [
-        ("READ", CDNOW_READ.to_string()),
-        ("COLUMNS", CDNOW_COLUMNS.to_string()),
-        ("CDNOW", cdnow.display().to_string()),
-        ("SHOP", file("simulated_shop.csv")),
-        ("CATALOGUE", file("simulated_catalogue.csv")),
-        ("REPORT", file("cdnow-report.html")),
+        ("@READ", CDNOW_READ.to_string()),
+        ("@COLUMNS", CDNOW_COLUMNS.to_string()),
+        ("@CDNOW", cdnow.display().to_string()),
+        ("@SHOP", file("simulated_shop.csv")),
+        ("@CATALOGUE", file("simulated_catalogue.csv")),
+        ("@REPORT", file("cdnow-report.html")),
     ];
-    // Placeholders are whole words (punctuation may follow); READ expands to CDNOW and its
+    // Placeholders are whole words (punctuation may follow); @READ expands to @CDNOW and its
     // columns first.
     let fill = |text: &str| -> String {
         places.iter().fold(text.to_string(), |t, (k, v)| {
@@ -97,14 +97,9 @@ pub fn demo() -> Result<()> {
                 .join(" ")
         })
     };
-    println!("clv demo: the CDNOW sample, 2,357 customers who first bought CDs in Q1 1997, followed to June 1998.");
-    println!(
-        "Data: {} (whitespace-separated: master id, customer id, yyyymmdd, CDs, dollars)\n",
-        cdnow.display()
-    );
     for (title, line) in STEPS {
         if !title.is_empty() {
-            println!("{}", fill(title.trim()));
+            println!("{}", fill(title).trim_end());
         }
         let line = fill(line);
         let (top, line) = match line.strip_prefix("TOP ") {

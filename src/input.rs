@@ -4,8 +4,8 @@
 use crate::cli::{InputArgs, InputFormat};
 use anyhow::{Context, Result};
 use clv_data::{
-    ColumnSpec, DateParser, OrderLine, Period, Progress, ReadOptions, ReadReport, RejectLog,
-    SerialFeed,
+    ColumnSpec, DateParser, DecimalMark, OrderLine, Period, Progress, ReadOptions, ReadReport,
+    RejectLog, SerialFeed,
 };
 use clv_parquet::Format;
 use clv_report::text;
@@ -65,7 +65,8 @@ fn read_options(input: &InputArgs, threads: usize) -> ReadOptions {
             quantity: input.quantity_col.clone(),
             price: input.price_col.clone(),
         },
-        decimal_comma: input.decimal_comma,
+        decimal: (input.decimal_comma.then_some(DecimalMark::Comma))
+            .or(input.decimal_point.then_some(DecimalMark::Point)),
         block_bytes: None,
         threads,
     }

@@ -3,6 +3,7 @@
 //! - [`time`]: timestamps, the shop's time zone, purchase periods and model time units.
 //! - [`columns`]: which column is the customer, the date, the amount, … (explicit or detected).
 //! - [`line`]: one order line, and turning raw text fields into one.
+//! - [`decimal`]: the decimal mark of amounts, detected from the values.
 //! - [`reject`]: rows that could not be used, with file, line, column, value and reason.
 //! - [`read`]: streaming CSV/TSV/whitespace reader with delimiter and header detection.
 //! - [`numeric`]: small non-order inputs: opportunity summaries, survival curves, subscribers.
@@ -12,6 +13,7 @@
 //! Readers take a path or any `impl Read`, and use as many threads as their options say.
 
 pub mod columns;
+pub mod decimal;
 pub mod line;
 pub mod numeric;
 pub mod read;
@@ -20,6 +22,7 @@ pub mod table;
 pub mod time;
 
 pub use columns::{Column, ColumnMapping, ColumnSpec, Role};
+pub use decimal::{DecimalChoice, DecimalMark};
 pub use line::{LineBuilder, OrderLine};
 pub use read::{
     accept, read_delimited, read_delimited_from, read_delimited_sharded,
@@ -52,6 +55,8 @@ pub enum DataError {
     Empty(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    Decimal(String),
     #[error(transparent)]
     Time(#[from] TimeError),
 }

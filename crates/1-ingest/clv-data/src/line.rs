@@ -1,6 +1,7 @@
 //! One order line as clv sees it, and turning raw text fields into one (or into a [`Reject`]).
 
 use crate::columns::{ColumnMapping, Role};
+use crate::decimal::DecimalMark;
 use crate::reject::{Reject, RejectReason};
 use crate::time::DateParser;
 
@@ -44,47 +45,73 @@ pub fn trim_field(s: &[u8]) -> &[u8] {
     }
 }
 
-/// Parse a money or count value: `12.50`, `-3`, `$1,234.50`, `€ 12.50`, `(12.50)` (negative), and
-/// with `decimal_comma` also `12,50` and `1.234,50`. Rejects NaN and infinities.
+/// Parse a money or count value: `12.50`, `-3`, `$1,234.50`, `€ 12.50`, `(12.50)` (negative),
+/// and with [`DecimalMark::Comma`] `12,50` and `1.234,50`. Thousands separators must group
+/// digits in threes (`1,234.50`; `29,33` is no number with a decimal point, `1.2345` none with a
+/// decimal comma). Rejects NaN and infinities.
 #[inline]
-pub fn parse_number(raw: &[u8], decimal_comma: bool) -> Option<f64> {
+pub fn parse_number(raw: &[u8], mark: DecimalMark) -> Option<f64> {
     let s = trim_field(raw);
-    plain_decimal(s).or_else(|| parse_formatted_number(s, decimal_comma))
+    match mark {
+        DecimalMark::Point => plain_decimal(s).or_else(|| parse_formatted_number(s, mark)),
+        // With a decimal comma a plain `1.234` is a thousand, not the fast path's fraction.
+        DecimalMark::Comma => parse_formatted_number(s, mark),
+    }
+}
+
+/// True when `text` is digits in groups of three after a first group of one to three, split by
+/// `group` (or digits alone, without `group`).
+fn grouped_digits(text: &str, group: char) -> bool {
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if !text.contains(group) {
+        return digits(text);
+    }
+    let mut groups = text.split(group);
+    let first = groups.next().unwrap_or("");
+    digits(first) && first.len() <= 3 && groups.all(|g| g.len() == 3 && digits(g))
 }
 
 /// [`parse_number`] beyond plain decimals (kept out of line: the plain path is on every row).
 #[inline(never)]
-fn parse_formatted_number(s: &[u8], decimal_comma: bool) -> Option<f64> {
-    if let Some(v) = std::str::from_utf8(s)
-        .ok()
-        .and_then(|t| t.parse::<f64>().ok())
-    {
-        if !decimal_comma || !s.contains(&b',') {
+fn parse_formatted_number(s: &[u8], mark: DecimalMark) -> Option<f64> {
+    let text = std::str::from_utf8(s).ok()?;
+    if mark == DecimalMark::Point {
+        if let Ok(v) = text.parse::<f64>() {
             return v.is_finite().then_some(v);
         }
     }
-    let text = std::str::from_utf8(s).ok()?;
     let (negative, text) = match text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
         Some(inner) => (true, inner),
         None => (false, text),
     };
-    let (group, decimal) = if decimal_comma {
-        ('.', ',')
-    } else {
-        (',', '.')
-    };
-    let mut cleaned = String::with_capacity(text.len());
+    let (group, decimal) = mark.separators();
+    let mut body = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
-            '0'..='9' | '-' | '+' | 'e' | 'E' => cleaned.push(c),
-            c if c == decimal => cleaned.push('.'),
-            c if c == group || c.is_whitespace() || c == '\'' => {}
+            '0'..='9' | '-' | '+' => body.push(c),
+            c if c == decimal || c == group => body.push(c),
+            // Spaces and apostrophes group thousands too (`1 234,50`, `1'234.50`).
+            c if c.is_whitespace() || c == '\'' => {}
             '$' | '€' | '£' | '¥' | '₹' | '₩' | '₽' | '¢' => {}
             _ => return None,
         }
     }
-    let v: f64 = cleaned.parse().ok()?;
-    let v = if negative { -v } else { v };
+    let (sign, unsigned) = match body.strip_prefix('-') {
+        Some(rest) => (-1.0, rest),
+        None => (1.0, body.strip_prefix('+').unwrap_or(&body)),
+    };
+    let (whole, fraction) = match unsigned.split_once(decimal) {
+        Some((w, f)) => (w, f),
+        None => (unsigned, ""),
+    };
+    let fraction_ok = fraction.bytes().all(|b| b.is_ascii_digit());
+    let whole_ok = (whole.is_empty() && !fraction.is_empty()) || grouped_digits(whole, group);
+    if !(fraction_ok && whole_ok) || unsigned.ends_with(decimal) {
+        return None;
+    }
+    let plain = format!("{}.{}", whole.replace(group, ""), fraction);
+    let v: f64 = plain.parse().ok()?;
+    let v = sign * if negative { -v } else { v };
     v.is_finite().then_some(v)
 }
 
@@ -139,17 +166,12 @@ pub struct LineBuilder {
     price: Option<usize>,
     names: Vec<(usize, String)>,
     widest: usize,
-    decimal_comma: bool,
+    mark: DecimalMark,
     dates: DateParser,
 }
 
 impl LineBuilder {
-    pub fn new(
-        file: &str,
-        mapping: &ColumnMapping,
-        dates: DateParser,
-        decimal_comma: bool,
-    ) -> Self {
+    pub fn new(file: &str, mapping: &ColumnMapping, dates: DateParser, mark: DecimalMark) -> Self {
         let idx = |r: Role| mapping.get(r).map(|c| c.index);
         LineBuilder {
             file: file.to_string(),
@@ -166,7 +188,7 @@ impl LineBuilder {
                 .map(|(_, c)| (c.index, c.name.clone()))
                 .collect(),
             widest: mapping.widest(),
-            decimal_comma,
+            mark,
             dates,
         }
     }
@@ -225,7 +247,7 @@ impl LineBuilder {
             .ok_or_else(|| reject(self.date, raw_date, RejectReason::BadDate))?;
         let number = |index: usize, reason| {
             let raw = get(index);
-            parse_number(raw, self.decimal_comma).ok_or_else(|| reject(index, raw, reason))
+            parse_number(raw, self.mark).ok_or_else(|| reject(index, raw, reason))
         };
         let quantity = match self.quantity {
             Some(i) if !is_null(trim_field(get(i))) => number(i, RejectReason::BadQuantity)?,
@@ -297,24 +319,42 @@ mod tests {
 
     #[test]
     fn numbers() {
-        let cases: &[(&str, bool, Option<f64>)] = &[
-            ("29.33", false, Some(29.33)),
-            (" -3 ", false, Some(-3.0)),
-            ("$1,234.50", false, Some(1234.5)),
-            ("€ 12.50", false, Some(12.5)),
-            ("(12.50)", false, Some(-12.5)),
-            ("\"7\"", false, Some(7.0)),
-            ("12,50", true, Some(12.5)),
-            ("1.234,50", true, Some(1234.5)),
-            ("1e3", false, Some(1000.0)),
-            ("NaN", false, None),
-            ("inf", false, None),
-            ("12.5.3", false, None),
-            ("abc", false, None),
-            ("", false, None),
+        let (p, c) = (DecimalMark::Point, DecimalMark::Comma);
+        let cases: &[(&str, DecimalMark, Option<f64>)] = &[
+            ("29.33", p, Some(29.33)),
+            (" -3 ", p, Some(-3.0)),
+            ("$1,234.50", p, Some(1234.5)),
+            ("1,234,567", p, Some(1234567.0)),
+            ("€ 12.50", p, Some(12.5)),
+            ("(12.50)", p, Some(-12.5)),
+            ("\"7\"", p, Some(7.0)),
+            ("1e3", p, Some(1000.0)),
+            ("-$1,234.50", p, Some(-1234.5)),
+            ("12,50", c, Some(12.5)),
+            ("1.234,50", c, Some(1234.5)),
+            ("1.234", c, Some(1234.0)),
+            ("1 234,50", c, Some(1234.5)),
+            ("-0,99", c, Some(-0.99)),
+            ("12", c, Some(12.0)),
+            // A mark that does not fit the value is no number, never a misread one.
+            ("29,33", p, None),
+            ("1.234,50", p, None),
+            ("12,5", p, None),
+            ("1.2345", c, None),
+            ("12.50", c, None),
+            ("1,234.50", c, None),
+            ("NaN", p, None),
+            ("inf", p, None),
+            ("12.5.3", p, None),
+            ("abc", p, None),
+            ("", p, None),
         ];
-        for (text, comma, want) in cases {
-            assert_eq!(parse_number(text.as_bytes(), *comma), *want, "{text}");
+        for (text, mark, want) in cases {
+            assert_eq!(
+                parse_number(text.as_bytes(), *mark),
+                *want,
+                "{text} with a {mark:?}"
+            );
         }
     }
 }

@@ -2,7 +2,8 @@
 //! text (like the CDNOW sample). Detects the delimiter and the header row unless told, maps
 //! columns, and hands each accepted line to a sink without keeping rows in memory.
 
-use crate::columns::{ColumnMapping, ColumnSpec};
+use crate::columns::{ColumnMapping, ColumnSpec, Role};
+use crate::decimal::{DecimalChoice, DecimalMark};
 use crate::line::{parse_number, LineBuilder, OrderLine};
 use crate::reject::{Reject, RejectLog};
 use crate::time::DateParser;
@@ -53,7 +54,8 @@ pub struct ReadOptions {
     pub delimiter: Option<Delimiter>,
     pub has_header: Option<bool>,
     pub columns: ColumnSpec,
-    pub decimal_comma: bool,
+    /// The amounts' decimal mark; `None` detects it from the values.
+    pub decimal: Option<DecimalMark>,
     /// Bytes per block for [`read_delimited_sharded`] (default [`BLOCK_BYTES`]; tests use tiny
     /// blocks to exercise the cuts).
     pub block_bytes: Option<usize>,
@@ -69,6 +71,8 @@ pub struct ReadReport {
     pub delimiter: Option<Delimiter>,
     pub header: bool,
     pub mapping: ColumnMapping,
+    /// The decimal mark the amounts were read with (none for typed Parquet columns).
+    pub decimal: Option<DecimalChoice>,
     /// Data rows seen (header excluded, blank lines skipped).
     pub rows: u64,
     pub accepted: u64,
@@ -127,7 +131,15 @@ fn open_delimited(
             .collect()
     });
     let mapping = ColumnMapping::resolve(&options.columns, header_names.as_deref(), first.len())?;
-    let builder = LineBuilder::new(name, &mapping, dates.clone(), options.decimal_comma);
+    let decimal = match options.decimal {
+        Some(mark) => DecimalChoice {
+            mark,
+            detected: false,
+            example: None,
+        },
+        None => detect_decimal(&head, delimiter, header, &mapping)?,
+    };
+    let builder = LineBuilder::new(name, &mapping, dates.clone(), decimal.mark);
     let opened = Opened {
         delimiter,
         header,
@@ -137,12 +149,61 @@ fn open_delimited(
             delimiter: Some(delimiter),
             header,
             mapping,
+            decimal: Some(decimal),
             rows: 0,
             accepted: 0,
             rejected: 0,
         },
     };
     Ok((opened, head))
+}
+
+/// The decimal mark of the amount and price columns, from every whole line of the head.
+fn detect_decimal(
+    head: &[u8],
+    delimiter: Delimiter,
+    header: bool,
+    mapping: &ColumnMapping,
+) -> Result<DecimalChoice, DataError> {
+    // Whole lines only (the head may end mid-line), each with its physical line number.
+    let whole = match memchr::memrchr(b'\n', head) {
+        Some(end) if head.len() as u64 == HEAD_BYTES => &head[..end],
+        _ => head,
+    };
+    let whole = whole.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(whole);
+    let mut rows: Vec<(u64, Vec<Vec<u8>>)> = whole
+        .split(|&c| c == b'\n')
+        .enumerate()
+        .map(|(i, l)| (i as u64 + 1, l.strip_suffix(b"\r").unwrap_or(l)))
+        .filter(|(_, l)| !l.trim_ascii().is_empty())
+        .map(|(n, l)| (n, split_fields(l, delimiter)))
+        .collect();
+    if header && !rows.is_empty() {
+        rows.remove(0);
+    }
+    let mut choice = DecimalChoice {
+        mark: DecimalMark::Point,
+        detected: true,
+        example: None,
+    };
+    for role in [Role::Amount, Role::Price] {
+        let Some(column) = mapping.get(role) else {
+            continue;
+        };
+        let values = rows
+            .iter()
+            .filter_map(|(line, r)| r.get(column.index).map(|v| (*line, v.as_slice())));
+        let found = crate::decimal::detect(&column.name, values)?;
+        if found.example.is_some() {
+            if choice.example.is_some() && choice.mark != found.mark {
+                return Err(DataError::Decimal(
+                    "the amount and price columns use different decimal marks; pass --decimal-comma or --decimal-point".into(),
+                ));
+            }
+            choice = found;
+        }
+    }
+    Ok(choice)
 }
 
 /// Read `path`, sending every accepted line to `sink` and every bad row to `rejects`.
@@ -887,11 +948,18 @@ fn split_fields(line: &[u8], delimiter: Delimiter) -> Vec<Vec<u8>> {
     }
 }
 
+/// A number with either decimal mark.
+fn is_number(field: &[u8]) -> bool {
+    [DecimalMark::Point, DecimalMark::Comma]
+        .into_iter()
+        .any(|mark| parse_number(field, mark).is_some())
+}
+
 /// A first row is a header when none of its fields reads as a number or a date.
 fn looks_like_header(first: &[Vec<u8>], dates: &DateParser) -> bool {
     !first
         .iter()
-        .any(|f| parse_number(f, false).is_some() || dates.parse(f).is_some())
+        .any(|f| is_number(f) || dates.parse(f).is_some())
 }
 
 #[cfg(test)]

@@ -76,13 +76,16 @@ pub fn read_parquet_from<T: ChunkReader + 'static>(
         .with_batch_size(64 * 1024)
         .build()
         .map_err(|e| parquet_error(name, e))?;
-    let line_builder = LineBuilder::new(name, &mapping, dates.clone(), options.decimal_comma);
+    // Typed numeric columns need no mark; text amounts use the given one, or the point.
+    let mark = options.decimal.unwrap_or(clv_data::DecimalMark::Point);
+    let line_builder = LineBuilder::new(name, &mapping, dates.clone(), mark);
     let date_index = mapping.get(Role::Date).expect("resolved").index;
     let mut report = ReadReport {
         file: name.to_string(),
         delimiter: None,
         header: true,
         mapping,
+        decimal: None,
         rows: 0,
         accepted: 0,
         rejected: 0,

@@ -49,6 +49,14 @@ pub fn read_report(
         })
         .collect();
     let _ = writeln!(out, "columns: {}", mapping.join(", "));
+    if let Some(d) = &report.decimal {
+        let how = match (&d.example, d.detected) {
+            (_, false) => "as given".to_string(),
+            (Some(e), true) => format!("detected from values like `{e}`"),
+            (None, true) => "no value has a separator".to_string(),
+        };
+        let _ = writeln!(out, "amounts: {} ({how})", d.mark.name());
+    }
     if rejects.total() > 0 {
         for (reason, n) in rejects.counts() {
             let _ = writeln!(

@@ -1,0 +1,136 @@
+//! Real exports as shops have them (issue 15): each case is a small committed file in
+//! `tests/data/exports` in the shape a public dataset or a store platform writes, read with
+//! default options unless the case says otherwise, and what clv must make of it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn export(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/exports")
+        .join(name)
+}
+
+/// `clv ARGS`: (success, stdout, stderr).
+fn clv(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_clv"))
+        .args(args)
+        .output()
+        .expect("clv runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+/// What reading a file must give.
+enum Expect {
+    /// Each customer's net revenue, and words the read report must hold.
+    Revenue(&'static [(&'static str, f64)], &'static [&'static str]),
+    /// The run is refused with these words.
+    Refused(&'static str),
+}
+
+/// `clv summary FILE OPTIONS --format csv` against `expect`.
+fn check(file: &str, options: &[&str], expect: Expect) {
+    let path = export(file);
+    let mut args = vec!["summary", path.to_str().unwrap(), "--format", "csv"];
+    args.extend(options);
+    let (ok, stdout, stderr) = clv(&args);
+    match expect {
+        Expect::Refused(words) => {
+            assert!(
+                !ok && stderr.contains(words),
+                "{file} {options:?}: {stderr}"
+            )
+        }
+        Expect::Revenue(want, words) => {
+            assert!(ok, "{file} {options:?}: {stderr}");
+            let mut rows = csv::Reader::from_reader(stdout.as_bytes());
+            let headers = rows.headers().unwrap().clone();
+            let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+            let (id, revenue) = (column("customer_id"), column("revenue"));
+            let got: BTreeMap<String, f64> = rows
+                .records()
+                .map(|r| {
+                    let r = r.unwrap();
+                    (r[id].to_string(), r[revenue].parse().unwrap())
+                })
+                .collect();
+            let want: BTreeMap<String, f64> =
+                want.iter().map(|(c, v)| (c.to_string(), *v)).collect();
+            assert_eq!(got.len(), want.len(), "{file} {options:?}: {got:?}");
+            for (c, v) in &want {
+                assert!(
+                    (got[c] - v).abs() < 1e-9,
+                    "{file} {options:?}: {c} {} vs {v}",
+                    got[c]
+                );
+            }
+            for w in words {
+                assert!(
+                    stderr.contains(w),
+                    "{file} {options:?}: no `{w}` in\n{stderr}"
+                );
+            }
+        }
+    }
+}
+
+/// Item 1: a `;` file with `29,33` and `1.234,50` read without options once made every amount
+/// 100× too large (or 1.2345); quoted `"12,5"` in a comma file the same.
+#[test]
+fn decimal_marks_are_detected_said_and_never_guessed() {
+    use Expect::*;
+    check(
+        "semicolon_decimal_comma.csv",
+        &[],
+        Revenue(
+            &[("c1", 1263.83), ("c2", 12.99)],
+            &["amounts: decimal comma (detected from values like `29,33`)"],
+        ),
+    );
+    check(
+        "quoted_decimal_comma.csv",
+        &[],
+        Revenue(
+            &[("c1", 19.75), ("c2", 3.0)],
+            &["amounts: decimal comma (detected"],
+        ),
+    );
+    check(
+        "mixed_decimal_marks.csv",
+        &[],
+        Refused("mixes decimal commas (`29,33` on line 2)"),
+    );
+    check(
+        "ambiguous_thousands.csv",
+        &[],
+        Refused("`1,234` (line 2) reads as a thousand or as a fraction"),
+    );
+    // Told, the same file reads either way.
+    let told = &["amounts: decimal point (as given)"];
+    check(
+        "ambiguous_thousands.csv",
+        &["--decimal-point"],
+        Revenue(&[("c1", 1234.0), ("c2", 5678.0)], told),
+    );
+    check(
+        "ambiguous_thousands.csv",
+        &["--decimal-comma"],
+        Revenue(
+            &[("c1", 1.234), ("c2", 5.678)],
+            &["amounts: decimal comma (as given)"],
+        ),
+    );
+    // `1.2345` reads only with a point, `29,33` only with a comma: refused as mixed. Told the
+    // mark is a comma, `1.2345` groups thousands wrongly: that row is rejected, not misread.
+    check("bad_thousands.csv", &[], Refused("and decimal points (`1.2345` on line 3)"));
+    check(
+        "bad_thousands.csv",
+        &["--decimal-comma"],
+        Revenue(
+            &[("c1", 29.33), ("c2", 4.5)],
+            &["rejected         1 rows: bad_amount", "value `1.2345`"],
+        ),
+    );
+}
