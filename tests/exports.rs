@@ -124,7 +124,11 @@ fn decimal_marks_are_detected_said_and_never_guessed() {
     );
     // `1.2345` reads only with a point, `29,33` only with a comma: refused as mixed. Told the
     // mark is a comma, `1.2345` groups thousands wrongly: that row is rejected, not misread.
-    check("bad_thousands.csv", &[], Refused("and decimal points (`1.2345` on line 3)"));
+    check(
+        "bad_thousands.csv",
+        &[],
+        Refused("and decimal points (`1.2345` on line 3)"),
+    );
     check(
         "bad_thousands.csv",
         &["--decimal-comma"],

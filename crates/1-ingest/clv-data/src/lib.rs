@@ -38,13 +38,12 @@ use std::path::Path;
 /// Everything that can go wrong while reading or writing data. Each message says what to do next.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: {source}")]
-    Csv { path: String, source: csv::Error },
+    // The cause is in the message, not a `source`: printing the error chain would repeat it
+    // ("Is a directory (os error 21): Is a directory (os error 21)").
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
+    #[error("{path}: {cause}")]
+    Csv { path: String, cause: csv::Error },
     #[error("{0} (--strict stops at the first bad row: fix it, or drop --strict to skip and count such rows)")]
     Rejected(Box<Reject>),
     #[error("{0}")]
@@ -62,17 +61,17 @@ pub enum DataError {
 }
 
 impl DataError {
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
+    pub fn io(path: &Path, cause: std::io::Error) -> Self {
         DataError::Io {
             path: path.display().to_string(),
-            source,
+            cause,
         }
     }
 
-    pub fn csv(path: &Path, source: csv::Error) -> Self {
+    pub fn csv(path: &Path, cause: csv::Error) -> Self {
         DataError::Csv {
             path: path.display().to_string(),
-            source,
+            cause,
         }
     }
 }

@@ -93,7 +93,8 @@ impl Patterns {
     }
 
     /// Checks the data can be fitted: finite, 0 ≤ t_x ≤ T, x a non-negative whole number,
-    /// t_x = 0 when x = 0, positive weights.
+    /// t_x = 0 when x = 0, positive weights. T = 0 (a first purchase on the last day) is allowed:
+    /// such a customer's likelihood is 1 in every model, so they add nothing to the fit.
     pub fn validate(&self) -> Result<(), String> {
         validate_patterns(&self.rows)
     }
@@ -112,12 +113,11 @@ pub fn validate_patterns(rows: &[Pattern]) -> Result<(), String> {
             && r.x.fract() == 0.0
             && r.t_x >= 0.0
             && r.t_x <= r.t
-            && r.t > 0.0
             && (r.x > 0.0 || r.t_x == 0.0)
             && r.weight > 0.0;
         if !ok {
             return Err(format!(
-                    "invalid customer pattern x={}, t_x={}, T={}, weight={}: need whole x ≥ 0, 0 ≤ t_x ≤ T, T > 0, t_x = 0 when x = 0",
+                    "invalid customer pattern x={}, t_x={}, T={}, weight={}: need whole x ≥ 0, 0 ≤ t_x ≤ T, t_x = 0 when x = 0",
                     r.x, r.t_x, r.t, r.weight
                 ));
         }

@@ -116,3 +116,53 @@ fn nelder_mead_takes_over_when_gradients_fail() {
         report.params[0]
     );
 }
+
+/// A customer whose first purchase falls on the last day (T = 0, common when an export ends
+/// today) has likelihood 1 in every model: adding many of them leaves every fit where it was.
+#[test]
+fn customers_observed_for_no_time_add_nothing_to_a_fit() {
+    let zero = Pattern {
+        x: 0.0,
+        t_x: 0.0,
+        t: 0.0,
+        weight: 250.0,
+    };
+    let cdnow = common::cdnow().rows;
+    let donations: Vec<Pattern> = {
+        let text = std::fs::read_to_string(common::data_file("donations.csv")).unwrap();
+        text.lines()
+            .skip(1)
+            .map(|l| {
+                let v: Vec<f64> = l.split(',').map(|f| f.parse().unwrap()).collect();
+                Pattern {
+                    x: v[0],
+                    t_x: v[1],
+                    t: v[2],
+                    weight: v[3],
+                }
+            })
+            .collect()
+    };
+    let check =
+        |name: &str, fit: &dyn Fn(&[Pattern]) -> clv_models::FitReport, rows: &[Pattern]| {
+            let plain = fit(rows);
+            let mut with_zero = vec![zero];
+            with_zero.extend_from_slice(rows);
+            let padded = fit(&with_zero);
+            assert!(
+                (plain.log_likelihood - padded.log_likelihood).abs() < 1e-6,
+                "{name}"
+            );
+            for (a, b) in plain.params.iter().zip(&padded.params) {
+                assert!((a - b).abs() <= 1e-5 * a.abs(), "{name}: {a} vs {b}");
+            }
+        };
+    check("BG/NBD", &|r| fit(&BgNbd, r).unwrap(), &cdnow);
+    check("MBG/NBD", &|r| fit(&clv_models::MbgNbd, r).unwrap(), &cdnow);
+    check(
+        "Pareto/NBD",
+        &|r| fit(&clv_models::ParetoNbd, r).unwrap(),
+        &cdnow,
+    );
+    check("BG/BB", &|r| fit(&clv_models::BgBb, r).unwrap(), &donations);
+}

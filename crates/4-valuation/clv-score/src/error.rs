@@ -7,12 +7,9 @@ use clv_models::{FitError, ModelKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ValuationError {
-    #[error("{model}: {source}")]
-    Fit {
-        model: ModelKind,
-        #[source]
-        source: FitError,
-    },
+    // The fit error is in the message, not a source: callers printing the chain would repeat it.
+    #[error("{model}: {cause}")]
+    Fit { model: ModelKind, cause: FitError },
     #[error("no purchase model could be fitted ({})", failures(.0))]
     NoModelFitted(Vec<(ModelKind, FitError)>),
     #[error(

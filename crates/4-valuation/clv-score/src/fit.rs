@@ -86,9 +86,9 @@ pub fn fit_orders(
             let spend = repeat_spend(&frequency, &monetary);
             let report = SpendModel::GammaGamma
                 .fit(&spend, options)
-                .map_err(|source| ValuationError::Fit {
+                .map_err(|cause| ValuationError::Fit {
                     model: ModelKind::GAMMA_GAMMA,
-                    source,
+                    cause,
                 })?;
             Ok(FitOutcome {
                 kind: ModelKind::GAMMA_GAMMA,
@@ -137,9 +137,9 @@ pub fn fit_opportunities(
     rows: &[Pattern],
     options: FitOptions,
 ) -> Result<FitOutcome, ValuationError> {
-    let report = fit_with(&BgBb, rows, options).map_err(|source| ValuationError::Fit {
+    let report = fit_with(&BgBb, rows, options).map_err(|cause| ValuationError::Fit {
         model: ModelKind::BgBb,
-        source,
+        cause,
     })?;
     Ok(FitOutcome {
         kind: ModelKind::BgBb,
@@ -154,9 +154,9 @@ pub fn fit_opportunities(
 /// Fit the shifted-beta-geometric model to tenures.
 pub fn fit_tenures(rows: &[Tenure], options: FitOptions) -> Result<FitOutcome, ValuationError> {
     let report =
-        fit_with(&ShiftedBetaGeometric, rows, options).map_err(|source| ValuationError::Fit {
+        fit_with(&ShiftedBetaGeometric, rows, options).map_err(|cause| ValuationError::Fit {
             model: ModelKind::Sbg,
-            source,
+            cause,
         })?;
     Ok(FitOutcome {
         kind: ModelKind::Sbg,

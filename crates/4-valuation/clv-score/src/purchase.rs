@@ -26,9 +26,9 @@ pub fn fit_purchase(
 ) -> Result<FittedPurchase, ValuationError> {
     let report = model
         .fit(rows, options)
-        .map_err(|source| ValuationError::Fit {
+        .map_err(|cause| ValuationError::Fit {
             model: model.into(),
-            source,
+            cause,
         })?;
     Ok(FittedPurchase { model, report })
 }

@@ -302,9 +302,9 @@ fn spend_model(
             let started = Instant::now();
             let report = SpendModel::GammaGamma
                 .fit(repeat, config.fit_options())
-                .map_err(|source| ValuationError::Fit {
+                .map_err(|cause| ValuationError::Fit {
                     model: ModelKind::GAMMA_GAMMA,
-                    source,
+                    cause,
                 })?;
             tracing::info!(elapsed = ?started.elapsed(), "spend fit");
             ModelInUse::fitted(report)

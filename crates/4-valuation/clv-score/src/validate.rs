@@ -220,7 +220,7 @@ pub fn validation(
                 compared.push(v);
                 fits.push(fitted);
             }
-            Err(ValuationError::Fit { source, .. }) => not_compared.push((model, source)),
+            Err(ValuationError::Fit { cause, .. }) => not_compared.push((model, cause)),
             Err(e) => return Err(e),
         }
     }
