@@ -61,6 +61,9 @@ impl Role {
                 "customeremail",
                 "email",
                 "billingemail",
+                "cust",
+                "customeruniqueid",
+                "id",
             ],
             Role::Date => &[
                 "orderdate",
@@ -78,6 +81,12 @@ impl Role {
                 "created",
                 "time",
                 "saledate",
+                "orderpurchasetimestamp",
+                "eventtime",
+                "eventdate",
+                "occurredat",
+                "visitdate",
+                "bookingdate",
             ],
             Role::Amount => &[
                 "amount",
@@ -93,7 +102,9 @@ impl Role {
                 "monetaryvalue",
                 "spend",
                 "dollars",
+                "dollarvalue",
                 "subtotal",
+                "paymentvalue",
             ],
             Role::Order => &[
                 "orderid",
@@ -196,6 +207,11 @@ impl ColumnMapping {
             .map(|(_, c)| c)
     }
 
+    /// True when rows carry a value (an amount, or a price).
+    pub fn has_value(&self) -> bool {
+        self.get(Role::Amount).is_some() || self.get(Role::Price).is_some()
+    }
+
     /// The largest index any role reads, so short rows can be told apart.
     pub fn widest(&self) -> usize {
         self.columns.iter().map(|(_, c)| c.index).max().unwrap_or(0)
@@ -222,12 +238,10 @@ impl ColumnMapping {
             .into_iter()
             .filter(|r| mapping.get(*r).is_none())
             .collect();
-        let no_value = mapping.get(Role::Amount).is_none() && mapping.get(Role::Price).is_none();
-        if !missing.is_empty() || no_value {
-            let mut needed: Vec<String> = missing.iter().map(|r| r.flag().to_string()).collect();
-            if no_value {
-                needed.push("--amount-col (or --price-col with --quantity-col)".into());
-            }
+        // Without an amount (or price) column every order is worth 0: an event log of visits
+        // or bookings still has purchases to predict.
+        if !missing.is_empty() {
+            let needed: Vec<String> = missing.iter().map(|r| r.flag().to_string()).collect();
             let found = match header {
                 Some(h) => format!("the header has: {}", h.join(", ")),
                 None => format!(
@@ -360,6 +374,8 @@ mod tests {
             ),
             (&none, None, 5, Err("--customer-col, --date-col")),
             (&none, Some("who,when,what"), 3, Err("the header has: who, when, what")),
+            // An event log: no amount is no refusal.
+            (&none, Some("user_id,timestamp,page"), 3, Ok("customer=0 date=1")),
         ];
         for (spec, names, width, want) in cases {
             let got = resolved(spec, *names, *width);

@@ -264,7 +264,9 @@ impl LineBuilder {
                 }
             }
             (None, Some(i)) => quantity * number(i, RejectReason::BadPrice)?,
-            (None, None) => unreachable!("ColumnMapping::resolve requires amount or price"),
+            // No value column: every line is a purchase worth nothing (a negative quantity still
+            // marks a return, below).
+            (None, None) => 0.0,
         };
         if value == 0.0 && quantity < 0.0 {
             value = -0.0;

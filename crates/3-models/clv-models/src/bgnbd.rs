@@ -283,7 +283,13 @@ fn row_log_likelihood(
         * (r / alpha - (r + x) / (alpha + t_x)
             + w_still * (r + x) * (1.0 / (alpha + t_x) - 1.0 / (alpha + t)));
     grad[2] += weight * (k.d_a + w_dropped / a);
-    grad[3] += weight * (k.d_b - w_dropped / k.b_x);
+    // Without a dropout term (BG/NBD, x = 0) b + x − 1 may be 0, at b = 1: no share to divide.
+    let dropped_b = if w_dropped > 0.0 {
+        w_dropped / k.b_x
+    } else {
+        0.0
+    };
+    grad[3] += weight * (k.d_b - dropped_b);
     weight * (k.ln_gammas + r * k.ln_alpha - (r + x) * ln_tx + tail)
 }
 

@@ -87,6 +87,20 @@ fn spend_chunk(theta: &[f64], rows: &[SpendPattern], grad: &mut [f64]) -> f64 {
     ll
 }
 
+/// Refuses spend that does not vary: when every repeat buyer's mean spend is the same, the
+/// likelihood grows without bound as p and q do (a fit "converges" to a log-likelihood of 10⁴⁸).
+fn constant_spend(rows: &[SpendPattern]) -> Result<(), String> {
+    let (lo, hi) = rows.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), r| {
+        (lo.min(r.m), hi.max(r.m))
+    });
+    if hi - lo > 1e-9 * hi {
+        return Ok(());
+    }
+    Err(format!(
+        "every repeat buyer's mean spend is {hi}: spend does not vary, so the Gamma-Gamma spend model cannot be fitted (constant spend); expected spend per order is {hi} for everyone"
+    ))
+}
+
 impl Model for GammaGamma {
     type Row = SpendPattern;
 
@@ -115,7 +129,7 @@ impl Model for GammaGamma {
                 "the spend model needs repeat buyers with a positive mean spend; got x = {}, mean spend = {} (leave out customers without repeat purchases or with zero/negative net spend)",
                 r.x, r.m
             )),
-            None => Ok(()),
+            None => constant_spend(rows),
         }
     }
 

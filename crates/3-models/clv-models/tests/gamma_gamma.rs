@@ -50,3 +50,27 @@ fn expected_spend_and_bad_input() {
     )
     .is_err());
 }
+
+/// Constant spend (every order the same price: a subscription box, a fixed fee) once "converged"
+/// to a log-likelihood of 10⁴⁸; it is refused and the message names the cause.
+#[test]
+fn constant_spend_is_refused_by_name() {
+    let rows: Vec<SpendPattern> = (1..=40)
+        .map(|x| SpendPattern {
+            x: x as f64,
+            m: 19.99,
+            weight: 1.0 + (x % 3) as f64,
+        })
+        .collect();
+    match fit(&GammaGamma, &rows) {
+        Err(clv_models::FitError::Data(why)) => assert!(why.contains("constant spend"), "{why}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // One buyer spending a cent more is spend that varies: no refusal for that reason.
+    let mut varied = rows.clone();
+    varied[0].m = 20.0;
+    assert!(!matches!(
+        fit(&GammaGamma, &varied),
+        Err(clv_models::FitError::Data(_))
+    ));
+}

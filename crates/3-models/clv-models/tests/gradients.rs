@@ -22,11 +22,16 @@ fn analytic_gradients_equal_finite_differences() {
         pattern(1.0, 2.0, 30.0),
         pattern(26.0, 30.857, 31.0),
         pattern(400.0, 52.0, 52.0),
+        // A first purchase on the last day: T = 0.
+        pattern(0.0, 0.0, 0.0),
     ];
-    let purchase_points: [&[f64]; 3] = [
+    // b = 1 exactly: BG/NBD's dropout odds a/(b + x − 1) have a zero denominator at x = 0,
+    // where the term is absent (the gradient was NaN there, and the optimiser froze b).
+    let purchase_points: [&[f64]; 4] = [
         &[0.2425982, 4.4136842, 0.7929899, 2.4261667],
         &[0.3, 0.5, 0.2, 0.4],
         &[5.0, 80.0, 3.0, 12.0],
+        &[1.0, 38.0, 1.0, 1.0],
     ];
     for theta in purchase_points {
         for row in &histories {
@@ -41,12 +46,16 @@ fn analytic_gradients_equal_finite_differences() {
         }
     }
     // Pareto/NBD on both sides of α = β (the likelihood switches form there) and at it.
-    let pareto_points: [&[f64]; 5] = [
+    // The last two sit on the ridge of large s and β, where ₂F₁'s argument nears 1 and its
+    // derivatives come from the 1 − z transformation.
+    let pareto_points: [&[f64]; 7] = [
         &[0.5534, 10.5802, 0.6061, 11.6562],
         &[0.5534, 12.0, 0.6061, 11.6562],
         &[0.8, 7.0, 1.5, 7.0],
         &[2.0, 0.5, 0.3, 60.0],
         &[0.3, 90.0, 4.0, 2.0],
+        &[0.41, 8.17, 276.7, 9743.0],
+        &[0.2, 3.8, 50.0, 1e5],
     ];
     for theta in pareto_points {
         for row in &histories {

@@ -28,8 +28,9 @@ fn agrees_with_mpmath_over_the_model_grid() {
             worst = (error, label.clone());
         }
         assert!(error <= tolerance, "{label}: {got} vs mpmath {want}");
-        // The series with derivatives has no transformation: checked wherever it converges
-        // within its term budget, which must include every case below z = 0.99 with moderate a, b.
+        // With derivatives: the series, or where the value uses the 1 − z transformation, the
+        // same with central differences; checked wherever it answers, which must include every
+        // case below z = 0.99 with moderate a, b.
         match ln_hyp2f1_with_gradient(a, b, c, z) {
             Err(e) => assert!(z >= 0.99 || a.min(b) > 1000.0, "{label}: {e}"),
             Ok((with_grad, _)) => assert!(

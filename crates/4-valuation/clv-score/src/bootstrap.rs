@@ -20,15 +20,16 @@ pub struct Fitted<'a> {
     pub purchase: PurchaseModel,
     pub purchase_params: &'a [f64],
     pub patterns: &'a [Pattern],
-    pub spend_params: &'a [f64],
-    pub spend_rows: &'a [SpendPattern],
+    /// The spend model's parameters and its repeat buyers, when there is a spend model.
+    pub spend: Option<(&'a [f64], &'a [SpendPattern])>,
 }
 
 /// Refitted parameter sets, one per successful draw, in the same order for both models.
 #[derive(Debug, Clone)]
 pub struct Refits {
     pub purchase: Vec<Vec<f64>>,
-    pub spend: Vec<Vec<f64>>,
+    /// None without a spend model.
+    pub spend: Option<Vec<Vec<f64>>>,
     /// Draws whose refit did not converge, left out.
     pub left_out: usize,
 }
@@ -46,9 +47,9 @@ pub fn refits(
         purchase,
         purchase_params,
         patterns,
-        spend_params,
-        spend_rows,
+        spend,
     } = *fitted;
+    let (spend_params, spend_rows) = spend.unwrap_or((&[1.0, 2.0, 1.0], &[]));
     let process = PurchaseProcess::of(ModelKind::from(purchase), purchase_params)
         .ok_or_else(|| ValuationError::Config(format!("no simulator for a {purchase} model")))?;
     let [p, q, gamma] = [spend_params[0], spend_params[1], spend_params[2]];
@@ -93,8 +94,14 @@ pub fn refits(
         }
         spends.sort_by(|a, b| a.x.total_cmp(&b.x));
         let purchase = purchase.fit(&histories.rows, options).ok();
-        let spend = SpendModel::GammaGamma.fit(&spends, options).ok();
-        Ok(purchase.zip(spend).map(|(p, s)| (p.params, s.params)))
+        let spend = match fitted.spend {
+            Some(_) => SpendModel::GammaGamma
+                .fit(&spends, options)
+                .ok()
+                .map(|s| s.params),
+            None => Some(Vec::new()),
+        };
+        Ok(purchase.zip(spend).map(|(p, s)| (p.params, s)))
     })?;
     let succeeded: Vec<(Vec<f64>, Vec<f64>)> = refits.into_iter().flatten().collect();
     if succeeded.len() * 10 < draws * 9 || succeeded.len() < 2 {
@@ -104,10 +111,10 @@ pub fn refits(
         });
     }
     let left_out = draws - succeeded.len();
-    let (purchase, spend) = succeeded.into_iter().unzip();
+    let (purchase, spend): (Vec<_>, Vec<_>) = succeeded.into_iter().unzip();
     Ok(Refits {
         purchase,
-        spend,
+        spend: fitted.spend.map(|_| spend),
         left_out,
     })
 }

@@ -27,6 +27,29 @@ pub struct Choice {
     pub scores: Vec<(PurchaseModel, f64)>,
     /// Models that could not be fitted, so were not compared.
     pub not_compared: Vec<(PurchaseModel, FitError)>,
+    /// Compared models with parameters the data does not (or only poorly) determine: a model
+    /// without such parameters is preferred over them.
+    pub doubtful: Vec<(PurchaseModel, Vec<String>)>,
+}
+
+/// The models among `fits` whose parameters the data does not determine well, and which.
+fn doubtful<'f>(
+    fits: impl IntoIterator<Item = &'f FittedPurchase>,
+) -> Vec<(PurchaseModel, Vec<String>)> {
+    fits.into_iter()
+        .filter(|f| !f.report.well_determined())
+        .map(|f| {
+            let r = &f.report;
+            (
+                f.model,
+                r.undetermined
+                    .iter()
+                    .chain(&r.poorly_determined)
+                    .cloned()
+                    .collect(),
+            )
+        })
+        .collect()
 }
 
 impl Choice {
@@ -43,6 +66,22 @@ impl Choice {
 
     /// The reason, for people.
     pub fn reason(&self) -> String {
+        let doubts: Vec<String> = self
+            .doubtful
+            .iter()
+            .map(|(m, params)| format!("{m} ({})", params.join(", ")))
+            .collect();
+        let passed = match doubts.is_empty() {
+            true => String::new(),
+            false => format!(
+                "; preferring models whose parameters the data determines over {}",
+                doubts.join(", ")
+            ),
+        };
+        self.criterion_reason() + &passed
+    }
+
+    fn criterion_reason(&self) -> String {
         let chosen = self.fitted.model;
         match self.criterion {
             Criterion::HoldoutError { actual, predicted } => {
@@ -80,8 +119,14 @@ pub fn choose_by_holdout(
     options: FitOptions,
 ) -> Result<Choice, ValuationError> {
     let (v, fits) = validation(h, time_unit, &PurchaseModel::ALL, options)?;
+    // A model whose parameters the data determines beats one whose it does not.
+    let doubt = |k: usize| !fits[k].report.well_determined();
     let best = (0..v.models.len())
-        .min_by(|&a, &b| v.models[a].mae.total_cmp(&v.models[b].mae))
+        .min_by(|&a, &b| {
+            (doubt(a), v.models[a].mae)
+                .partial_cmp(&(doubt(b), v.models[b].mae))
+                .expect("finite")
+        })
         .expect("validation compares at least one model");
     let criterion = Criterion::HoldoutError {
         actual: v.actual_holdout_purchases,
@@ -89,6 +134,7 @@ pub fn choose_by_holdout(
     };
     let scores = v.models.iter().map(|m| (m.model, m.mae)).collect();
     Ok(Choice {
+        doubtful: doubtful(&fits),
         fitted: fits.into_iter().nth(best).expect("one fit per model"),
         criterion,
         scores,
@@ -119,14 +165,18 @@ pub fn choose_by_bic(rows: &[Pattern], options: FitOptions) -> Result<Choice, Va
         ));
     }
     let scores = fits.iter().map(|(bic, f)| (f.model, *bic)).collect();
+    let doubts = doubtful(fits.iter().map(|(_, f)| f));
+    // A model whose parameters the data determines beats one whose it does not.
+    let key = |(bic, f): &(f64, FittedPurchase)| (!f.report.well_determined(), *bic);
     let (_, fitted) = fits
         .into_iter()
-        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .min_by(|a, b| key(a).partial_cmp(&key(b)).expect("finite"))
         .expect("non-empty");
     Ok(Choice {
         fitted,
         criterion: Criterion::Bic,
         scores,
         not_compared,
+        doubtful: doubts,
     })
 }

@@ -81,6 +81,11 @@ pub fn fit_orders(
     let customers = rows.len() as u64;
     match what {
         OrderModel::Spend => {
+            let revenue: Vec<f64> = rows.iter().map(|r| r.revenue).collect();
+            let orders: Vec<i64> = rows.iter().map(|r| r.orders as i64).collect();
+            if let Some(why) = crate::score::spend_unmodellable(&revenue, &orders) {
+                return Err(ValuationError::Data(format!("Gamma-Gamma: {why}")));
+            }
             let frequency: Vec<i64> = rows.iter().map(|r| r.frequency as i64).collect();
             let monetary: Vec<f64> = rows.iter().map(|r| r.monetary_value).collect();
             let spend = repeat_spend(&frequency, &monetary);

@@ -90,6 +90,7 @@ struct SummaryColumns<'h> {
     t: Vec<f64>,
     monetary: Vec<f64>,
     revenue: Vec<f64>,
+    orders: Vec<i64>,
 }
 
 impl<'h> SummaryColumns<'h> {
@@ -107,6 +108,7 @@ impl<'h> SummaryColumns<'h> {
             t: all.t,
             monetary: all.monetary_value,
             revenue: all.revenue,
+            orders: all.orders,
         }
     }
 }
@@ -133,7 +135,10 @@ pub fn repeat_spend(frequency: &[i64], monetary: &[f64]) -> Vec<SpendPattern> {
 pub struct Fits {
     pub purchase_model: PurchaseModel,
     pub purchase: ModelEstimate,
-    pub spend: ModelEstimate,
+    /// The spend model; without one there are purchase predictions but no value columns
+    /// (`no_value` says why).
+    pub spend: Option<ModelEstimate>,
+    pub no_value: Option<String>,
     /// The fits made here (none for a saved model).
     pub purchase_fit: Option<FitReport>,
     pub spend_fit: Option<FitReport>,
@@ -166,6 +171,9 @@ impl Fits {
         if let Some(choice) = &self.choice {
             out.extend(choice.warnings());
         }
+        if let Some(why) = &self.no_value {
+            out.push(format!("no spend model, so no value columns (expected spend, predicted and total CLV): {why}; purchase predictions are unaffected"));
+        }
         out
     }
 
@@ -180,15 +188,21 @@ impl Fits {
             .map(|(n, v)| format!("{n}={v:.4}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let spend = GammaGammaParams::from_slice(&f.spend.params);
+        let spend = match &f.spend {
+            Some(e) => {
+                let g = GammaGammaParams::from_slice(&e.params);
+                format!(
+                    "Gamma-Gamma spend (p={:.4}, q={:.4}, γ={:.4})",
+                    g.p, g.q, g.gamma
+                )
+            }
+            None => "no spend model".to_string(),
+        };
         format!(
-            "scored {} customers: {} model ({params}; {}s), Gamma-Gamma spend (p={:.4}, q={:.4}, γ={:.4}); horizon {:.2} {}s from {}, discount {}%/year = {:.6} per {} (continuous)",
+            "scored {} customers: {} model ({params}; {}s), {spend}; horizon {:.2} {}s from {}, discount {}%/year = {:.6} per {} (continuous)",
             clv_data::thousands(f.customers as u64),
             f.purchase_model,
             f.time_unit,
-            spend.p,
-            spend.q,
-            spend.gamma,
             f.horizon,
             f.time_unit,
             clv_data::time::format_date(f.as_of),
@@ -291,28 +305,41 @@ fn spread(
     })
 }
 
-/// The spend model: a saved one, or Gamma-Gamma fitted to the repeat buyers here.
-fn spend_model(
-    config: &ValuationConfig,
-    repeat: &[SpendPattern],
-) -> Result<ModelInUse, ValuationError> {
+/// Why spend cannot be modelled from customers with these net revenues and orders, if it
+/// cannot: no amounts at all, or every order worth the same (Gamma-Gamma's likelihood then
+/// grows without bound).
+pub fn spend_unmodellable(revenue: &[f64], orders: &[i64]) -> Option<String> {
+    if revenue.iter().all(|&r| r == 0.0) {
+        return Some("the orders carry no amounts (every order is worth 0)".into());
+    }
+    let mut values = revenue
+        .iter()
+        .zip(orders)
+        .filter(|(_, &n)| n > 0)
+        .map(|(r, &n)| r / n as f64);
+    let first = values.next()?;
+    values.all(|v| (v - first).abs() <= 1e-9 * first.abs()).then(|| {
+        format!("every order is worth {first} (constant spend), so spend does not vary and Gamma-Gamma cannot be fitted; expected spend per order is {first} for everyone")
+    })
+}
+
+/// The spend model: a saved one, or Gamma-Gamma fitted to the repeat buyers here; without one
+/// (no amounts, constant spend, a fit that fails, unbounded mean spend), why.
+fn spend_model(config: &ValuationConfig, repeat: &[SpendPattern]) -> Result<ModelInUse, String> {
     let spend = match &config.saved_spend {
         Some(m) => ModelInUse::saved(m),
         None => {
             let started = Instant::now();
             let report = SpendModel::GammaGamma
                 .fit(repeat, config.fit_options())
-                .map_err(|cause| ValuationError::Fit {
-                    model: ModelKind::GAMMA_GAMMA,
-                    cause,
-                })?;
+                .map_err(|e| e.to_string())?;
             tracing::info!(elapsed = ?started.elapsed(), "spend fit");
             ModelInUse::fitted(report)
         }
     };
     match GammaGammaParams::from_slice(&spend.params).expected_spend(0.0, 0.0) {
         Some(_) => Ok(spend),
-        None => Err(ValuationError::UnboundedSpend),
+        None => Err(ValuationError::UnboundedSpend.to_string()),
     }
 }
 
@@ -322,28 +349,29 @@ fn spreads(
     config: &ValuationConfig,
     purchase_model: PurchaseModel,
     purchase: &ModelInUse,
-    spend: &ModelInUse,
+    spend: Option<&ModelInUse>,
     patterns: &[clv_models::Pattern],
     repeat: &[SpendPattern],
-) -> Result<(Spread, Spread, usize), ValuationError> {
+) -> Result<(Spread, Option<Spread>, usize), ValuationError> {
     let (purchase_draws, spend_draws, left_out) = match config.intervals {
         Intervals::Bootstrap { draws, seed, .. } => {
             let fitted = Fitted {
                 purchase: purchase_model,
                 purchase_params: &purchase.params,
                 patterns,
-                spend_params: &spend.params,
-                spend_rows: repeat,
+                spend: spend.map(|s| (s.params.as_slice(), repeat)),
             };
             let r = refits(&fitted, draws, seed, config.penalty, config.threads)?;
-            (Some(r.purchase), Some(r.spend), r.left_out)
+            (Some(r.purchase), r.spend, r.left_out)
         }
         _ => (None, None, 0),
     };
     let purchase_kind = ModelKind::from(purchase_model);
     let purchase_spread = spread(config.intervals, purchase_kind, purchase, purchase_draws)?;
     let spend_kind = ModelKind::GAMMA_GAMMA;
-    let spend_spread = spread(config.intervals, spend_kind, spend, spend_draws)?;
+    let spend_spread = spend
+        .map(|s| spread(config.intervals, spend_kind, s, spend_draws))
+        .transpose()?;
     Ok((purchase_spread, spend_spread, left_out))
 }
 
@@ -370,19 +398,26 @@ pub fn value<'h>(
     tracing::info!(elapsed = ?started.elapsed(), patterns = data.rows.len(), "patterns");
     let (purchase_model, purchase, choice) = purchase_model(config, &data)?;
     let repeat = repeat_spend(&c.frequency, &c.monetary);
-    let spend_fit = spend_model(config, &repeat)?;
+    let spend = match spend_unmodellable(&c.revenue, &c.orders) {
+        Some(why) if config.saved_spend.is_none() => Err(why),
+        _ => spend_model(config, &repeat),
+    };
+    let (spend_fit, no_value) = match spend {
+        Ok(spend) => (Some(spend), None),
+        Err(why) => (None, Some(why)),
+    };
     let (purchase_spread, spend_spread, left_out) = spreads(
         config,
         purchase_model,
         &purchase,
-        &spend_fit,
+        spend_fit.as_ref(),
         &data.rows,
         &repeat,
     )?;
     let purchase_kind = ModelKind::from(purchase_model);
     let spend_models: Vec<GammaGammaParams> = spend_spread
-        .sets()
         .iter()
+        .flat_map(|s| s.sets())
         .map(|s| GammaGammaParams::from_slice(s))
         .collect();
 
@@ -407,13 +442,12 @@ pub fn value<'h>(
     let fits = Fits {
         purchase_model,
         purchase: purchase_estimate,
-        spend: ModelEstimate::of(
-            ModelKind::GAMMA_GAMMA,
-            &spend_fit.params,
-            spend_fit.covariance.as_deref(),
-        ),
+        spend: spend_fit
+            .as_ref()
+            .map(|s| ModelEstimate::of(ModelKind::GAMMA_GAMMA, &s.params, s.covariance.as_deref())),
+        no_value,
         purchase_fit: purchase.fit,
-        spend_fit: spend_fit.fit,
+        spend_fit: spend_fit.and_then(|s| s.fit),
         choice,
         time_unit,
         horizon,
@@ -489,7 +523,8 @@ struct Scorer<'h> {
     pattern_of: Vec<u32>,
     forecasts: Vec<PatternForecast>,
     purchase_spread: Spread,
-    spend_spread: Spread,
+    /// None without a spend model: then no value columns.
+    spend_spread: Option<Spread>,
     /// The spend model at each of `spend_spread`'s parameter sets.
     spend_models: Vec<GammaGammaParams>,
 }
@@ -542,7 +577,8 @@ impl<'h> Scorer<'h> {
     /// are the other half).
     fn scores(&self, rows: Range<usize>) -> ScoreColumns {
         let c = &self.summary;
-        let mut columns = ScoreColumns::with_capacity(rows.len(), self.with_intervals);
+        let with_value = self.spend_spread.is_some();
+        let mut columns = ScoreColumns::with_capacity(rows.len(), self.with_intervals, with_value);
         let mut spend_values = vec![0.0; self.spend_models.len()];
         for i in rows {
             let (frequency, monetary, k) = (c.frequency[i], c.monetary[i], self.pattern_of[i]);
@@ -559,21 +595,23 @@ impl<'h> Scorer<'h> {
                     .expected_spend(if m > 0.0 { x } else { 0.0 }, m)
                     .unwrap_or(f64::INFINITY);
             }
-            let (per_order, spend_ln_variance) =
-                self.spend_spread.positive_with_ln_variance(&spend_values);
-            let clv = self.purchase_spread.product_given(
-                &f.discounted_purchases,
-                f.discounted_ln_variance,
-                &self.spend_spread,
-                &spend_values,
-                spend_ln_variance,
-            );
+            let value = self.spend_spread.as_ref().map(|spend_spread| {
+                let (per_order, spend_ln_variance) =
+                    spend_spread.positive_with_ln_variance(&spend_values);
+                let clv = self.purchase_spread.product_given(
+                    &f.discounted_purchases,
+                    f.discounted_ln_variance,
+                    spend_spread,
+                    &spend_values,
+                    spend_ln_variance,
+                );
+                (per_order, clv)
+            });
             columns.push(ScoreRow {
                 p_alive: f.p_alive,
                 expected_purchases: f.expected_purchases,
                 purchases: f.purchases,
-                per_order,
-                clv,
+                value,
                 historic: c.revenue[i],
                 next_date: [f.wait.value, f.wait.lower, f.wait.upper].map(|w| self.date_after(w)),
             });
@@ -587,8 +625,8 @@ struct ScoreRow {
     p_alive: Estimate,
     expected_purchases: Estimate,
     purchases: Option<(u32, u32)>,
-    per_order: Estimate,
-    clv: Estimate,
+    /// Expected spend per order and predicted CLV, with a spend model.
+    value: Option<(Estimate, Estimate)>,
     historic: f64,
     /// Expected next-order date and its interval.
     next_date: [Option<i64>; 3],
@@ -657,6 +695,9 @@ fn f32_at_most(v: f64) -> f32 {
 #[derive(Debug, Clone, Default)]
 pub struct ScoreColumns {
     pub with_intervals: bool,
+    /// False without a spend model: `expected_spend`, `predicted_clv` and `total_clv` are
+    /// then empty (and absent from the table).
+    pub with_value: bool,
     pub p_alive: Bounded,
     pub churn_probability: Bounded,
     pub expected_purchases: Bounded,
@@ -673,9 +714,10 @@ pub struct ScoreColumns {
 }
 
 impl ScoreColumns {
-    fn with_capacity(n: usize, with_intervals: bool) -> Self {
+    fn with_capacity(n: usize, with_intervals: bool, with_value: bool) -> Self {
         ScoreColumns {
             with_intervals,
+            with_value,
             p_alive: Bounded::with_capacity(n),
             churn_probability: Bounded::with_capacity(n),
             expected_purchases: Bounded::with_capacity(n),
@@ -726,18 +768,17 @@ impl ScoreColumns {
             self.purchases[0].push(lower as i64);
             self.purchases[1].push(upper as i64);
         }
-        self.expected_spend.push(row.per_order, bounds, positive);
-        self.predicted_clv.push(row.clv, bounds, positive);
+        if let Some((per_order, clv)) = row.value {
+            self.expected_spend.push(per_order, bounds, positive);
+            self.predicted_clv.push(clv, bounds, positive);
+            let total = Estimate {
+                value: row.historic + clv.value,
+                lower: row.historic + clv.lower,
+                upper: row.historic + clv.upper,
+            };
+            self.total_clv.push(total, bounds, any);
+        }
         self.historic_clv.push(row.historic);
-        self.total_clv.push(
-            Estimate {
-                value: row.historic + row.clv.value,
-                lower: row.historic + row.clv.lower,
-                upper: row.historic + row.clv.upper,
-            },
-            bounds,
-            any,
-        );
         let dates = if bounds { 3 } else { 1 };
         for (col, date) in self
             .next_order_date
@@ -767,14 +808,18 @@ impl ScoreColumns {
                 .with("purchases_lower", Values::Int(lower))
                 .with("purchases_upper", Values::Int(upper));
         }
-        table = self
-            .expected_spend
-            .add_to(table, "expected_spend", with_intervals);
-        table = self
-            .predicted_clv
-            .add_to(table, "predicted_clv", with_intervals);
+        if self.with_value {
+            table = self
+                .expected_spend
+                .add_to(table, "expected_spend", with_intervals);
+            table = self
+                .predicted_clv
+                .add_to(table, "predicted_clv", with_intervals);
+        }
         table = table.with("historic_clv", Values::Float(self.historic_clv));
-        table = self.total_clv.add_to(table, "total_clv", with_intervals);
+        if self.with_value {
+            table = self.total_clv.add_to(table, "total_clv", with_intervals);
+        }
         let [date, lower, upper] = self.next_order_date;
         table = table.with("expected_next_order_date", Values::MaybeDate(date));
         if with_intervals {

@@ -31,8 +31,9 @@ pub struct Predicted {
 pub struct Predictions {
     pub p_alive: Predicted,
     pub expected_purchases: Predicted,
-    pub expected_spend: Predicted,
-    pub predicted_clv: Predicted,
+    /// None without a spend model.
+    pub expected_spend: Option<Predicted>,
+    pub predicted_clv: Option<Predicted>,
     /// The median wait's date if still active (none: not expected), and P(an order by then).
     pub next_order: Option<i64>,
     pub next_order_probability: f64,
@@ -156,12 +157,17 @@ pub fn profile<'a>(
         gaps: gaps(history.main.periods),
         score: v.scores[i],
         segment: &v.rules[v.segment[i]],
-        tier: tier_name(&v.cutoffs, v.tier[i]),
+        tier: v
+            .tier
+            .get(i)
+            .map_or("none (no predicted CLV)".into(), |&k| {
+                tier_name(&v.cutoffs, k)
+            }),
         predictions: Predictions {
             p_alive: predicted(&c.p_alive, i),
             expected_purchases: predicted(&c.expected_purchases, i),
-            expected_spend: predicted(&c.expected_spend, i),
-            predicted_clv: predicted(&c.predicted_clv, i),
+            expected_spend: c.with_value.then(|| predicted(&c.expected_spend, i)),
+            predicted_clv: c.with_value.then(|| predicted(&c.predicted_clv, i)),
             next_order: c.next_order_date[0][i],
             next_order_probability: c.next_order_probability[i],
         },

@@ -196,8 +196,11 @@ pub fn per_customer<'h>(v: &Valued<'h>) -> Table<'h> {
     if v.scored.is_err() {
         return table;
     }
+    let table = table.with("p_alive", Values::Float(v.p_alive().to_vec()));
+    if v.predicted_clv().is_empty() {
+        return table;
+    }
     table
-        .with("p_alive", Values::Float(v.p_alive().to_vec()))
         .with("predicted_clv", Values::Float(v.predicted_clv().to_vec()))
         .with(
             "tier",

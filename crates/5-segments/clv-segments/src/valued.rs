@@ -110,7 +110,21 @@ pub fn value<'h>(
 }
 
 impl Valued<'_> {
-    /// Predicted CLV of every customer (empty without a valuation).
+    /// Why there is no predicted CLV (no valuation, or no spend model), when there is none.
+    pub fn why_no_value(&self) -> Option<String> {
+        match &self.scored {
+            Err(e) => Some(format!(
+                "the purchase and spend models could not be fitted: {e}"
+            )),
+            Ok(s) => s
+                .fits
+                .no_value
+                .as_ref()
+                .map(|why| format!("there is no spend model: {why}")),
+        }
+    }
+
+    /// Predicted CLV of every customer (empty without a valuation or a spend model).
     pub fn predicted_clv(&self) -> &[f64] {
         self.scored
             .as_ref()

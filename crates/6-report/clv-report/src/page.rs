@@ -155,10 +155,10 @@ fn segments(v: &ReportView) -> Section {
 }
 
 fn model(v: &ReportView, m: &ModelsView) -> Section {
-    let (purchase, spend) = (&m.purchase, &m.spend);
+    let purchase = &m.purchase;
     let unit = &m.unit;
-    let rows = [purchase, spend]
-        .iter()
+    let rows = std::iter::once(purchase)
+        .chain(&m.spend)
         .flat_map(|e| {
             (0..e.params.len()).map(move |i| {
                 vec![
@@ -213,7 +213,10 @@ fn model(v: &ReportView, m: &ModelsView) -> Section {
     }
     Section {
         id: "model".into(),
-        title: format!("The model: {} purchases, Gamma-Gamma spend", purchase.kind),
+        title: match &m.spend {
+            Some(_) => format!("The model: {} purchases, Gamma-Gamma spend", purchase.kind),
+            None => format!("The model: {} purchases, no spend model", purchase.kind),
+        },
         explanation: "Fitted by maximum likelihood; intervals from the observed information. The heatmaps read the model: customers who bought often and recently are worth the most; frequent buyers who stopped long ago have probably left.".into(),
         blocks,
     }
@@ -287,12 +290,17 @@ fn value_sections(v: &ReportView) -> [Section; 2] {
         ("customers", "Top customers and valuable customers at risk"),
     ];
     let (Some(d), Some(c)) = (&v.distributions, &v.top_customers) else {
-        let why = "Predicted CLV and P(alive) need the purchase and spend models, which could not be fitted on this data (see The model).";
+        let why = format!(
+            "Predicted CLV needs a purchase and a spend model, and {} (see The model).",
+            v.why_no_value
+                .as_deref()
+                .unwrap_or("they could not be fitted on this data")
+        );
         return titles.map(|(id, title)| Section {
             id: id.into(),
             title: title.into(),
             explanation: String::new(),
-            blocks: vec![Block::Missing(why.into())],
+            blocks: vec![Block::Missing(why.clone())],
         });
     };
     let bins = d.predicted_clv_counts.len();
@@ -448,7 +456,8 @@ pub fn data(v: &ReportView) -> serde_json::Value {
     put("metrics", json!(v.metrics));
     put("segments", json!(v.segments));
     if let Some(m) = &v.models {
-        put("models", json!([m.purchase, m.spend]));
+        let models: Vec<_> = std::iter::once(&m.purchase).chain(&m.spend).collect();
+        put("models", json!(models));
         put("frequency_recency", json!(m.frequency_recency));
     }
     if let Some(val) = &v.validation {

@@ -49,7 +49,9 @@ pub fn read_report(
         })
         .collect();
     let _ = writeln!(out, "columns: {}", mapping.join(", "));
-    if let Some(d) = &report.decimal {
+    if !report.mapping.has_value() {
+        out.push_str("amounts: none (no amount or price column): every order counts, worth 0; purchase predictions only (pass --amount-col if the file has amounts)\n");
+    } else if let Some(d) = &report.decimal {
         let how = match (&d.example, d.detected) {
             (_, false) => "as given".to_string(),
             (Some(e), true) => format!("detected from values like `{e}`"),
@@ -289,6 +291,15 @@ pub fn fit_report(kind: ModelKind, unit: &str, r: &FitReport, excluded: u64) -> 
         "param", "estimate", "std. error", "95% interval"
     );
     for i in 0..r.params.len() {
+        if r.undetermined.contains(&r.names[i]) || r.poorly_determined.contains(&r.names[i]) {
+            let (name, value) = (&r.names[i], r.params[i]);
+            let how = match r.undetermined.contains(name) {
+                true => "not determined",
+                false => "poorly determined",
+            };
+            let _ = writeln!(out, "  {name:<8} {value:>12.6} {:>12} {how:>26}", "—");
+            continue;
+        }
         let _ = writeln!(
             out,
             "  {:<8} {:>12.6} {:>12.6} {:>12.6} … {:.6}",
@@ -318,6 +329,27 @@ pub fn fit_report(kind: ModelKind, unit: &str, r: &FitReport, excluded: u64) -> 
         r.start + 1,
         r.gradient_norm
     );
+    out.push_str(&determination(r));
+    out
+}
+
+/// What a fit's parameters the data cannot pin down mean, for people (empty when all are).
+pub fn determination(r: &FitReport) -> String {
+    let mut out = String::new();
+    if !r.undetermined.is_empty() {
+        let _ = writeln!(
+            out,
+            "  not determined by the data: {} (the likelihood is flat, or all but flat, along them: a ridge). The fit is a maximum and its predictions may still be fine; compare models on a holdout (clv validate).",
+            r.undetermined.join(", ")
+        );
+    }
+    if !r.poorly_determined.is_empty() {
+        let _ = writeln!(
+            out,
+            "  poorly determined: {} (alone or in a combination, known only to within a factor of 7 or more either way). Predictions may still be fine; compare models on a holdout (clv validate).",
+            r.poorly_determined.join(", ")
+        );
+    }
     out
 }
 
@@ -454,8 +486,17 @@ pub fn profile(p: &Profile<'_>, labels: &Labels<'_>, model: &str) -> String {
     };
     out.push_str(&line("P(alive)", &q.p_alive));
     out.push_str(&line("expected purchases", &q.expected_purchases));
-    out.push_str(&line("expected spend per order", &q.expected_spend));
-    out.push_str(&line("predicted CLV", &q.predicted_clv));
+    for (label, value) in [
+        ("expected spend per order", &q.expected_spend),
+        ("predicted CLV", &q.predicted_clv),
+    ] {
+        match value {
+            Some(e) => out.push_str(&line(label, e)),
+            None => {
+                let _ = writeln!(out, "    {label:<26}none: no spend model");
+            }
+        }
+    }
     let _ = writeln!(
         out,
         "    {:<26}{} (the median wait if still active; P(order by then) {:.3})",
@@ -512,11 +553,8 @@ pub fn segments(v: &Valued<'_>, as_of: i64, labels: &Labels<'_>, top: usize) -> 
         format_date(as_of)
     );
     out.push_str(&tables::segment_summary(v).render_text(usize::MAX));
-    if let Err(why) = &v.scored {
-        let _ = writeln!(
-            out,
-            "\nValue tiers need the purchase and spend models, which could not be fitted: {why}"
-        );
+    if let Some(why) = v.why_no_value() {
+        let _ = writeln!(out, "\nValue tiers need predicted CLV, and {why}");
         return out;
     }
     let _ = writeln!(

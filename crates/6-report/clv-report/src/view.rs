@@ -72,7 +72,8 @@ pub struct FrequencyRecency {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ModelsView {
     pub purchase: ModelEstimate,
-    pub spend: ModelEstimate,
+    /// None without a spend model (no amounts, constant spend, …).
+    pub spend: Option<ModelEstimate>,
     pub unit: String,
     pub frequency_recency: FrequencyRecency,
 }
@@ -166,6 +167,8 @@ pub struct ReportView {
     /// The models; without them, why they could not be fitted.
     pub models: Option<ModelsView>,
     pub why_no_models: Option<String>,
+    /// Why there is no predicted value (no models, or no spend model).
+    pub why_no_value: Option<String>,
     pub predicted_clv_total: Option<f64>,
     pub validation: Option<Validation>,
     pub distributions: Option<Distributions>,
@@ -390,7 +393,7 @@ pub fn build(inputs: ReportInputs<'_>) -> Result<ReportView, clv_score::Valuatio
         Err(_) => None,
     };
     let predicted = v.predicted_clv();
-    let valued = v.scored.is_ok();
+    let valued = !predicted.is_empty();
     Ok(ReportView {
         source: inputs.source.to_string(),
         as_of: format_date(inputs.histories.main_end()),
@@ -400,6 +403,16 @@ pub fn build(inputs: ReportInputs<'_>) -> Result<ReportView, clv_score::Valuatio
         segments: segments(v),
         models,
         why_no_models: v.scored.as_ref().err().map(|e| e.to_string()),
+        why_no_value: match &v.scored {
+            Err(e) => Some(format!(
+                "the purchase and spend models could not be fitted: {e}"
+            )),
+            Ok(s) => s
+                .fits
+                .no_value
+                .as_ref()
+                .map(|why| format!("there is no spend model: {why}")),
+        },
         predicted_clv_total: valued.then(|| predicted.iter().sum()),
         validation,
         distributions: valued.then(|| distributions(predicted, v.p_alive())),
