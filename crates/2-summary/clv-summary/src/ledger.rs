@@ -65,6 +65,9 @@ pub struct LedgerStats {
     pub returns_matched_by_order: u64,
     /// Returns without an order id, netted into the customer's latest purchase on or before them.
     pub returns_matched_by_date: u64,
+    /// Returns whose order id matches no purchase of the customer (an invoice export gives a
+    /// cancellation its own number, `C536379`), netted by date instead.
+    pub returns_by_date_order_not_found: u64,
     /// Returns with nothing to net into (their order is outside the window, or nothing was bought
     /// before them); they still reduce the customer's revenue.
     pub returns_unmatched: u64,
@@ -75,6 +78,13 @@ pub struct LedgerStats {
     /// Customers whose first purchase is after the calibration end (holdout only): left out of the
     /// calibration summary, as lifetimes does.
     pub customers_first_seen_in_holdout: u64,
+    /// Net value of every accepted line up to the observation end.
+    pub value_in_window: f64,
+    /// Net value of the lines dated after the observation end.
+    pub value_after_observation_end: f64,
+    /// Net value of the main-window lines of customers left out (only returns, or refunds that
+    /// cancel every purchase): with it, customers' revenue adds up to the file's amounts.
+    pub value_of_customers_left_out: f64,
 }
 
 /// Why finished books hold nothing to analyse.
@@ -121,7 +131,7 @@ impl Histories {
 
 impl LedgerStats {
     /// Each count with what it counts, in the order the data-quality report lists them.
-    pub fn described(&self) -> [(u64, &'static str); 8] {
+    pub fn described(&self) -> [(u64, &'static str); 9] {
         [
             (
                 self.after_observation_end,
@@ -135,6 +145,10 @@ impl LedgerStats {
             (
                 self.returns_matched_by_date,
                 "returns netted into the latest earlier purchase",
+            ),
+            (
+                self.returns_by_date_order_not_found,
+                "of them: their order id matched no purchase (e.g. a C-numbered cancellation)",
             ),
             (
                 self.returns_unmatched,
@@ -586,10 +600,12 @@ impl Part {
             // Main-window lines are dated up to the calibration end and holdout lines after it,
             // so time order puts every main line first.
             let split = scratch.partition_point(|e| !e.holdout());
+            netting.know_orders(&scratch);
             let main = netting.net(&scratch[..split], period, &mut periods, &mut stats);
             let holdout = netting.net(&scratch[split..], period, &mut periods, &mut stats);
             if main.len == 0 {
                 periods.truncate(main.start as usize);
+                stats.value_of_customers_left_out += main.revenue;
                 if holdout.len > 0 {
                     stats.customers_first_seen_in_holdout += 1;
                 } else {
@@ -652,6 +668,8 @@ pub struct LedgerShard {
     batches: Vec<Batch>,
     lines: u64,
     after_observation_end: u64,
+    value_after_observation_end: f64,
+    value_in_window: f64,
     return_lines: u64,
     first_time: i64,
     last_time: i64,
@@ -775,6 +793,8 @@ impl Ledger {
             stats.periods_cancelled_by_returns += s.periods_cancelled_by_returns;
             stats.customers_without_purchase += s.customers_without_purchase;
             stats.customers_first_seen_in_holdout += s.customers_first_seen_in_holdout;
+            stats.returns_by_date_order_not_found += s.returns_by_date_order_not_found;
+            stats.value_of_customers_left_out += s.value_of_customers_left_out;
         }
         let started = std::time::Instant::now();
         let order = id_order(&parts, workers);
@@ -930,9 +950,22 @@ fn sorted_ids(bytes: &[u8], ends: &[usize]) -> Vec<(u128, usize)> {
 struct Netting {
     purchases: Vec<(Entry, bool)>,
     orders: Vec<u64>,
+    /// The order ids of the customer's purchases in either window, sorted.
+    known: Vec<u64>,
 }
 
 impl Netting {
+    /// Remember the order ids of a customer's purchases in both windows: a return for an order of
+    /// the other window stays unmatched, one for an order never seen nets by date.
+    fn know_orders(&mut self, entries: &[Entry]) {
+        self.known.clear();
+        if entries.iter().any(|e| e.is_return() && e.order != 0) {
+            let orders = entries.iter().filter(|e| !e.is_return() && e.order != 0);
+            self.known.extend(orders.map(|e| e.order));
+            self.known.sort_unstable();
+        }
+    }
+
     /// Apply the returns policy to one window's time-sorted entries, append its purchase periods
     /// to `periods`, and return where they are.
     fn net(
@@ -975,17 +1008,26 @@ impl Netting {
                 .filter(|e| !e.is_return())
                 .map(|e| (*e, false)),
         );
-        let purchases = &mut self.purchases;
+        let (purchases, known) = (&mut self.purchases, &self.known);
         for r in entries.iter().filter(|e| e.is_return()) {
-            let target = if r.order != 0 {
-                let found = purchases.iter().position(|(p, _)| p.order == r.order);
-                stats.returns_matched_by_order += u64::from(found.is_some());
-                found
-            } else {
+            let by_order = match r.order {
+                0 => None,
+                order => purchases.iter().position(|(p, _)| p.order == order),
+            };
+            stats.returns_matched_by_order += u64::from(by_order.is_some());
+            // Without an order id, or with one no purchase has (a cancellation numbered on its
+            // own), the latest purchase on or before the return; not for an order of the other
+            // window, whose refund never changes this one.
+            let other_window = r.order != 0 && known.binary_search(&r.order).is_ok();
+            let target = by_order.or_else(|| {
+                if other_window {
+                    return None;
+                }
                 let found = purchases.iter().rposition(|(p, _)| p.time <= r.time);
                 stats.returns_matched_by_date += u64::from(found.is_some());
+                stats.returns_by_date_order_not_found += u64::from(found.is_some() && r.order != 0);
                 found
-            };
+            });
             match target {
                 Some(p) => {
                     purchases[p].0.value += r.value;
@@ -1051,6 +1093,8 @@ impl clv_data::ShardedSink for Ledger {
             batches: (0..PARTS).map(|_| Batch::default()).collect(),
             lines: 0,
             after_observation_end: 0,
+            value_after_observation_end: 0.0,
+            value_in_window: 0.0,
             return_lines: 0,
             first_time: i64::MAX,
             last_time: i64::MIN,
@@ -1065,10 +1109,12 @@ impl clv_data::ShardedSink for Ledger {
             .is_some_and(|end| line.time > end)
         {
             shard.after_observation_end += 1;
+            shard.value_after_observation_end += line.value;
             return;
         }
         shard.first_time = shard.first_time.min(line.time);
         shard.last_time = shard.last_time.max(line.time);
+        shard.value_in_window += line.value;
         shard.return_lines += u64::from(line.is_return());
         let hash = hash_bytes(line.customer);
         let part = partition_of(hash);
@@ -1097,6 +1143,9 @@ impl clv_data::ShardedSink for Ledger {
         for shard in shards.iter_mut() {
             self.stats.lines += std::mem::take(&mut shard.lines);
             self.stats.after_observation_end += std::mem::take(&mut shard.after_observation_end);
+            self.stats.value_after_observation_end +=
+                std::mem::take(&mut shard.value_after_observation_end);
+            self.stats.value_in_window += std::mem::take(&mut shard.value_in_window);
             self.stats.return_lines += std::mem::take(&mut shard.return_lines);
             self.first_time = self
                 .first_time

@@ -36,8 +36,9 @@ struct Expected {
 }
 
 /// Counted purchase periods (period start day -> net value) of one customer's window, plus
-/// orders and revenue, by the README's rules applied line by line.
-fn window(lines: &[&Line]) -> (BTreeMap<i64, f64>, u64, f64) {
+/// orders and revenue, by the README's rules applied line by line. `known` holds the order ids
+/// of the customer's purchases in both windows.
+fn window(lines: &[&Line], known: &BTreeSet<&String>) -> (BTreeMap<i64, f64>, u64, f64) {
     let revenue = lines.iter().map(|l| l.value).sum();
     let purchases: Vec<&&Line> = lines
         .iter()
@@ -49,17 +50,20 @@ fn window(lines: &[&Line]) -> (BTreeMap<i64, f64>, u64, f64) {
         *value.entry(p.time.div_euclid(DAY)).or_default() += p.value;
     }
     for r in lines.iter().filter(|l| l.value.is_sign_negative()) {
+        let latest_before = || {
+            purchases
+                .iter()
+                .filter(|p| p.time <= r.time)
+                .max_by_key(|p| p.time)
+        };
         let target = match &r.order {
-            // Into the order's earliest line.
-            Some(o) => purchases
+            // Into the order's earliest line; an order of the other window: unmatched.
+            Some(o) if known.contains(o) => purchases
                 .iter()
                 .filter(|p| p.order.as_ref() == Some(o))
                 .min_by_key(|p| p.time),
-            // Into the latest purchase on or before the return.
-            None => purchases
-                .iter()
-                .filter(|p| p.time <= r.time)
-                .max_by_key(|p| p.time),
+            // An order id no purchase has, or none: the latest purchase on or before it.
+            _ => latest_before(),
         };
         if let Some(p) = target {
             let day = p.time.div_euclid(DAY);
@@ -83,8 +87,13 @@ fn naive(lines: &[Line], calibration_end: i64, observation_end: i64) -> BTreeMap
     for (id, lines) in by_customer {
         let (main, hold): (Vec<&Line>, Vec<&Line>) =
             lines.iter().partition(|l| l.time <= calibration_end);
-        let (periods, orders, revenue) = window(&main);
-        let (holdout, _, _) = window(&hold);
+        let known: BTreeSet<&String> = lines
+            .iter()
+            .filter(|l| !l.value.is_sign_negative())
+            .filter_map(|l| l.order.as_ref())
+            .collect();
+        let (periods, orders, revenue) = window(&main, &known);
+        let (holdout, _, _) = window(&hold, &known);
         let Some((&first, _)) = periods.first_key_value() else {
             continue;
         };

@@ -17,7 +17,7 @@ struct Case {
     /// (customer, frequency, monetary_value, revenue, orders)
     customers: &'static [(&'static str, u64, f64, f64, u64)],
     /// Non-zero ledger counters by name; every other counter must be zero.
-    stats: &'static [(&'static str, u64)],
+    stats: &'static [(&'static str, f64)],
 }
 
 const CASES: &[Case] = &[
@@ -37,7 +37,7 @@ const CASES: &[Case] = &[
             ("c1", 1, 1000.5, 1010.5, 2),
             ("c2", 0, 0.0, 5.0, 1),
         ],
-        stats: &[("lines", 4)],
+        stats: &[("lines", 4.0)],
     },
     Case {
         name: "each reject reason",
@@ -58,7 +58,7 @@ const CASES: &[Case] = &[
             (7, "quantity", "", "short_row"),
         ],
         customers: &[("c1", 1, 11.0, 21.0, 2)],
-        stats: &[("lines", 2)],
+        stats: &[("lines", 2.0)],
     },
     Case {
         name: "bad amount, and rows after the observation end are counted, not rejected",
@@ -66,7 +66,11 @@ const CASES: &[Case] = &[
         observation_end: Some("2024-02-15"),
         rejects: &[(3, "total", "N/A", "bad_amount")],
         customers: &[("c1", 1, 7.0, 17.0, 2)],
-        stats: &[("lines", 3), ("after_observation_end", 1)],
+        stats: &[
+            ("lines", 3.0),
+            ("after_observation_end", 1.0),
+            ("value_after_observation_end", 9.0),
+        ],
     },
     Case {
         name: "a refund with an order id nets into its order's day, not the refund's",
@@ -78,7 +82,7 @@ const CASES: &[Case] = &[
         rejects: &[],
         // Days: Jan 1 (50 − 20 = 30), Jan 10 (30). No Jan 20 purchase.
         customers: &[("c1", 1, 30.0, 60.0, 2)],
-        stats: &[("lines", 3), ("return_lines", 1), ("returns_matched_by_order", 1)],
+        stats: &[("lines", 3.0), ("return_lines", 1.0), ("returns_matched_by_order", 1.0)],
     },
     Case {
         name: "a full refund cancels the purchase period",
@@ -90,10 +94,10 @@ const CASES: &[Case] = &[
         rejects: &[],
         customers: &[("c1", 0, 0.0, 50.0, 2)],
         stats: &[
-            ("lines", 3),
-            ("return_lines", 1),
-            ("returns_matched_by_order", 1),
-            ("periods_cancelled_by_returns", 1),
+            ("lines", 3.0),
+            ("return_lines", 1.0),
+            ("returns_matched_by_order", 1.0),
+            ("periods_cancelled_by_returns", 1.0),
         ],
     },
     Case {
@@ -108,10 +112,10 @@ const CASES: &[Case] = &[
         rejects: &[],
         customers: &[("c1", 1, 20.0, 60.0, 2), ("c2", 0, 0.0, 4.0, 1)],
         stats: &[
-            ("lines", 5),
-            ("return_lines", 2),
-            ("returns_matched_by_date", 1),
-            ("returns_unmatched", 1),
+            ("lines", 5.0),
+            ("return_lines", 2.0),
+            ("returns_matched_by_date", 1.0),
+            ("returns_unmatched", 1.0),
         ],
     },
     Case {
@@ -126,11 +130,33 @@ const CASES: &[Case] = &[
         // c1: Jan 1 nets to 10; Jan 9 is a free order (0) and still a purchase. c2 only returned.
         customers: &[("c1", 1, 0.0, 10.0, 2)],
         stats: &[
-            ("lines", 4),
-            ("return_lines", 2),
-            ("returns_matched_by_date", 1),
-            ("returns_unmatched", 1),
-            ("customers_without_purchase", 1),
+            ("lines", 4.0),
+            ("return_lines", 2.0),
+            ("returns_matched_by_date", 1.0),
+            ("returns_unmatched", 1.0),
+            ("customers_without_purchase", 1.0),
+            ("value_of_customers_left_out", -5.0),
+        ],
+    },
+    Case {
+        name: "a cancellation numbered on its own (C536379) nets into the latest earlier purchase",
+        csv: "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n\
+              536365,85123A,6,2024-01-01 08:26,2.55,17850\n\
+              536366,71053,6,2024-01-03 08:28,3.39,17850\n\
+              C536379,71053,-2,2024-01-04 09:41,3.39,17850\n\
+              C536380,22633,-1,2024-01-04 09:45,1.85,13047\n",
+        observation_end: None,
+        rejects: &[],
+        // 17850: Jan 1 (15.30), Jan 3 (20.34 − 6.78 = 13.56). 13047 only cancelled.
+        customers: &[("17850", 1, 13.56, 28.86, 2)],
+        stats: &[
+            ("lines", 4.0),
+            ("return_lines", 2.0),
+            ("returns_matched_by_date", 1.0),
+            ("returns_by_date_order_not_found", 1.0),
+            ("returns_unmatched", 1.0),
+            ("customers_without_purchase", 1.0),
+            ("value_of_customers_left_out", -1.85),
         ],
     },
     Case {
@@ -143,7 +169,7 @@ const CASES: &[Case] = &[
         observation_end: None,
         rejects: &[],
         customers: &[("c1", 1, 4.0, 26.0, 3)],
-        stats: &[("lines", 4)],
+        stats: &[("lines", 4.0)],
     },
 ];
 
@@ -283,13 +309,20 @@ fn run(case: &Case, reader: Reader) {
 
     let h = ledger.finish().expect("some orders");
     let stats = serde_json::to_value(&h.stats).unwrap();
-    for (key, value) in stats.as_object().unwrap() {
+    // The total of the lines is checked against the customers below, not listed per case.
+    let counters = stats
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| *k != "value_in_window");
+    for (key, value) in counters {
         let want = case
             .stats
             .iter()
             .find(|(n, _)| n == key)
-            .map_or(0, |(_, v)| *v);
-        assert_eq!(value.as_u64().unwrap(), want, "{name}: {key}");
+            .map_or(0.0, |(_, v)| *v);
+        let got = value.as_f64().unwrap();
+        assert!((got - want).abs() < 1e-9, "{name}: {key}: {got} vs {want}");
     }
     let rows = summary_rows(
         &h,
@@ -316,7 +349,22 @@ fn run(case: &Case, reader: Reader) {
         .iter()
         .map(|(id, f, m, r, o)| (id.to_string(), *f, *m, *r, *o))
         .collect();
-    assert_eq!(got, want, "{}", name);
+    // Revenue reconciles: the customers' net revenue and the value of those left out add up to
+    // the lines read (the file's amounts up to the observation end).
+    let revenue: f64 = rows.iter().map(|r| r.revenue).sum();
+    let left_out = h.stats.value_of_customers_left_out;
+    let lines = h.stats.value_in_window;
+    assert!(
+        (revenue + left_out - lines).abs() < 1e-9,
+        "{name}: {revenue} + {left_out} vs {lines}"
+    );
+    // Money sums carry float noise (20.34 − 6.78 = 13.559999999999999): close, not equal.
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+    let same = got.len() == want.len()
+        && got.iter().zip(&want).all(|(g, w)| {
+            g.0 == w.0 && g.1 == w.1 && close(g.2, w.2) && close(g.3, w.3) && g.4 == w.4
+        });
+    assert!(same, "{name}: {got:?} vs {want:?}");
 }
 
 #[test]

@@ -80,6 +80,14 @@ pub fn read_report(
             let _ = writeln!(out, "  {:>9} {what}", thousands(n));
         }
     }
+    if let Some(s) = stats.filter(|s| s.value_of_customers_left_out != 0.0) {
+        let _ = writeln!(
+            out,
+            "  net value {} of the customers left out is outside their revenue (the lines up to the end total {})",
+            money(s.value_of_customers_left_out),
+            money(s.value_in_window)
+        );
+    }
     out
 }
 
