@@ -93,6 +93,9 @@ pub struct InputArgs {
     /// Unit price column.
     #[arg(long, value_name = "NAME|N")]
     pub price_col: Option<String>,
+    /// Product description column, shown beside SKUs (detected: description, title, product name).
+    #[arg(long, value_name = "NAME|N")]
+    pub description_col: Option<String>,
     /// strftime format of the dates when they are not ISO 8601 or yyyymmdd (e.g. %d/%m/%Y).
     #[arg(long)]
     pub date_format: Option<String>,
@@ -105,6 +108,18 @@ pub struct InputArgs {
     /// Amounts use a decimal point (12.50; 1,234.50).
     #[arg(long)]
     pub decimal_point: bool,
+    /// Text encoding: utf-8 or latin1 (windows-1252). Detected when not given; .gz and .zst unpack.
+    #[arg(long)]
+    pub encoding: Option<clv_data::Encoding>,
+    /// Keep only rows where COLUMN compares so (`status != cancelled`, `channel = web`); repeatable.
+    #[arg(long = "where", value_name = "COLUMN OP VALUE")]
+    pub filters: Vec<clv_data::RowFilter>,
+    /// Leave out test orders (rows whose test, is_test or test_order column is true).
+    #[arg(long)]
+    pub exclude_test: bool,
+    /// CSV whose first column is the customer id in the orders and second the person it stands for.
+    #[arg(long, value_name = "FILE")]
+    pub customer_map: Option<PathBuf>,
     /// Write every rejected row (file, line, column, value, reason) to this CSV file.
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,

@@ -14,6 +14,7 @@ use clv_summary::{Histories, Ledger, LedgerOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::Arc;
 
 /// The input's format: `--input-format`, else its extension.
 pub fn format(input: &InputArgs) -> Format {
@@ -45,14 +46,20 @@ fn progress_bar(path: &Path) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let template = "{spinner} reading {msg} {wide_bar} {bytes}/{total_bytes} ({eta})";
-    let bar = ProgressBar::new(std::fs::metadata(path).map_or(0, |m| m.len()));
+    // A compressed file's bytes are not the text's: no total then.
+    let packed = path.extension().is_some_and(|e| e == "gz" || e == "zst");
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    let bar = if packed { ProgressBar::no_length() } else { ProgressBar::new(size) };
     bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
     bar.set_message(path.display().to_string());
     bar
 }
 
-fn read_options(input: &InputArgs, threads: usize) -> ReadOptions {
-    ReadOptions {
+fn read_options(input: &InputArgs, threads: usize) -> Result<ReadOptions> {
+    let map = input.customer_map.as_deref().map(clv_data::read_customer_map_file);
+    let customer_map = map.transpose()?.map(Arc::new);
+    let test_orders = input.exclude_test.then(clv_data::RowFilter::test_orders);
+    Ok(ReadOptions {
         delimiter: input.delimiter,
         // --header and --no-header conflict: at most one is set.
         has_header: (input.header || input.no_header).then_some(input.header),
@@ -64,12 +71,16 @@ fn read_options(input: &InputArgs, threads: usize) -> ReadOptions {
             sku: input.sku_col.clone(),
             quantity: input.quantity_col.clone(),
             price: input.price_col.clone(),
+            description: input.description_col.clone(),
         },
         decimal: (input.decimal_comma.then_some(DecimalMark::Comma))
             .or(input.decimal_point.then_some(DecimalMark::Point)),
         block_bytes: None,
         threads,
-    }
+        filters: input.filters.iter().cloned().chain(test_orders).collect(),
+        customer_map,
+        encoding: input.encoding,
+    })
 }
 
 /// The rejects log and progress bar `input` asks for, and `read` with them.
@@ -94,7 +105,7 @@ pub fn read_orders(
     dates: &DateParser,
     sink: &mut dyn FnMut(&OrderLine<'_>),
 ) -> Result<(ReadReport, RejectLog)> {
-    let options = read_options(input, 1);
+    let options = read_options(input, 1)?;
     read_with(input, |r, p| {
         clv_parquet::read_orders(&input.orders, format(input), &options, dates, r, p, sink)
     })
@@ -122,7 +133,7 @@ pub fn load(
     let started = std::time::Instant::now();
     let (report, rejects) = match also {
         None => {
-            let options = read_options(input, threads);
+            let options = read_options(input, threads)?;
             let (path, format) = (&input.orders, format(input));
             read_with(input, |r, p| {
                 clv_parquet::read_orders_sharded(path, format, &options, &dates, r, p, &mut books)

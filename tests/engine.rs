@@ -45,6 +45,7 @@ fn cdnow_histories(threads: usize) -> Histories {
         let f: Vec<&str> = line.split_whitespace().collect();
         let date = chrono::NaiveDate::parse_from_str(f[2], "%Y%m%d").unwrap();
         feed.push(&OrderLine {
+            description: None,
             customer: f[1].as_bytes(),
             time: clv_data::time::date_to_local(date),
             value: f[4].parse().unwrap(),

@@ -23,15 +23,15 @@ fn clv(args: &[&str]) -> (bool, String, String) {
 }
 
 /// What reading a file must give.
-enum Expect {
+enum Expect<'a> {
     /// Each customer's net revenue, and words the read report must hold.
-    Revenue(&'static [(&'static str, f64)], &'static [&'static str]),
+    Revenue(&'a [(&'a str, f64)], &'a [&'a str]),
     /// The run is refused with these words.
-    Refused(&'static str),
+    Refused(&'a str),
 }
 
 /// `clv summary FILE OPTIONS --format csv` against `expect`.
-fn check(file: &str, options: &[&str], expect: Expect) {
+fn check(file: &str, options: &[&str], expect: Expect<'_>) {
     let path = export(file);
     let mut args = vec!["summary", path.to_str().unwrap(), "--format", "csv"];
     args.extend(options);
@@ -302,5 +302,180 @@ fn cancellations_net_and_revenue_reconciles_with_the_file() {
     assert!(
         stderr.contains("1 returns with no purchase to net into"),
         "{stderr}"
+    );
+}
+
+/// Item 4: compressed files unpack by their bytes, Latin-1 (and UTF-16 with its byte-order mark)
+/// is detected instead of turning `Müller` into U+FFFD, and emails name one person whatever
+/// their case and spaces. Before, `Anna@Example.com` and `anna@example.com` were two customers,
+/// the Latin-1 file gave `j�rgen`, and the gzip file was "could not detect the field delimiter".
+#[test]
+fn compressed_and_encoded_files_read_as_the_same_people() {
+    use Expect::*;
+    let people = &[
+        ("anna@example.com", 65.0),
+        ("jürgen.müller@example.de", 60.0),
+        ("bob@example.com", 20.0),
+    ];
+    for (file, said) in [
+        ("people_orders.csv", "amounts: decimal point"),
+        (
+            "people_orders_latin1.csv",
+            "text: Windows-1252 (Latin-1) (detected)",
+        ),
+        (
+            "people_orders_latin1.csv.gz",
+            "text: gzip-compressed, Windows-1252 (Latin-1) (detected)",
+        ),
+        (
+            "people_orders.csv.zst",
+            "text: zstd-compressed, UTF-8 (detected)",
+        ),
+        ("people_orders_utf16.csv", "text: UTF-16 (detected)"),
+    ] {
+        check(file, &[], Revenue(people, &[said]));
+    }
+    // Given, the encoding is used as it is: Latin-1 read as Latin-1 needs no detection.
+    check(
+        "people_orders_latin1.csv",
+        &["--encoding", "latin1"],
+        Revenue(people, &["text: Windows-1252 (Latin-1) (as given)"]),
+    );
+    check(
+        "orders.xlsx",
+        &[],
+        Refused("not a text file (a zip archive: an Excel workbook"),
+    );
+}
+
+/// Item 5's filters and customer map: rows left out by `--where` and `--exclude-test` are
+/// counted, not rejected; a marketplace's per-order customer ids join to the person they stand
+/// for, and an id the map lacks is a rejected row with its reason.
+#[test]
+fn filters_and_a_customer_map_decide_whose_orders_count() {
+    use Expect::*;
+    let left_out = |n| match n {
+        1 => "left out         1 rows by the row filters",
+        _ => "left out         2 rows by the row filters",
+    };
+    check(
+        "people_orders.csv",
+        &["--where", "Financial Status != voided"],
+        Revenue(
+            &[
+                ("anna@example.com", 55.0),
+                ("jürgen.müller@example.de", 60.0),
+                ("bob@example.com", 20.0),
+            ],
+            &[left_out(1)],
+        ),
+    );
+    check(
+        "people_orders.csv",
+        &["--exclude-test"],
+        Revenue(
+            &[
+                ("anna@example.com", 65.0),
+                ("jürgen.müller@example.de", 40.5),
+                ("bob@example.com", 8.0),
+            ],
+            &[left_out(2)],
+        ),
+    );
+    check(
+        "people_orders.csv",
+        &["--where", "state = paid"],
+        Refused("the filter on `state`: no such column"),
+    );
+    check(
+        "people_orders.csv",
+        &["--where", "paid"],
+        Refused("has no comparison"),
+    );
+    check(
+        "event_log_no_amounts.csv",
+        &["--exclude-test"],
+        Refused("no such column"),
+    );
+    // Without the map every order id is its own customer; with it, c1, c2 and c4 are p1.
+    check(
+        "marketplace_orders.csv",
+        &[],
+        Revenue(
+            &[
+                ("c1", 100.0),
+                ("c2", 50.0),
+                ("c3", 20.0),
+                ("c4", 70.0),
+                ("c5", 30.0),
+            ],
+            &[],
+        ),
+    );
+    let map = export("marketplace_customers.csv");
+    check(
+        "marketplace_orders.csv",
+        &[
+            "--customer-map",
+            map.to_str().unwrap(),
+            "--where",
+            "order_status != canceled",
+        ],
+        Revenue(
+            &[("p1", 150.0), ("p2", 20.0)],
+            &[
+                left_out(1),
+                "rejected         1 rows: unmapped_customer",
+                "value `c5`",
+            ],
+        ),
+    );
+}
+
+/// Item 6: product descriptions are read (detected as `Description`) and shown beside SKUs:
+/// in the cycle, reminder and rule tables, and in the report.
+#[test]
+fn products_carry_their_descriptions() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = export("invoice_export.csv");
+    let cycles = dir.path().join("cycles.csv");
+    let rules = dir.path().join("rules.csv");
+    succeeds("replenish", &file, &["--cycles", cycles.to_str().unwrap()]);
+    succeeds("cross-sell", &file, &["-o", rules.to_str().unwrap()]);
+    // The fixture's catalogue: each SKU with its one description.
+    let catalogue: BTreeMap<String, String> = csv::Reader::from_path(&file)
+        .unwrap()
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[1].to_string(), r[2].to_string())
+        })
+        .collect();
+    let mut cycle_rows = csv::Reader::from_path(&cycles).unwrap();
+    assert_eq!(&cycle_rows.headers().unwrap()[1], "description");
+    let mut seen = 0;
+    for r in cycle_rows.records() {
+        let r = r.unwrap();
+        assert_eq!(catalogue[&r[0]], r[1], "{r:?}");
+        seen += 1;
+    }
+    assert!(seen > 0);
+    let mut rule_rows = csv::Reader::from_path(&rules).unwrap();
+    let headers = rule_rows.headers().unwrap().clone();
+    let at = |n: &str| headers.iter().position(|h| h == n).unwrap();
+    for r in rule_rows.records() {
+        let r = r.unwrap();
+        let named: Vec<&str> = r[at("consequent")]
+            .split(" + ")
+            .map(|k| catalogue[k].as_str())
+            .collect();
+        assert_eq!(named.join(" + "), r[at("consequent_description")]);
+    }
+    let report = dir.path().join("r.html");
+    succeeds("report", &file, &["-o", report.to_str().unwrap()]);
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        html.contains("85123A (WHITE HANGING HEART T-LIGHT HOLDER)"),
+        "no described SKU in the report"
     );
 }

@@ -15,10 +15,12 @@ pub enum Role {
     Sku,
     Quantity,
     Price,
+    /// A product's name or description, shown beside its SKU.
+    Description,
 }
 
 impl Role {
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::Customer,
         Role::Date,
         Role::Amount,
@@ -26,6 +28,7 @@ impl Role {
         Role::Sku,
         Role::Quantity,
         Role::Price,
+        Role::Description,
     ];
 
     pub fn flag(self) -> &'static str {
@@ -37,6 +40,7 @@ impl Role {
             Role::Sku => "--sku-col",
             Role::Quantity => "--quantity-col",
             Role::Price => "--price-col",
+            Role::Description => "--description-col",
         }
     }
 
@@ -138,6 +142,17 @@ impl Role {
                 "itemprice",
                 "priceeach",
             ],
+            Role::Description => &[
+                "description",
+                "productname",
+                "productdescription",
+                "producttitle",
+                "itemname",
+                "lineitemname",
+                // Not a bare `name`: in customer and order exports it is the customer's or the
+                // order's name (Shopify's `Name` is `#1001`).
+                "title",
+            ],
         }
     }
 }
@@ -152,6 +167,7 @@ impl fmt::Display for Role {
             Role::Sku => "sku",
             Role::Quantity => "quantity",
             Role::Price => "price",
+            Role::Description => "description",
         })
     }
 }
@@ -166,6 +182,7 @@ pub struct ColumnSpec {
     pub sku: Option<String>,
     pub quantity: Option<String>,
     pub price: Option<String>,
+    pub description: Option<String>,
 }
 
 impl ColumnSpec {
@@ -178,6 +195,7 @@ impl ColumnSpec {
             Role::Sku => self.sku.as_deref(),
             Role::Quantity => self.quantity.as_deref(),
             Role::Price => self.price.as_deref(),
+            Role::Description => self.description.as_deref(),
         }
     }
 }
@@ -215,6 +233,39 @@ impl ColumnMapping {
     /// The largest index any role reads, so short rows can be told apart.
     pub fn widest(&self) -> usize {
         self.columns.iter().map(|(_, c)| c.index).max().unwrap_or(0)
+    }
+
+    /// Find each filter's column (by header name, or a 1-based position).
+    pub fn resolve_filters(
+        filters: &[crate::rules::RowFilter],
+        header: Option<&[String]>,
+        width: usize,
+    ) -> Result<Vec<crate::rules::ResolvedFilter>, DataError> {
+        filters
+            .iter()
+            .map(|f| {
+                let found = f.column.split('|').find_map(|name| {
+                    explicit(Role::Customer, name, header, width)
+                        .ok()
+                        .map(|c| c.index)
+                });
+                let index = found.ok_or_else(|| {
+                    DataError::Columns(format!(
+                        "the filter on `{}`: no such column; {}",
+                        f.column,
+                        match header {
+                            Some(h) => format!("the header has: {}", h.join(", ")),
+                            None => "the file has no header row, so give a 1-based position".into(),
+                        }
+                    ))
+                })?;
+                Ok(crate::rules::ResolvedFilter {
+                    index,
+                    op: f.op,
+                    value: f.value.trim().as_bytes().to_vec(),
+                })
+            })
+            .collect()
     }
 
     /// Resolve the user's choices against a header (if the file has one) and the record width.
@@ -364,7 +415,7 @@ mod tests {
                 &none,
                 Some("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"),
                 8,
-                Ok("customer=6 date=4 order=0 sku=1 quantity=3 price=5"),
+                Ok("customer=6 date=4 order=0 sku=1 quantity=3 price=5 description=2"),
             ),
             (
                 &none,
@@ -376,6 +427,7 @@ mod tests {
             (&none, Some("who,when,what"), 3, Err("the header has: who, when, what")),
             // An event log: no amount is no refusal.
             (&none, Some("user_id,timestamp,page"), 3, Ok("customer=0 date=1")),
+
         ];
         for (spec, names, width, want) in cases {
             let got = resolved(spec, *names, *width);

@@ -5,6 +5,7 @@
 //! - [`line`]: one order line, and turning raw text fields into one.
 //! - [`decimal`]: the decimal mark of amounts, detected from the values.
 //! - [`reject`]: rows that could not be used, with file, line, column, value and reason.
+//! - [`text`]: from bytes to UTF-8 text: gzip/zstd unpacked, the encoding detected.
 //! - [`read`]: streaming CSV/TSV/whitespace reader with delimiter and header detection.
 //! - [`numeric`]: small non-order inputs: opportunity summaries, survival curves, subscribers.
 //! - [`table`]: column-oriented output tables and their CSV, JSON and terminal renderings.
@@ -18,7 +19,9 @@ pub mod line;
 pub mod numeric;
 pub mod read;
 pub mod reject;
+pub mod rules;
 pub mod table;
+pub mod text;
 pub mod time;
 
 pub use columns::{Column, ColumnMapping, ColumnSpec, Role};
@@ -30,7 +33,11 @@ pub use read::{
     ShardedSink,
 };
 pub use reject::{Reject, RejectLog, RejectReason};
+pub use rules::{
+    read_customer_map, read_customer_map_file, CustomerMap, FilterOp, ResolvedFilter, RowFilter,
+};
 pub use table::{thousands, ChunkedTable, Table, Values};
+pub use text::{Encoding, TextSource};
 pub use time::{DateParser, Period, TimeError, TimeUnit};
 
 use std::path::Path;
@@ -56,6 +63,8 @@ pub enum DataError {
     Invalid(String),
     #[error("{0}")]
     Decimal(String),
+    #[error("{0}")]
+    NotText(String),
     #[error(transparent)]
     Time(#[from] TimeError),
 }

@@ -3,6 +3,7 @@
 use crate::columns::{ColumnMapping, Role};
 use crate::decimal::DecimalMark;
 use crate::reject::{Reject, RejectReason};
+use crate::rules::{normalise_customer, CustomerMap, ResolvedFilter};
 use crate::time::DateParser;
 
 /// An accepted order line. Borrowed from the reader's buffer: copy what you keep.
@@ -16,6 +17,8 @@ pub struct OrderLine<'a> {
     pub value: f64,
     pub order: Option<&'a [u8]>,
     pub sku: Option<&'a [u8]>,
+    /// The product's name or description, when the export has one.
+    pub description: Option<&'a [u8]>,
     pub quantity: f64,
 }
 
@@ -164,14 +167,30 @@ pub struct LineBuilder {
     sku: Option<usize>,
     quantity: Option<usize>,
     price: Option<usize>,
+    description: Option<usize>,
     names: Vec<(usize, String)>,
     widest: usize,
     mark: DecimalMark,
     dates: DateParser,
+    filters: Vec<ResolvedFilter>,
+    customer_map: Option<std::sync::Arc<CustomerMap>>,
 }
 
 impl LineBuilder {
     pub fn new(file: &str, mapping: &ColumnMapping, dates: DateParser, mark: DecimalMark) -> Self {
+        Self::with_rules(file, mapping, dates, mark, Vec::new(), None)
+    }
+
+    /// [`LineBuilder::new`] that also keeps only rows `filters` keep and maps customer ids
+    /// through `customer_map` (ids missing from it are rejected).
+    pub fn with_rules(
+        file: &str,
+        mapping: &ColumnMapping,
+        dates: DateParser,
+        mark: DecimalMark,
+        filters: Vec<ResolvedFilter>,
+        customer_map: Option<std::sync::Arc<CustomerMap>>,
+    ) -> Self {
         let idx = |r: Role| mapping.get(r).map(|c| c.index);
         LineBuilder {
             file: file.to_string(),
@@ -182,14 +201,19 @@ impl LineBuilder {
             sku: idx(Role::Sku),
             quantity: idx(Role::Quantity),
             price: idx(Role::Price),
+            description: idx(Role::Description),
             names: mapping
                 .columns
                 .iter()
                 .map(|(_, c)| (c.index, c.name.clone()))
                 .collect(),
-            widest: mapping.widest(),
+            widest: mapping
+                .widest()
+                .max(filters.iter().map(|f| f.index).max().unwrap_or(0)),
             mark,
             dates,
+            filters,
+            customer_map,
         }
     }
 
@@ -202,25 +226,28 @@ impl LineBuilder {
         &self.file
     }
 
-    /// Build one line from `field(i)` (the i-th raw field, 0-based) found on `line`.
+    /// Build one line from `field(i)` (the i-th raw field, 0-based) found on `line`: `None` when
+    /// a filter leaves the row out. `scratch` holds a normalised customer id when needed.
     pub fn build<'a>(
-        &self,
+        &'a self,
         field: impl Fn(usize) -> Option<&'a [u8]>,
         width: usize,
         line: u64,
-    ) -> Result<OrderLine<'a>, Reject> {
-        self.build_with_time(field, width, line, None)
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<Option<OrderLine<'a>>, Reject> {
+        self.build_with_time(field, width, line, None, scratch)
     }
 
     /// Like [`LineBuilder::build`], for sources whose date column is already typed (Parquet
     /// dates and timestamps): `time` replaces parsing the date field when it is `Some`.
     pub fn build_with_time<'a>(
-        &self,
+        &'a self,
         field: impl Fn(usize) -> Option<&'a [u8]>,
         width: usize,
         line: u64,
         time: Option<i64>,
-    ) -> Result<OrderLine<'a>, Reject> {
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<Option<OrderLine<'a>>, Reject> {
         let reject = |index: usize, value: &[u8], reason| Reject {
             file: self.file.clone(),
             line,
@@ -233,13 +260,22 @@ impl LineBuilder {
             return Err(reject(missing, b"", RejectReason::ShortRow));
         }
         let get = |i: usize| field(i).unwrap_or(b"");
-        let customer = trim_field(get(self.customer));
-        if is_null(customer) {
+        if !self.filters.iter().all(|f| f.keeps(get(f.index))) {
+            return Ok(None);
+        }
+        let raw_customer = trim_field(get(self.customer));
+        if is_null(raw_customer) {
             return Err(reject(
                 self.customer,
-                customer,
+                raw_customer,
                 RejectReason::MissingCustomer,
             ));
+        }
+        let mut customer = normalise_customer(raw_customer, scratch);
+        if let Some(map) = &self.customer_map {
+            customer = map.get(customer).map(|p| &**p).ok_or_else(|| {
+                reject(self.customer, raw_customer, RejectReason::UnmappedCustomer)
+            })?;
         }
         let raw_date = get(self.date);
         let time = time
@@ -272,14 +308,15 @@ impl LineBuilder {
             value = -0.0;
         }
         let optional = |i: Option<usize>| i.map(|i| trim_field(get(i))).filter(|s| !is_null(s));
-        Ok(OrderLine {
+        Ok(Some(OrderLine {
             customer,
             time,
             value,
             order: optional(self.order),
             sku: optional(self.sku),
+            description: optional(self.description),
             quantity,
-        })
+        }))
     }
 
     fn column_name(&self, index: usize) -> String {

@@ -6,6 +6,8 @@ use crate::columns::{ColumnMapping, ColumnSpec, Role};
 use crate::decimal::{DecimalChoice, DecimalMark};
 use crate::line::{parse_number, LineBuilder, OrderLine};
 use crate::reject::{Reject, RejectLog};
+use crate::rules::{CustomerMap, RowFilter};
+use crate::text::{decode, Encoding, TextSource};
 use crate::time::DateParser;
 use crate::DataError;
 use std::fs::File;
@@ -61,6 +63,12 @@ pub struct ReadOptions {
     pub block_bytes: Option<usize>,
     /// Threads [`read_delimited_sharded`] parses on (0 and 1: the calling thread only).
     pub threads: usize,
+    /// Keep only rows every filter keeps; the others are counted as left out, not rejected.
+    pub filters: Vec<RowFilter>,
+    /// Map customer ids to the person they stand for; ids it lacks are rejected.
+    pub customer_map: Option<std::sync::Arc<CustomerMap>>,
+    /// The text encoding; `None` detects UTF-8 or Windows-1252 from the first 64 KB.
+    pub encoding: Option<Encoding>,
 }
 
 /// What a read saw.
@@ -77,6 +85,10 @@ pub struct ReadReport {
     pub rows: u64,
     pub accepted: u64,
     pub rejected: u64,
+    /// Rows the filters left out.
+    pub filtered: u64,
+    /// How the bytes became text (none for Parquet).
+    pub text: Option<TextSource>,
 }
 
 /// Called now and then with the number of bytes read so far.
@@ -139,7 +151,16 @@ fn open_delimited(
         },
         None => detect_decimal(&head, delimiter, header, &mapping)?,
     };
-    let builder = LineBuilder::new(name, &mapping, dates.clone(), decimal.mark);
+    let filters =
+        ColumnMapping::resolve_filters(&options.filters, header_names.as_deref(), first.len())?;
+    let builder = LineBuilder::with_rules(
+        name,
+        &mapping,
+        dates.clone(),
+        decimal.mark,
+        filters,
+        options.customer_map.clone(),
+    );
     let opened = Opened {
         delimiter,
         header,
@@ -153,6 +174,8 @@ fn open_delimited(
             rows: 0,
             accepted: 0,
             rejected: 0,
+            filtered: 0,
+            text: None,
         },
     };
     Ok((opened, head))
@@ -223,13 +246,14 @@ pub fn read_delimited(
 /// stands for the file in reports and rejects.
 pub fn read_delimited_from(
     name: &str,
-    mut input: impl Read,
+    input: impl Read,
     options: &ReadOptions,
     dates: &DateParser,
     rejects: &mut RejectLog,
     progress: Progress<'_>,
     sink: &mut dyn FnMut(&OrderLine<'_>),
 ) -> Result<ReadReport, DataError> {
+    let (mut input, text) = decode(name, input, options.encoding, HEAD_BYTES)?;
     let (
         Opened {
             delimiter,
@@ -239,6 +263,7 @@ pub fn read_delimited_from(
         },
         head,
     ) = open_delimited(name, &mut input, options, dates)?;
+    report.text = Some(text);
     let reader = BufReader::with_capacity(1 << 20, Cursor::new(head).chain(input));
     match delimiter {
         Delimiter::Whitespace => read_whitespace(
@@ -360,7 +385,7 @@ pub fn read_delimited_sharded<S: ShardedSink>(
 #[allow(clippy::too_many_arguments)]
 pub fn read_delimited_sharded_from<S: ShardedSink>(
     name: &str,
-    mut input: impl Read,
+    input: impl Read,
     size: Option<u64>,
     options: &ReadOptions,
     dates: &DateParser,
@@ -368,6 +393,9 @@ pub fn read_delimited_sharded_from<S: ShardedSink>(
     progress: Progress<'_>,
     sink: &mut S,
 ) -> Result<ReadReport, DataError> {
+    let (mut input, text) = decode(name, input, options.encoding, HEAD_BYTES)?;
+    // A compressed file's size says little about the text it holds.
+    let size = size.filter(|_| text.compression.is_none());
     let (
         Opened {
             delimiter,
@@ -377,6 +405,7 @@ pub fn read_delimited_sharded_from<S: ShardedSink>(
         },
         head,
     ) = open_delimited(name, &mut input, options, dates)?;
+    report.text = Some(text);
     let input = Cursor::new(head).chain(input);
     match delimiter {
         Delimiter::Whitespace => {
@@ -424,6 +453,7 @@ struct Blocks {
 struct SliceOutcome {
     rows: u64,
     accepted: u64,
+    filtered: u64,
     /// Line numbers relative to the slice's first line (1-based).
     rejects: Vec<Reject>,
     /// Line breaks in the slice.
@@ -439,6 +469,7 @@ fn parse_slice<S: ShardedSink>(
 ) -> SliceOutcome {
     let mut out = SliceOutcome::default();
     let mut fields: Vec<(usize, usize)> = Vec::with_capacity(16);
+    let mut scratch = Vec::new();
     let mut start = 0;
     let mut line_no = 0u64;
     // Exports sorted by time repeat a date over many lines in a row: each is parsed once.
@@ -476,15 +507,17 @@ fn parse_slice<S: ShardedSink>(
             fields.len(),
             line_no,
             known_time,
+            &mut scratch,
         );
         match built {
-            Ok(line) => {
+            Ok(Some(line)) => {
                 if known_time.is_none() {
                     last_date = (date, line.time);
                 }
                 out.accepted += 1;
                 S::push(shard, &line);
             }
+            Ok(None) => out.filtered += 1,
             Err(reject) => out.rejects.push(reject),
         }
     }
@@ -665,6 +698,7 @@ fn read_blocks<S: ShardedSink>(
         for outcome in outcomes {
             report.rows += outcome.rows;
             report.accepted += outcome.accepted;
+            report.filtered += outcome.filtered;
             report.rejected += outcome.rejects.len() as u64;
             for mut reject in outcome.rejects {
                 reject.line += line - 1;
@@ -686,16 +720,20 @@ fn read_blocks<S: ShardedSink>(
 /// Count one built row: hand an accepted line to `sink`, record a rejected one. Every reader
 /// goes through here, so the counts in the report always add up.
 pub fn accept(
-    result: Result<OrderLine<'_>, Reject>,
+    result: Result<Option<OrderLine<'_>>, Reject>,
     rejects: &mut RejectLog,
     sink: &mut dyn FnMut(&OrderLine<'_>),
     report: &mut ReadReport,
 ) -> Result<(), DataError> {
     report.rows += 1;
     match result {
-        Ok(line) => {
+        Ok(Some(line)) => {
             report.accepted += 1;
             sink(&line);
+            Ok(())
+        }
+        Ok(None) => {
+            report.filtered += 1;
             Ok(())
         }
         Err(reject) => {
@@ -735,6 +773,7 @@ fn read_csv(
     let mut ends = vec![0usize; 64];
     let (mut out_len, mut ends_len) = (0, 0);
     let mut record_line: Option<u64> = None;
+    let mut scratch = Vec::new();
     let mut at_file_start = matches!(start, CsvStart::FileStart { .. });
     loop {
         if at == filled && !eof {
@@ -786,7 +825,7 @@ fn read_csv(
                     (out_len, ends_len) = (0, 0);
                     continue;
                 }
-                let built = builder.build(field, ends_len, line);
+                let built = builder.build(field, ends_len, line, &mut scratch);
                 accept(built, rejects, sink, report)?;
                 (out_len, ends_len) = (0, 0);
                 if report.rows.is_multiple_of(PROGRESS_EVERY) {
@@ -819,6 +858,7 @@ fn read_whitespace(
 ) -> Result<(), DataError> {
     let mut buf = Vec::with_capacity(256);
     let mut fields: Vec<(usize, usize)> = Vec::with_capacity(16);
+    let mut scratch = Vec::new();
     let mut line_no = 0u64;
     let mut bytes = 0u64;
     loop {
@@ -857,6 +897,7 @@ fn read_whitespace(
             |i| fields.get(i).map(|&(s, e)| &buf[s..e]),
             fields.len(),
             line_no,
+            &mut scratch,
         );
         accept(built, rejects, sink, report)?;
         if report.rows.is_multiple_of(PROGRESS_EVERY) {

@@ -23,6 +23,8 @@ pub enum RejectReason {
     BadNumber,
     /// A subscriber whose end date is before the start date.
     EndBeforeStart,
+    /// A customer id the customer map has no person for.
+    UnmappedCustomer,
 }
 
 impl RejectReason {
@@ -36,6 +38,7 @@ impl RejectReason {
             RejectReason::ShortRow => "short_row",
             RejectReason::BadNumber => "bad_number",
             RejectReason::EndBeforeStart => "end_before_start",
+            RejectReason::UnmappedCustomer => "unmapped_customer",
         }
     }
 
@@ -58,6 +61,9 @@ impl RejectReason {
             }
             RejectReason::BadNumber => "not a finite number (NaN and inf are not counts)",
             RejectReason::EndBeforeStart => "the end date is before the start date",
+            RejectReason::UnmappedCustomer => {
+                "the customer map has no person for this id; add it to the map"
+            }
         }
     }
 }

@@ -66,7 +66,9 @@ pub fn read_parquet_from<T: ChunkReader + 'static>(
     let schema = builder.schema().clone();
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let mapping = ColumnMapping::resolve(&options.columns, Some(&names), names.len())?;
+    let filters = ColumnMapping::resolve_filters(&options.filters, Some(&names), names.len())?;
     let mut wanted: Vec<usize> = mapping.columns.iter().map(|(_, c)| c.index).collect();
+    wanted.extend(filters.iter().map(|f| f.index));
     wanted.sort_unstable();
     wanted.dedup();
     let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
@@ -78,7 +80,14 @@ pub fn read_parquet_from<T: ChunkReader + 'static>(
         .map_err(|e| parquet_error(name, e))?;
     // Typed numeric columns need no mark; text amounts use the given one, or the point.
     let mark = options.decimal.unwrap_or(clv_data::DecimalMark::Point);
-    let line_builder = LineBuilder::new(name, &mapping, dates.clone(), mark);
+    let line_builder = LineBuilder::with_rules(
+        name,
+        &mapping,
+        dates.clone(),
+        mark,
+        filters,
+        options.customer_map.clone(),
+    );
     let date_index = mapping.get(Role::Date).expect("resolved").index;
     let mut report = ReadReport {
         file: name.to_string(),
@@ -89,10 +98,13 @@ pub fn read_parquet_from<T: ChunkReader + 'static>(
         rows: 0,
         accepted: 0,
         rejected: 0,
+        filtered: 0,
+        text: None,
     };
     // Cell text per projected column, reused across rows.
     let mut cells: Vec<String> = vec![String::new(); names.len()];
     let mut present: Vec<bool> = vec![false; names.len()];
+    let mut scratch = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| parquet_error(name, e))?;
         // Projection keeps file order, so batch column k is file column wanted[k].
@@ -117,6 +129,7 @@ pub fn read_parquet_from<T: ChunkReader + 'static>(
                 names.len(),
                 report.rows + 1,
                 time,
+                &mut scratch,
             );
             accept(built, rejects, sink, &mut report)?;
         }

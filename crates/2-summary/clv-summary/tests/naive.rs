@@ -150,6 +150,7 @@ fn streamed(
             let mut feed = SerialFeed::new(&mut ledger);
             for l in lines {
                 feed.push(&OrderLine {
+                    description: None,
                     customer: l.customer.as_bytes(),
                     time: l.time,
                     value: l.value,
@@ -294,6 +295,7 @@ fn id_order_of_many_customers() {
         let mut feed = SerialFeed::new(&mut ledger);
         for id in &ids {
             feed.push(&OrderLine {
+                description: None,
                 customer: id.as_bytes(),
                 time: 0,
                 value: 1.0,

@@ -81,6 +81,8 @@ pub struct ProductLog {
     keep_orders: bool,
     /// The previous line's customer: lines of one order come together, so most lookups repeat it.
     last_customer: (Vec<u8>, u32),
+    /// Each SKU's description (the first non-empty one read), by SKU id.
+    descriptions: Vec<Option<Box<str>>>,
     pub without_sku: u64,
     pub returns: u64,
     pub after_end: u64,
@@ -123,13 +125,46 @@ impl ProductLog {
             self.last_customer.1 = id;
             id
         };
+        let sku = self.skus.id(sku);
+        if sku as usize == self.descriptions.len() {
+            self.descriptions.push(None);
+        }
+        if let (None, Some(d)) = (&self.descriptions[sku as usize], line.description) {
+            self.descriptions[sku as usize] = Some(String::from_utf8_lossy(d).into());
+        }
         self.lines.push(ProductLine {
             customer,
-            sku: self.skus.id(sku),
+            sku,
             day: line.time.div_euclid(DAY) as i32,
             order,
             quantity: line.quantity as f32,
         });
+    }
+
+    /// The description read for `sku`, if any.
+    pub fn description(&self, sku: u32) -> Option<&str> {
+        self.descriptions.get(sku as usize)?.as_deref()
+    }
+
+    /// True when the file had a description column with values.
+    pub fn has_descriptions(&self) -> bool {
+        self.descriptions.iter().any(Option::is_some)
+    }
+
+    /// `sku` for people: its id, and its description in parentheses when there is one.
+    pub fn label(&self, sku: u32) -> String {
+        match self.description(sku) {
+            Some(d) => format!("{} ({d})", self.skus.name(sku)),
+            None => self.skus.name(sku).to_string(),
+        }
+    }
+
+    /// A text column of the descriptions of `ids` (empty where a SKU has none).
+    pub fn descriptions<'a>(&'a self, ids: impl IntoIterator<Item = u32>) -> clv_data::Values<'a> {
+        let text = ids
+            .into_iter()
+            .map(|i| std::borrow::Cow::Borrowed(self.description(i).unwrap_or("")));
+        clv_data::Values::Text(text.collect())
     }
 
     /// (basket, sku) pairs: baskets by order id, or by customer and day without one.

@@ -59,7 +59,7 @@ pub struct Profile<'a> {
     pub predictions: Predictions,
     /// Up to five (product, units, purchase days), most days first; `None` when the customer
     /// has no product lines.
-    pub favourites: Option<Vec<(&'a str, f64, usize)>>,
+    pub favourites: Option<Vec<(String, f64, usize)>>,
     /// Purchase periods, most recent first.
     pub purchases: Vec<PurchasePeriod>,
 }
@@ -103,7 +103,7 @@ fn gaps(periods: &[PurchasePeriod]) -> Option<Gaps> {
     })
 }
 
-fn favourites<'p>(products: &'p ProductLog, id: &str) -> Option<Vec<(&'p str, f64, usize)>> {
+fn favourites(products: &ProductLog, id: &str) -> Option<Vec<(String, f64, usize)>> {
     let c = products.customers.get(id.as_bytes())?;
     let mut by_sku: BTreeMap<u32, (f64, BTreeSet<i32>)> = BTreeMap::new();
     for l in products.lines.iter().filter(|l| l.customer == c) {
@@ -119,7 +119,7 @@ fn favourites<'p>(products: &'p ProductLog, id: &str) -> Option<Vec<(&'p str, f6
     Some(
         list.into_iter()
             .take(5)
-            .map(|(k, units, days)| (products.skus.name(k), units, days))
+            .map(|(k, units, days)| (products.label(k), units, days))
             .collect(),
     )
 }

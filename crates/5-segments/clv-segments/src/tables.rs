@@ -208,6 +208,19 @@ pub fn per_customer<'h>(v: &Valued<'h>) -> Table<'h> {
         )
 }
 
+/// `table` with a `description` column of `ids` when the file had descriptions.
+fn with_descriptions<'p>(
+    table: Table<'p>,
+    name: &'static str,
+    products: &'p ProductLog,
+    ids: impl IntoIterator<Item = u32>,
+) -> Table<'p> {
+    match products.has_descriptions() {
+        true => table.with(name, products.descriptions(ids)),
+        false => table,
+    }
+}
+
 /// Each product's repeat-purchase cycle, for products `skus` (which all have one).
 pub fn cycle_table<'p>(
     products: &'p ProductLog,
@@ -216,8 +229,9 @@ pub fn cycle_table<'p>(
 ) -> Table<'p> {
     let c = |k: usize| cycles[k].as_ref().expect("a product with a cycle");
     let per = |f: &dyn Fn(&Cycle) -> f64| Values::Float(skus.iter().map(|&k| f(c(k))).collect());
-    Table::new()
-        .with("sku", products.skus.names(skus.iter().map(|&k| k as u32)))
+    let ids = || skus.iter().map(|&k| k as u32);
+    let t = Table::new().with("sku", products.skus.names(ids()));
+    with_descriptions(t, "description", products, ids())
         .with("median_gap_days", per(&|c| c.median))
         .with("lower_quartile_days", per(&|c| c.lower_quartile))
         .with("upper_quartile_days", per(&|c| c.upper_quartile))
@@ -245,14 +259,15 @@ pub fn reminder_table<'p>(
     reminders: &[Reminder],
 ) -> Table<'p> {
     let date = |d: i32| d as i64 * DAY;
-    Table::new()
+    let t = Table::new()
         .with(
             "customer_id",
             products
                 .customers
                 .names(reminders.iter().map(|r| r.customer)),
         )
-        .with("sku", products.skus.names(reminders.iter().map(|r| r.item)))
+        .with("sku", products.skus.names(reminders.iter().map(|r| r.item)));
+    with_descriptions(t, "description", products, reminders.iter().map(|r| r.item))
         .with(
             "purchases",
             Values::Int(reminders.iter().map(|r| r.purchases as i64).collect()),
@@ -289,10 +304,36 @@ pub fn product_names(products: &ProductLog, items: &[u32]) -> String {
         .join(" + ")
 }
 
+/// Products for people (SKU and description) joined with " + ".
+pub fn product_labels(products: &ProductLog, items: &[u32]) -> String {
+    items
+        .iter()
+        .map(|&i| products.label(i))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// `table` with a column of each row's product descriptions when the file had descriptions.
+fn with_set_descriptions<'t, 's>(
+    table: Table<'t>,
+    name: &'static str,
+    products: &ProductLog,
+    sets: impl Iterator<Item = &'s [u32]>,
+) -> Table<'t> {
+    if !products.has_descriptions() {
+        return table;
+    }
+    let text = sets.map(|items| {
+        let each = items.iter().map(|&i| products.description(i).unwrap_or(""));
+        each.collect::<Vec<_>>().join(" + ")
+    });
+    table.with(name, Values::text(text.collect()))
+}
+
 /// Association rules with their supports, confidence and lift.
 pub fn rules_table(products: &ProductLog, rules: &[Rule]) -> Table<'static> {
     let per = |f: &dyn Fn(&Rule) -> f64| Values::Float(rules.iter().map(f).collect());
-    Table::new()
+    let t = Table::new()
         .with(
             "antecedent",
             Values::text(
@@ -310,12 +351,24 @@ pub fn rules_table(products: &ProductLog, rules: &[Rule]) -> Table<'static> {
                     .map(|r| product_names(products, &r.consequent))
                     .collect(),
             ),
-        )
-        .with("antecedent_support", per(&|r| r.antecedent_support))
-        .with("consequent_support", per(&|r| r.consequent_support))
-        .with("support", per(&|r| r.support))
-        .with("confidence", per(&|r| r.confidence))
-        .with("lift", per(&|r| r.lift))
+        );
+    let t = with_set_descriptions(
+        t,
+        "antecedent_description",
+        products,
+        rules.iter().map(|r| &r.antecedent[..]),
+    );
+    with_set_descriptions(
+        t,
+        "consequent_description",
+        products,
+        rules.iter().map(|r| &r.consequent[..]),
+    )
+    .with("antecedent_support", per(&|r| r.antecedent_support))
+    .with("consequent_support", per(&|r| r.consequent_support))
+    .with("support", per(&|r| r.support))
+    .with("confidence", per(&|r| r.confidence))
+    .with("lift", per(&|r| r.lift))
 }
 
 /// Bundle candidates: itemsets with their basket count and support.
@@ -324,24 +377,29 @@ pub fn bundle_table(
     frequent: &Frequent,
     bundles: &[Itemset],
 ) -> Table<'static> {
-    Table::new()
-        .with(
-            "products",
-            Values::text(
-                bundles
-                    .iter()
-                    .map(|s| product_names(products, &s.items))
-                    .collect(),
-            ),
-        )
-        .with(
-            "baskets",
-            Values::Int(bundles.iter().map(|s| s.count as i64).collect()),
-        )
-        .with(
-            "support",
-            Values::Float(bundles.iter().map(|s| frequent.support(s.count)).collect()),
-        )
+    let t = Table::new().with(
+        "products",
+        Values::text(
+            bundles
+                .iter()
+                .map(|s| product_names(products, &s.items))
+                .collect(),
+        ),
+    );
+    with_set_descriptions(
+        t,
+        "descriptions",
+        products,
+        bundles.iter().map(|s| &s.items[..]),
+    )
+    .with(
+        "baskets",
+        Values::Int(bundles.iter().map(|s| s.count as i64).collect()),
+    )
+    .with(
+        "support",
+        Values::Float(bundles.iter().map(|s| frequent.support(s.count)).collect()),
+    )
 }
 
 /// Each product's top products bought with it, products in name order.
@@ -361,8 +419,8 @@ pub fn bought_with_table<'p>(
         })
         .collect();
     let per = |f: &dyn Fn(&Rule) -> f64| Values::Float(rows.iter().map(|(_, _, r)| f(r)).collect());
-    Table::new()
-        .with("sku", products.skus.names(rows.iter().map(|(i, _, _)| *i)))
+    let t = Table::new().with("sku", products.skus.names(rows.iter().map(|(i, _, _)| *i)));
+    with_descriptions(t, "description", products, rows.iter().map(|(i, _, _)| *i))
         .with(
             "rank",
             Values::Int(rows.iter().map(|(_, k, _)| *k as i64).collect()),
@@ -385,7 +443,7 @@ pub fn recommendation_table<'p>(
     products: &'p ProductLog,
     rows: &[(u32, usize, Suggestion)],
 ) -> Table<'p> {
-    Table::new()
+    let t = Table::new()
         .with(
             "customer_id",
             products.customers.names(rows.iter().map(|(c, _, _)| *c)),
@@ -397,17 +455,23 @@ pub fn recommendation_table<'p>(
         .with(
             "sku",
             products.skus.names(rows.iter().map(|(_, _, s)| s.item)),
-        )
-        .with(
-            "because_of",
-            products.skus.names(rows.iter().map(|(_, _, s)| s.because)),
-        )
-        .with(
-            "confidence",
-            Values::Float(rows.iter().map(|(_, _, s)| s.confidence).collect()),
-        )
-        .with(
-            "lift",
-            Values::Float(rows.iter().map(|(_, _, s)| s.lift).collect()),
-        )
+        );
+    with_descriptions(
+        t,
+        "description",
+        products,
+        rows.iter().map(|(_, _, s)| s.item),
+    )
+    .with(
+        "because_of",
+        products.skus.names(rows.iter().map(|(_, _, s)| s.because)),
+    )
+    .with(
+        "confidence",
+        Values::Float(rows.iter().map(|(_, _, s)| s.confidence).collect()),
+    )
+    .with(
+        "lift",
+        Values::Float(rows.iter().map(|(_, _, s)| s.lift).collect()),
+    )
 }

@@ -3,7 +3,7 @@
 
 use clv_data::thousands;
 use clv_data::time::format_date;
-use clv_data::{ReadReport, RejectLog};
+use clv_data::{Encoding, ReadReport, RejectLog};
 use clv_models::{FitReport, ModelKind};
 use clv_score::discrete::RetentionRow;
 use clv_score::Validation;
@@ -49,6 +49,30 @@ pub fn read_report(
         })
         .collect();
     let _ = writeln!(out, "columns: {}", mapping.join(", "));
+    // Plain UTF-8 needs no line; anything else is said, so a misread is visible.
+    if let Some(t) = report
+        .text
+        .as_ref()
+        .filter(|t| t.compression.is_some() || t.encoding != Encoding::Utf8)
+    {
+        let how = if t.encoding_detected {
+            "detected"
+        } else {
+            "as given"
+        };
+        let packed = t
+            .compression
+            .map(|c| format!("{c}-compressed, "))
+            .unwrap_or_default();
+        let _ = writeln!(out, "text: {packed}{} ({how})", t.encoding.name());
+    }
+    if report.filtered > 0 {
+        let _ = writeln!(
+            out,
+            "  left out {:>9} rows by the row filters (--where, --exclude-test)",
+            thousands(report.filtered)
+        );
+    }
     if !report.mapping.has_value() {
         out.push_str("amounts: none (no amount or price column): every order counts, worth 0; purchase predictions only (pass --amount-col if the file has amounts)\n");
     } else if let Some(d) = &report.decimal {

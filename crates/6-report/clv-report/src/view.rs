@@ -327,7 +327,7 @@ fn products(p: &ProductLog, as_of: i64, threads: usize) -> Option<ProductsView> 
             .map(|&k| {
                 let c = cycles[k].as_ref().expect("with a cycle");
                 CycleRow {
-                    product: p.skus.name(k as u32).to_string(),
+                    product: p.label(k as u32),
                     median_days: c.median,
                     lower_quartile_days: c.lower_quartile,
                     upper_quartile_days: c.upper_quartile,
@@ -342,7 +342,7 @@ fn products(p: &ProductLog, as_of: i64, threads: usize) -> Option<ProductsView> 
             .take(SHOWN)
             .map(|r| ReminderRow {
                 customer_id: p.customers.name(r.customer).to_string(),
-                product: p.skus.name(r.item).to_string(),
+                product: p.label(r.item),
                 last_purchase: day(r.last),
                 due: day(r.due),
                 remind_on: day(r.remind_on),
@@ -354,8 +354,8 @@ fn products(p: &ProductLog, as_of: i64, threads: usize) -> Option<ProductsView> 
             .iter()
             .take(SHOWN)
             .map(|r| RuleRow {
-                antecedent: tables::product_names(p, &r.antecedent),
-                consequent: tables::product_names(p, &r.consequent),
+                antecedent: tables::product_labels(p, &r.antecedent),
+                consequent: tables::product_labels(p, &r.consequent),
                 support: r.support,
                 confidence: r.confidence,
                 lift: r.lift,
