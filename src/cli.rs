@@ -207,9 +207,9 @@ fn simulated_model(text: &str) -> Result<ModelKind, String> {
 /// The purchase model and what to predict, shared by scoring, segments, profiles and the report.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Purchase model: bgnbd, mbgnbd, pareto (also bg-nbd, mbg-nbd, pnbd, pareto-nbd) or auto
-    /// (lowest BIC).
-    #[arg(long, default_value = "bgnbd")]
+    /// Purchase model: mbgnbd (default: one-time buyers can be inactive), bgnbd, pareto (also
+    /// bg-nbd, mbg-nbd, pnbd, pareto-nbd) or auto (lowest BIC).
+    #[arg(long, default_value = "mbgnbd")]
     pub model: ModelChoice,
     /// Time unit for fitting (a saved model keeps its own).
     #[arg(long, default_value = "week")]

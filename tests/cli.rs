@@ -388,7 +388,8 @@ fn score_with_saved_models_equals_score_with_fresh_fits() {
         args
     };
     let run = |args: Vec<String>| ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    for (model, file) in [("bgnbd", "purchase.json"), ("gg", "spend.json")] {
+    // The default purchase model, so the fresh score fits the same one.
+    for (model, file) in [("mbgnbd", "purchase.json"), ("gg", "spend.json")] {
         let mut args = base("fit");
         args.extend(["--model".into(), model.into(), "-o".into(), p(file)]);
         run(args);
@@ -412,6 +413,10 @@ fn score_with_saved_models_equals_score_with_fresh_fits() {
     );
     let rows = read_csv(Path::new(&p("saved.csv")));
     assert_eq!(rows.len(), 2357);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("purchase.json")).unwrap()).unwrap();
+    let param = |k: &str| saved["parameters"][k].as_f64().unwrap();
+    let (shape_r, alpha, a, b) = (param("r"), param("alpha"), param("a"), param("b"));
     // lifetimes' monthly scheme over the same year lands within a few percent of continuous
     // discounting (same purchases, discounted at month ends instead of when they happen).
     let mut monthly = base("score");
@@ -445,12 +450,17 @@ fn score_with_saved_models_equals_score_with_fresh_fits() {
             (f("total_clv") - f("historic_clv") - f("predicted_clv")).abs()
                 < 1e-9 * f("total_clv").max(1.0)
         );
+        // MBG/NBD (the default) lets a one-time buyer be gone: P(alive) = 1 / (1 + (a/b)
+        // ((α+T)/α)^r) at x = 0, Batislam et al. (2007), in closed form.
         if f("frequency") == 0.0 {
-            assert_eq!(
-                f("p_alive"),
-                1.0,
-                "BG/NBD: no repeat purchase, no chance to have dropped out"
+            let want = 1.0 / (1.0 + (a / b) * ((alpha + f("T")) / alpha).powf(shape_r));
+            assert!(
+                (f("p_alive") - want).abs() < 1e-9,
+                "{}: {} vs {want}",
+                r["customer_id"],
+                f("p_alive")
             );
+            assert!(f("p_alive") < 1.0);
         }
     }
 }
@@ -989,6 +999,25 @@ fn segments_tiers_and_customer_profile_agree_with_score_on_cdnow() {
         };
         assert_eq!(s["tier"], want, "{s:?}");
     }
+    // Each segment's mean P(alive) in the table is the mean over its customers in the file, and
+    // the default model lets one-time buyers be lost: "lost" averages far below 1 and below
+    // champions (BG/NBD gave every one-time buyer P(alive) = 1).
+    let table = String::from_utf8_lossy(&with("segments", &[]).stdout).to_string();
+    let mean_p_alive = |segment: &str| {
+        let p: Vec<f64> = segments
+            .iter()
+            .filter(|r| r["segment"] == segment)
+            .map(|r| r["p_alive"].parse().unwrap())
+            .collect();
+        p.iter().sum::<f64>() / p.len() as f64
+    };
+    for segment in ["champions", "lost", "hibernating", "at_risk"] {
+        let line = table.lines().find(|l| l.starts_with(segment)).unwrap();
+        let shown: f64 = line.split_whitespace().nth(6).unwrap().parse().unwrap();
+        assert!((shown - mean_p_alive(segment)).abs() < 1e-4, "{line}");
+    }
+    assert!(mean_p_alive("lost") < 0.5, "{}", mean_p_alive("lost"));
+    assert!(mean_p_alive("lost") < mean_p_alive("champions"));
     // The profile prints the same P(alive) and CLV as `clv score`.
     let profile = String::from_utf8_lossy(&with("customer", &["0001"]).stdout).to_string();
     let row = scores.iter().find(|r| r["customer_id"] == "0001").unwrap();
@@ -1282,6 +1311,42 @@ fn report_numbers_equal_metrics_score_and_validate_on_cdnow() {
             assert!((c[name].as_f64().unwrap() - want).abs() <= 1e-12 * want.max(1.0));
         }
         assert_eq!(c["predicted_clv"].as_f64().unwrap(), best[k]);
+    }
+
+    // At risk: the page's table lists the terminal's customers with their CLV if active and
+    // value at risk (not the near-zero predicted CLV of a customer probably lost).
+    let terminal = String::from_utf8_lossy(&run("segments", &[]).stdout).to_string();
+    let at_risk: Vec<Vec<&str>> = terminal
+        .lines()
+        .skip_while(|l| !l.starts_with("customer_id    segment"))
+        .skip(1)
+        .take_while(|l| !l.starts_with('('))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(at_risk.len(), 10);
+    let page_table = &html[html.find("value at risk</th>").unwrap()..];
+    for row in &at_risk {
+        let money = |v: &str| {
+            let cents = format!("{:.2}", v.parse::<f64>().unwrap());
+            let (whole, frac) = cents.split_once('.').unwrap();
+            let mut grouped = String::new();
+            for (k, c) in whole.chars().enumerate() {
+                if k > 0 && (whole.len() - k) % 3 == 0 {
+                    grouped.push(',');
+                }
+                grouped.push(c);
+            }
+            format!("{grouped}.{frac}")
+        };
+        let cells = format!(
+            "<td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td><td>{}</td>",
+            row[0],
+            row[1],
+            row[2].parse::<f64>().unwrap(),
+            money(row[3]),
+            money(row[4])
+        );
+        assert!(page_table.contains(&cells), "{cells}");
     }
 
     // Validation: the same holdout totals as `clv validate --format json`.

@@ -82,9 +82,9 @@ fn valuation_of_lines_in_memory_on_one_thread_equals_clv_score() {
     let cli = std::fs::read(&cli_file).unwrap();
     assert_eq!(valuation.len(), 2357);
     assert!(csv == cli, "the library's scores differ from `clv score`'s");
-    // The fits are values too: BG/NBD and Gamma-Gamma, fitted here.
+    // The fits are values too: the default MBG/NBD and Gamma-Gamma, fitted here.
     let fits = &valuation.fits;
-    assert_eq!(fits.purchase.kind, clv_models::ModelKind::BG_NBD);
+    assert_eq!(fits.purchase.kind, clv_models::ModelKind::MBG_NBD);
     assert!(fits.purchase_fit.is_some() && fits.spend_fit.is_some() && fits.warnings().is_empty());
 }
 

@@ -85,11 +85,11 @@ pub struct ValuationConfig {
 }
 
 impl Default for ValuationConfig {
-    /// BG/NBD in weeks, the next 365 days at 10% a year, continuous discounting, delta-method
-    /// intervals at 90%, on the calling thread.
+    /// MBG/NBD in weeks (one-time buyers can be inactive, unlike in BG/NBD), the next 365 days at
+    /// 10% a year, continuous discounting, delta-method intervals at 90%, on the calling thread.
     fn default() -> Self {
         ValuationConfig {
-            model: ModelChoice::Fixed(PurchaseModel::BgNbd),
+            model: ModelChoice::Fixed(PurchaseModel::MbgNbd),
             time_unit: TimeUnit::Week,
             horizon: Duration::from_secs(365 * 86_400),
             annual_discount_rate: 0.1,

@@ -19,7 +19,7 @@ pub fn segment_summary(v: &Valued<'_>) -> Table<'static> {
         .filter(|&k| totals[k].customers > 0)
         .collect();
     let per = |f: &dyn Fn(usize) -> f64| Values::Float(present.iter().map(|&k| f(k)).collect());
-    Table::new()
+    let t = Table::new()
         .with(
             "segment",
             Values::text(
@@ -50,11 +50,19 @@ pub fn segment_summary(v: &Valued<'_>) -> Table<'static> {
         .with(
             "avg_recency_days",
             per(&|k| totals[k].recency_days / totals[k].customers as f64),
-        )
-        .with(
-            "what_to_do",
-            Values::text(present.iter().map(|&k| v.rules[k].action.clone()).collect()),
-        )
+        );
+    // The model's view beside RFM's, so a segment and its P(alive) can be read together.
+    let t = match v.p_alive().is_empty() {
+        true => t,
+        false => t.with(
+            "mean_p_alive",
+            per(&|k| totals[k].p_alive / totals[k].customers as f64),
+        ),
+    };
+    t.with(
+        "what_to_do",
+        Values::text(present.iter().map(|&k| v.rules[k].action.clone()).collect()),
+    )
 }
 
 /// One row per value tier: customers, share of predicted CLV, lowest predicted CLV in it.
@@ -100,7 +108,7 @@ pub fn tier_summary(v: &Valued<'_>) -> Table<'static> {
 /// The `shown` valuable customers at risk ((customer, value at risk), from
 /// [`Valued::at_risk`]): segment, P(alive), CLV if active, value at risk, history.
 pub fn at_risk_table<'h>(v: &Valued<'h>, shown: &[(usize, f64)]) -> Table<'h> {
-    let (predicted, p_alive) = (v.predicted_clv(), v.p_alive());
+    let p_alive = v.p_alive();
     Table::new()
         .with(
             "customer_id",
@@ -126,12 +134,7 @@ pub fn at_risk_table<'h>(v: &Valued<'h>, shown: &[(usize, f64)]) -> Table<'h> {
         )
         .with(
             "clv_if_active",
-            Values::Float(
-                shown
-                    .iter()
-                    .map(|&(i, _)| predicted[i] / p_alive[i])
-                    .collect(),
-            ),
+            Values::Float(shown.iter().map(|&(i, _)| v.clv_if_active(i)).collect()),
         )
         .with(
             "value_at_risk",

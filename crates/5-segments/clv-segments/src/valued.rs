@@ -49,6 +49,8 @@ pub struct SegmentTotal {
     pub revenue: f64,
     pub orders: u64,
     pub recency_days: f64,
+    /// Summed P(alive) (0 without a valuation).
+    pub p_alive: f64,
 }
 
 /// Score, segment and value the customers of `histories`: RFM with `rules`, the valuation with
@@ -154,6 +156,17 @@ impl Valued<'_> {
         )
     }
 
+    /// Customer `i`'s predicted CLV if still active: predicted CLV / P(alive) (0 when P(alive)
+    /// is 0, as in the at-risk ranking).
+    pub fn clv_if_active(&self, i: usize) -> f64 {
+        let (c, p) = (self.predicted_clv()[i], self.p_alive()[i]);
+        if p > 0.0 {
+            c / p
+        } else {
+            0.0
+        }
+    }
+
     /// Totals per rule, in rule order.
     pub fn segment_totals(&self) -> Vec<SegmentTotal> {
         let mut totals = vec![SegmentTotal::default(); self.rules.len()];
@@ -163,6 +176,7 @@ impl Valued<'_> {
             t.revenue += r.revenue;
             t.orders += r.orders;
             t.recency_days += self.recency_days[i];
+            t.p_alive += self.p_alive().get(i).copied().unwrap_or(0.0);
         }
         totals
     }

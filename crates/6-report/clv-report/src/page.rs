@@ -134,7 +134,7 @@ fn segments(v: &ReportView) -> Section {
                 bars: v.segments.iter().map(|s| (s.segment.clone(), s.customers as f64)).collect(),
             }),
             Block::Table {
-                columns: strings(["segment", "customers", "share of customers", "share of revenue", "average order value", "what to do"]),
+                columns: strings(["segment", "customers", "share of customers", "share of revenue", "average order value", "mean P(alive)", "what to do"]),
                 rows: v
                     .segments
                     .iter()
@@ -145,6 +145,7 @@ fn segments(v: &ReportView) -> Section {
                             format!("{}%", number(100.0 * s.customers as f64 / n, 1)),
                             format!("{}%", number(100.0 * s.revenue_share, 1)),
                             money(s.average_order_value),
+                            s.mean_p_alive.map_or("–".into(), |p| number(p, 3)),
                             s.action.clone(),
                         ]
                     })
@@ -346,18 +347,40 @@ fn value_sections(v: &ReportView) -> [Section; 2] {
         "historic CLV",
         "last purchase",
     ]);
+    let at_risk_row = |r: &CustomerRow| {
+        vec![
+            r.customer_id.clone(),
+            r.segment.clone(),
+            number(r.p_alive, 3),
+            r.clv_if_active.map_or("–".into(), money),
+            r.value_at_risk.map_or("–".into(), money),
+            money(r.historic_clv),
+            r.last_purchase.clone(),
+        ]
+    };
+    let at_risk_columns = strings([
+        "customer",
+        "segment",
+        "P(alive)",
+        "CLV if active",
+        "value at risk",
+        "historic CLV",
+        "last purchase",
+    ]);
     let customers = Section {
         id: "customers".into(),
         title: titles[1].1.into(),
         explanation: format!(
-            "The ten customers worth most over the next {}, and the valuable customers most likely lost: worth a lot if still active (top {}%), P(alive) below 0.5, ranked by value at risk = (1 − P(alive)) × CLV if active. {} customers qualify.",
+            "The ten customers worth most over the next {}, and the valuable customers most likely lost: worth a lot if still active (top {}%), P(alive) below 0.5, ranked by value at risk = (1 − P(alive)) × CLV if active. {} customers qualify. A segment ranks recency against other customers; P(alive) weighs it against the customer's own pace, so a frequent buyer silent for months can be a champion at risk.",
             v.horizon_label,
             c.valuable_share * 100.0,
             thousands(c.at_risk_count as u64)
         ),
         blocks: vec![
-            Block::Table { columns: columns.clone(), rows: c.top.iter().map(row).collect() },
-            Block::Table { columns, rows: c.at_risk.iter().map(row).collect() },
+            Block::Table { columns, rows: c.top.iter().map(row).collect() },
+            // The terminal's at-risk columns: a lost customer's predicted CLV is near 0, what
+            // is at stake is the CLV if still active.
+            Block::Table { columns: at_risk_columns, rows: c.at_risk.iter().map(at_risk_row).collect() },
         ],
     };
     [distributions, customers]

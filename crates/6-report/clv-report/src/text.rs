@@ -606,8 +606,12 @@ pub fn segments(v: &Valued<'_>, as_of: i64, labels: &Labels<'_>, top: usize) -> 
     );
     let shown = &at_risk[..at_risk.len().min(top)];
     out.push_str(&tables::at_risk_table(v, shown).render_text(usize::MAX));
+    out.push_str(AT_RISK_SEGMENTS);
     out
 }
+
+/// Why an RFM champion can be at risk.
+const AT_RISK_SEGMENTS: &str = "(a segment ranks recency against other customers; P(alive) weighs it against the customer's own pace, so a frequent buyer silent for months can be a champion at risk)\n";
 
 /// `clv replenish`'s page: the products with the best-evidenced cycles, then the heading of the
 /// reminders (which follow as the command's table).

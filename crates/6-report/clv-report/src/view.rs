@@ -50,6 +50,8 @@ pub struct SegmentView {
     pub customers: usize,
     pub revenue_share: f64,
     pub average_order_value: f64,
+    /// The segment's mean P(alive), with a valuation.
+    pub mean_p_alive: Option<f64>,
     pub action: String,
 }
 
@@ -97,7 +99,8 @@ pub struct CustomerRow {
     pub interval: Option<(f32, f32)>,
     pub historic_clv: f64,
     pub last_purchase: String,
-    /// (1 − P(alive)) × CLV if active, in the at-risk list.
+    /// CLV if still active and (1 − P(alive)) × that, in the at-risk list.
+    pub clv_if_active: Option<f64>,
     pub value_at_risk: Option<f64>,
 }
 
@@ -188,6 +191,7 @@ fn segments(v: &Valued<'_>) -> Vec<SegmentView> {
             customers: t.customers,
             revenue_share: t.revenue / revenue_total,
             average_order_value: t.revenue / t.orders as f64,
+            mean_p_alive: (!v.p_alive().is_empty()).then(|| t.p_alive / t.customers as f64),
             action: v.rules[k].action.clone(),
         })
         .collect()
@@ -288,6 +292,7 @@ fn customers(v: &Valued<'_>) -> CustomersView {
             .zip(bounds.upper.get(i).copied()),
         historic_clv: v.rows[i].revenue,
         last_purchase: format_date(v.rows[i].last_purchase),
+        clv_if_active: value_at_risk.map(|_| v.clv_if_active(i)),
         value_at_risk,
     };
     let mut top: Vec<usize> = (0..v.rows.len()).collect();
