@@ -30,7 +30,8 @@ pub enum Command {
     Summary(SummaryArgs),
     /// Shop-wide metrics: order value, frequency, repeat rate, retention, cohorts, historic CLV.
     Metrics(MetricsArgs),
-    /// Fit a purchase (BG/NBD) or spend (Gamma-Gamma) model by maximum likelihood.
+    /// Fit a purchase model (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB, sBG) or the Gamma-Gamma spend
+    /// model by maximum likelihood.
     Fit(FitArgs),
     /// Score every customer: P(alive), expected purchases and spend, discounted CLV, next order date.
     Score(ScoreArgs),
@@ -52,6 +53,13 @@ pub enum Command {
     /// Write a synthetic order log from known purchase and Gamma-Gamma spend parameters.
     Simulate(SimulateArgs),
     /// Every analysis on the bundled CDNOW sample and a simulated shop, then what to try next.
+    ///
+    /// On the CDNOW sample (2,357 customers, 1997-01 to 1998-06): the read report, summary,
+    /// shop metrics and cohorts, BG/NBD, MBG/NBD and Pareto/NBD compared on a holdout, scores
+    /// with intervals, RFM segments, value tiers and valuable customers at risk, and the HTML
+    /// report; on a simulated shop with SKUs: replenishment reminders and products bought
+    /// together. The data and the report are written to the temp folder (clv-demo); the last
+    /// lines are commands to run next on them.
     Demo,
 }
 
@@ -163,8 +171,9 @@ pub struct SummaryArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Unit of recency, T and durations.
-    #[arg(long, default_value = "day")]
+    /// Unit of recency, T and durations: week, as `fit`, `score` and `validate` (lifetimes'
+    /// default is day: --time-unit day).
+    #[arg(long, default_value = "week")]
     pub time_unit: TimeUnit,
     /// Purchases of a customer in the same period count once (default: day; hour with --time-unit hour).
     #[arg(long)]
@@ -367,9 +376,10 @@ pub struct ValidateArgs {
     /// Unit the models' time parameters are in.
     #[arg(long, default_value = "week")]
     pub time_unit: TimeUnit,
-    /// table (default) or json (every series in full).
-    #[arg(long, value_enum)]
-    pub format: Option<OutputFormat>,
+    /// table: the comparison as text; json: every series in full, nested; csv and parquet: one
+    /// row per model, measure and group.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// L2 penalty for the fits (see `clv fit --penalty`).
     #[arg(long, default_value_t = 0.0)]
     pub penalty: f64,

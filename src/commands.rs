@@ -49,11 +49,7 @@ pub fn metrics(args: &MetricsArgs, threads: usize) -> Result<()> {
             return Ok(());
         }
     };
-    match &out.output {
-        Some(p) => std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?,
-        None => print!("{text}"),
-    }
-    Ok(())
+    crate::output::write_text(out, &text)
 }
 
 /// The shop metrics over `window` days (at least one) and with `cac`.

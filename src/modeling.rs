@@ -6,6 +6,7 @@ use crate::cli::{
     ValidateArgs,
 };
 use crate::input::load;
+use crate::output::write_text;
 use anyhow::{Context, Result};
 use clv_data::numeric::{is_summary_header, read_numeric_columns, read_subscriptions};
 use clv_data::{DateParser, Period, RejectLog};
@@ -202,12 +203,14 @@ pub fn validate(args: &ValidateArgs, threads: usize) -> Result<()> {
     let (v, _) =
         clv_score::validate::validation(&histories, args.time_unit, &args.models, options)?;
     v.not_compared.iter().for_each(|(m, e)| eprintln!("{m}: not compared: {e}"));
-    match args.format {
-        Some(OutputFormat::Json) => println!("{}", serde_json::to_string_pretty(&v)?),
-        Some(OutputFormat::Csv | OutputFormat::Parquet) => {
-            anyhow::bail!("clv validate writes a table or --format json")
+    match crate::output::resolve_format(&args.output) {
+        OutputFormat::Json => {
+            write_text(&args.output, &(serde_json::to_string_pretty(&v)? + "\n"))?
         }
-        _ => print!("{}", text::validation(&v)),
+        OutputFormat::Table => write_text(&args.output, &text::validation(&v))?,
+        OutputFormat::Csv | OutputFormat::Parquet => {
+            crate::output::write_table(&v.table(), &args.output, threads)?;
+        }
     }
     Ok(())
 }

@@ -40,6 +40,17 @@ pub fn write_chunked(table: &ChunkedTable<'_>, out: &OutputArgs, threads: usize)
     write_timed(Rows::Chunked(table), out, threads)
 }
 
+/// Write a rendered page (a terminal table or a JSON document) to `-o`, else stdout.
+pub fn write_text(out: &OutputArgs, text: &str) -> Result<()> {
+    match &out.output {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("writing {}", p.display())),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
 /// Write `table` to `path`, in the format its extension says.
 pub fn write_to(table: &Table<'_>, path: &std::path::Path, threads: usize) -> Result<bool> {
     let out = OutputArgs { format: None, output: Some(path.to_path_buf()) };

@@ -1199,8 +1199,9 @@ fn cross_sell_rules_equal_mlxtend_on_the_basket_sample() {
         ] {
             let (got, expected): (f64, f64) =
                 (row[name].parse().unwrap(), rule[name].as_f64().unwrap());
+            // CSV carries 12 significant digits (README, "Precision").
             assert!(
-                (got - expected).abs() <= 1e-12 * expected.abs().max(1.0),
+                (got - expected).abs() <= 5e-12 * expected.abs().max(1.0),
                 "{name} of {rule}: {got}"
             );
         }
@@ -1306,11 +1307,13 @@ fn report_numbers_equal_metrics_score_and_validate_on_cdnow() {
     best.sort_by(|a, b| b.total_cmp(a));
     for (k, c) in top.iter().enumerate() {
         let row = &scores[c["customer_id"].as_str().unwrap()];
+        // The scores' CSV carries 12 significant digits, the page's data every digit.
+        let close = |a: f64, b: f64| (a - b).abs() <= 5e-12 * b.max(1.0);
         for name in ["predicted_clv", "p_alive"] {
             let want: f64 = row[name].parse().unwrap();
-            assert!((c[name].as_f64().unwrap() - want).abs() <= 1e-12 * want.max(1.0));
+            assert!(close(c[name].as_f64().unwrap(), want), "{name}");
         }
-        assert_eq!(c["predicted_clv"].as_f64().unwrap(), best[k]);
+        assert!(close(c["predicted_clv"].as_f64().unwrap(), best[k]));
     }
 
     // At risk: the page's table lists the terminal's customers with their CLV if active and

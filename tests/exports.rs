@@ -479,3 +479,160 @@ fn products_carry_their_descriptions() {
         "no described SKU in the report"
     );
 }
+
+/// Item 10: `validate -o` in every format, one time unit by default, no float noise, retention
+/// windows that meet without overlapping, plain logs when redirected, errors said once, and a
+/// demo whose help says what it does.
+#[test]
+fn outputs_agree_with_each_other_and_carry_no_noise() {
+    let cdnow = export("../CDNOW_sample.txt");
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let run = |command: &str, extra: &[&str]| {
+        let mut args = vec![command, cdnow.to_str().unwrap()];
+        args.extend([
+            "--customer-col",
+            "2",
+            "--date-col",
+            "3",
+            "--amount-col",
+            "5",
+        ]);
+        args.extend(extra);
+        let (ok, stdout, stderr) = clv(&args);
+        assert!(ok, "{args:?}: {stderr}");
+        (stdout, stderr)
+    };
+    let rows = |path: &str| -> Vec<BTreeMap<String, String>> {
+        let mut r = csv::Reader::from_path(path).unwrap();
+        let headers = r.headers().unwrap().clone();
+        r.records()
+            .map(|rec| {
+                headers
+                    .iter()
+                    .map(str::to_string)
+                    .zip(rec.unwrap().iter().map(str::to_string))
+                    .collect()
+            })
+            .collect()
+    };
+
+    // validate -o: the CSV's long table holds the JSON document's numbers; Parquet is written.
+    let holdout = ["--calibration-end", "1997-09-30"];
+    run(
+        "validate",
+        &[&holdout[..], &["-o", &file("v.json")]].concat(),
+    );
+    run(
+        "validate",
+        &[&holdout[..], &["-o", &file("v.csv")]].concat(),
+    );
+    run(
+        "validate",
+        &[&holdout[..], &["-o", &file("v.parquet")]].concat(),
+    );
+    assert!(std::fs::metadata(file("v.parquet")).unwrap().len() > 0);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file("v.json")).unwrap()).unwrap();
+    let long = rows(&file("v.csv"));
+    let value = |model: &str, measure: &str, group: &str| -> f64 {
+        let r = long
+            .iter()
+            .find(|r| r["model"] == model && r["measure"] == measure && r["group"] == group)
+            .unwrap_or_else(|| panic!("{model} {measure} {group}"));
+        r["value"].parse().unwrap()
+    };
+    assert_eq!(value("actual", "holdout_purchases", ""), 1882.0);
+    for m in json["models"].as_array().unwrap() {
+        let model = m["model"].as_str().unwrap();
+        for measure in ["bic", "mae", "log_likelihood"] {
+            let want = m[measure].as_f64().unwrap();
+            assert!(
+                (value(model, measure, "") - want).abs() <= 1e-11 * want.abs(),
+                "{model} {measure}"
+            );
+        }
+        let want = m["predicted_holdout_purchases"].as_f64().unwrap();
+        assert!((value(model, "holdout_purchases", "") - want).abs() <= 1e-9 * want);
+        let weeks = m["predicted_cumulative"].as_array().unwrap();
+        let last = weeks.last().unwrap().as_f64().unwrap();
+        assert!(
+            (value(model, "cumulative_purchases", &weeks.len().to_string()) - last).abs()
+                <= 1e-9 * last
+        );
+    }
+
+    // One time unit: the summary's recency and T are the score's (weeks) without flags.
+    run("summary", &["-o", &file("summary.csv")]);
+    run("score", &["-o", &file("scores.csv")]);
+    let (summary, scores) = (rows(&file("summary.csv")), rows(&file("scores.csv")));
+    for (s, c) in summary.iter().zip(&scores) {
+        assert_eq!(s["customer_id"], c["customer_id"]);
+        assert_eq!((&s["recency"], &s["T"]), (&c["recency"], &c["T"]));
+    }
+    // Customer 0001 bought 1997-01-01, 02-12 (two orders), 11-02 and 12-12 for 100.50 in all.
+    assert_eq!(
+        summary[0]["T"], "77.8571428571",
+        "545 days / 7 to 12 digits"
+    );
+    assert_eq!(summary[0]["revenue"], "100.5");
+
+    // No float noise: money in cents, everything else at most 12 significant digits.
+    let significant = |text: &str| {
+        let mantissa = text.split(['e', 'E']).next().unwrap();
+        mantissa
+            .trim_start_matches(['-', '0', '.'])
+            .chars()
+            .filter(char::is_ascii_digit)
+            .count()
+    };
+    for r in &scores {
+        for (name, text) in r {
+            if name.ends_with("_lower")
+                || name.ends_with("_upper")
+                || text.contains('-') && text.len() == 10
+            {
+                continue; // single-precision bounds, dates
+            }
+            if text.parse::<f64>().is_ok() {
+                assert!(significant(text) <= 12, "{name} = {text}");
+            }
+        }
+        let cents = |v: &str| (v.parse::<f64>().unwrap() * 100.0).round() / 100.0;
+        assert_eq!(
+            r["historic_clv"].parse::<f64>().unwrap(),
+            cents(&r["historic_clv"])
+        );
+    }
+    let (metrics, _) = run("metrics", &["--format", "json"]);
+    assert!(metrics.contains("\"revenue\": 244091.94,"), "{metrics}");
+
+    // Retention windows (start, end] meet: the current one starts the day after the previous ends.
+    let m: serde_json::Value = serde_json::from_str(&metrics).unwrap();
+    let day = |v: &serde_json::Value| {
+        chrono::NaiveDate::parse_from_str(v.as_str().unwrap(), "%Y-%m-%d").unwrap()
+    };
+    let r = &m["retention"];
+    let (prev, cur) = (&r["previous_window"], &r["current_window"]);
+    assert_eq!(day(&cur[0]) - day(&prev[1]), chrono::Duration::days(1));
+    assert_eq!(day(&cur[1]).to_string(), "1998-06-30");
+    for w in [prev, cur] {
+        assert_eq!(
+            (day(&w[1]) - day(&w[0])).num_days() + 1,
+            r["window_days"].as_i64().unwrap()
+        );
+    }
+
+    // A redirected -v log has no colour codes; an error says its cause once.
+    let (_, log) = run("summary", &["-v", "-o", &file("again.csv")]);
+    assert!(log.contains("INFO") && !log.contains('\u{1b}'), "{log}");
+    let (ok, _, err) = clv(&["summary", dir.path().to_str().unwrap()]);
+    assert!(!ok && err.matches("Is a directory").count() == 1, "{err}");
+
+    // demo --help says what the demo does now.
+    let (ok, help, _) = clv(&["demo", "--help"]);
+    assert!(
+        ok && help.contains("holdout") && help.contains("bought together"),
+        "{help}"
+    );
+}

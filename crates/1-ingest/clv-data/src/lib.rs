@@ -17,6 +17,7 @@ pub mod columns;
 pub mod decimal;
 pub mod line;
 pub mod numeric;
+pub mod precision;
 pub mod read;
 pub mod reject;
 pub mod rules;

@@ -1,6 +1,7 @@
 //! Column-oriented output tables (one per command result) and their CSV, JSON and terminal
 //! renderings. Parquet output lives in `clv-parquet`, which reads the same [`Table`].
 
+use crate::precision::significant;
 use std::borrow::Cow;
 use std::io::{self, Write};
 use std::ops::Range;
@@ -27,6 +28,12 @@ impl<'a> Values<'a> {
     /// Owned text values.
     pub fn text(values: Vec<String>) -> Self {
         Values::Text(values.into_iter().map(Cow::Owned).collect())
+    }
+
+    /// Amounts of money, in cents unless finer ([`crate::precision::money`]).
+    pub fn money(mut values: Vec<f64>) -> Self {
+        crate::precision::round_money(&mut values);
+        Values::Float(values)
     }
 
     pub fn len(&self) -> usize {
@@ -122,7 +129,8 @@ impl<'a> Table<'a> {
         }
     }
 
-    /// RFC 4180 CSV with a header row; floats in shortest round-trip form. Rows are formatted in
+    /// RFC 4180 CSV with a header row; floats to [`crate::precision::SIGNIFICANT_DIGITS`]
+    /// significant digits, in the shortest text that reads back as that value. Rows are formatted in
     /// chunks on `threads` threads (0 and 1: this one) and written in order.
     pub fn write_csv(&self, out: impl Write, threads: usize) -> io::Result<()> {
         write_csv_rows(
@@ -423,7 +431,9 @@ impl Memo {
     /// Append `x` as [`Cell::float`] would (empty when not finite).
     fn float(&mut self, x: f64, out: &mut Vec<u8>, ryu: &mut ryu::Buffer) {
         if x.is_finite() {
-            self.write(x.to_bits(), out, |out| push_finite_f64(ryu, x, out));
+            self.write(x.to_bits(), out, |out| {
+                push_finite_f64(ryu, significant(x), out)
+            });
         }
     }
 
@@ -456,10 +466,10 @@ impl Cell {
             Values::Int(v) => self
                 .buf
                 .extend_from_slice(self.itoa.format(v[row]).as_bytes()),
-            Values::Float(v) => self.float(v[row], v[row].is_finite(), null),
+            Values::Float(v) => self.float(significant(v[row]), v[row].is_finite(), null),
             Values::Float32(v) => self.float(v[row], v[row].is_finite(), null),
             Values::MaybeFloat(v) => match v[row] {
-                Some(x) => self.float(x, x.is_finite(), null),
+                Some(x) => self.float(significant(x), x.is_finite(), null),
                 None => self.buf.extend_from_slice(null),
             },
             Values::Date(v) => self.date(v[row], json),
@@ -572,13 +582,13 @@ mod tests {
         sample().write_csv(&mut csv, 2).unwrap();
         assert_eq!(
             String::from_utf8(csv).unwrap(),
-            "id,n,x,m,d\na,1,0.1,,1970-01-01\n\"b\"\"q\",-2,38.857142857142854,2,1971-01-01\n"
+            "id,n,x,m,d\na,1,0.1,,1970-01-01\n\"b\"\"q\",-2,38.8571428571,2,1971-01-01\n"
         );
         let mut json = Vec::new();
         sample().write_json(&mut json).unwrap();
         let parsed: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(parsed[1]["id"], "b\"q");
-        assert_eq!(parsed[1]["x"], 38.857142857142854);
+        assert_eq!(parsed[1]["x"], 38.8571428571, "12 significant digits");
         assert!(parsed[0]["m"].is_null());
         assert_eq!(parsed[0]["d"], "1970-01-01");
     }
@@ -599,7 +609,9 @@ mod tests {
         let mut naive = String::from("id,x,d\n");
         for i in 0..n {
             let date = chrono::DateTime::from_timestamp(days[i], 0).unwrap();
-            naive += &format!("{},{},{}\n", ids[i], x[i], date.format("%Y-%m-%d"));
+            // 12 significant digits, rounded through decimal text.
+            let rounded: f64 = format!("{:.11e}", x[i]).parse().unwrap();
+            naive += &format!("{},{},{}\n", ids[i], rounded, date.format("%Y-%m-%d"));
         }
         let (mut from_whole, mut from_chunks) = (Vec::new(), Vec::new());
         whole.write_csv(&mut from_whole, 2).unwrap();

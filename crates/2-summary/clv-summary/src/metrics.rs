@@ -3,6 +3,7 @@
 //! quantiles and LTV:CAC. Definitions are in the README ("Shop metrics").
 
 use crate::ledger::Histories;
+use clv_data::precision::{money, significant};
 use clv_data::time::{format_date, format_month, DAY};
 use clv_data::{Period, Table, Values};
 
@@ -84,8 +85,9 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
+/// `num / den` to the precision clv writes computed values with; none when `den` is 0.
 fn ratio(num: f64, den: f64) -> Option<f64> {
-    (den > 0.0).then(|| num / den)
+    (den > 0.0).then(|| significant(num / den))
 }
 
 /// Compute every shop metric.
@@ -119,7 +121,8 @@ pub fn shop_metrics(h: &Histories, options: MetricsOptions) -> ShopMetrics {
         active_current += u64::from(cur);
     }
     let retention_rate = ratio(retained as f64, active_previous as f64);
-    let day_after = |t: i64| format_date(t + 1);
+    // Windows are (start, end]: the label's first day is the day after the start.
+    let day_after = |t: i64| format_date(t + DAY);
     let retention = Retention {
         window_days: options.window_days,
         previous_window: [day_after(previous_start), format_date(current_start)],
@@ -136,18 +139,18 @@ pub fn shop_metrics(h: &Histories, options: MetricsOptions) -> ShopMetrics {
     let mean_clv = ratio(revenue, customers as f64).unwrap_or(0.0);
     let historic_clv = Quantiles {
         mean: mean_clv,
-        p10: quantile(&values, 0.10),
-        p25: quantile(&values, 0.25),
-        p50: quantile(&values, 0.50),
-        p75: quantile(&values, 0.75),
-        p90: quantile(&values, 0.90),
-        p99: quantile(&values, 0.99),
-        max: values.last().copied().unwrap_or(0.0),
+        p10: money(quantile(&values, 0.10)),
+        p25: money(quantile(&values, 0.25)),
+        p50: money(quantile(&values, 0.50)),
+        p75: money(quantile(&values, 0.75)),
+        p90: money(quantile(&values, 0.90)),
+        p99: money(quantile(&values, 0.99)),
+        max: money(values.last().copied().unwrap_or(0.0)),
     };
     let ltv_to_cac = options.cac.filter(|c| *c > 0.0).map(|cac| LtvToCac {
         cac,
         ltv: mean_clv,
-        ratio: mean_clv / cac,
+        ratio: significant(mean_clv / cac),
     });
 
     ShopMetrics {
@@ -155,7 +158,7 @@ pub fn shop_metrics(h: &Histories, options: MetricsOptions) -> ShopMetrics {
         observation_end: format_date(end),
         customers,
         orders,
-        revenue,
+        revenue: money(revenue),
         average_order_value: ratio(revenue, orders as f64),
         purchase_frequency: ratio(orders as f64, customers as f64).unwrap_or(0.0),
         repeat_purchase_rate: ratio(repeaters, customers as f64).unwrap_or(0.0),
@@ -193,7 +196,10 @@ fn cohorts(h: &Histories, end: i64) -> Vec<Cohort> {
         .map(|(first, (size, active))| Cohort {
             month: format_month(Period::Month.start(first)),
             customers: size,
-            retention: active.iter().map(|&a| a as f64 / size as f64).collect(),
+            retention: active
+                .iter()
+                .map(|&a| significant(a as f64 / size as f64))
+                .collect(),
         })
         .collect()
 }

@@ -202,7 +202,7 @@ impl<'h> SummaryColumns<'h> {
             .with("first_purchase", Values::Date(self.first_purchase))
             .with("last_purchase", Values::Date(self.last_purchase))
             .with("orders", Values::Int(self.orders))
-            .with("revenue", Values::Float(self.revenue))
+            .with("revenue", Values::money(self.revenue))
     }
 }
 

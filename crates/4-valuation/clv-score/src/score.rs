@@ -816,7 +816,7 @@ impl ScoreColumns {
                 .predicted_clv
                 .add_to(table, "predicted_clv", with_intervals);
         }
-        table = table.with("historic_clv", Values::Float(self.historic_clv));
+        table = table.with("historic_clv", Values::money(self.historic_clv));
         if self.with_value {
             table = self.total_clv.add_to(table, "total_clv", with_intervals);
         }

@@ -262,3 +262,96 @@ pub fn validation(
     };
     Ok((validation, fits))
 }
+
+impl Validation {
+    /// The comparison as a long table for CSV and Parquet: one row per (`model`, `measure`,
+    /// `group`) with its `value`. `model` is the model's key (`bgnbd`, as in JSON) or `actual` for
+    /// what happened; `group` is the
+    /// calibration-frequency group of the `*_by_frequency` measures and the holdout week of the
+    /// `*_cumulative` ones, empty for the totals.
+    pub fn table(&self) -> clv_data::Table<'static> {
+        let mut rows = LongRows::default();
+        rows.push(
+            "actual",
+            "holdout_purchases",
+            "",
+            self.actual_holdout_purchases as f64,
+        );
+        rows.series(
+            "actual",
+            "customers",
+            &self.frequency_groups,
+            &self
+                .customers_by_frequency
+                .iter()
+                .map(|&c| c as f64)
+                .collect::<Vec<_>>(),
+        );
+        rows.series(
+            "actual",
+            "purchases_by_frequency",
+            &self.frequency_groups,
+            &self.actual_by_frequency,
+        );
+        rows.weekly("actual", "cumulative_purchases", &self.actual_cumulative);
+        for m in &self.models {
+            let model = clv_models::ModelKind::from(m.model).key().to_string();
+            for (name, &value) in &m.parameters {
+                rows.push(&model, name, "", value);
+            }
+            rows.push(&model, "log_likelihood", "", m.log_likelihood);
+            rows.push(&model, "bic", "", m.bic);
+            rows.push(
+                &model,
+                "holdout_purchases",
+                "",
+                m.predicted_holdout_purchases,
+            );
+            rows.push(&model, "mae", "", m.mae);
+            rows.push(&model, "rmse", "", m.rmse);
+            rows.series(
+                &model,
+                "purchases_by_frequency",
+                &self.frequency_groups,
+                &m.predicted_by_frequency,
+            );
+            rows.weekly(&model, "cumulative_purchases", &m.predicted_cumulative);
+        }
+        clv_data::Table::new()
+            .with("model", clv_data::Values::text(rows.model))
+            .with("measure", clv_data::Values::text(rows.measure))
+            .with("group", clv_data::Values::text(rows.group))
+            .with("value", clv_data::Values::Float(rows.value))
+    }
+}
+
+/// The columns of [`Validation::table`], filled row by row.
+#[derive(Default)]
+struct LongRows {
+    model: Vec<String>,
+    measure: Vec<String>,
+    group: Vec<String>,
+    value: Vec<f64>,
+}
+
+impl LongRows {
+    fn push(&mut self, model: &str, measure: &str, group: &str, value: f64) {
+        self.model.push(model.into());
+        self.measure.push(measure.into());
+        self.group.push(group.into());
+        self.value.push(value);
+    }
+
+    fn series(&mut self, model: &str, measure: &str, groups: &[String], values: &[f64]) {
+        for (g, &v) in groups.iter().zip(values) {
+            self.push(model, measure, g, v);
+        }
+    }
+
+    /// Week k (1-based) of the holdout.
+    fn weekly(&mut self, model: &str, measure: &str, values: &[f64]) {
+        for (k, &v) in values.iter().enumerate() {
+            self.push(model, measure, &(k + 1).to_string(), v);
+        }
+    }
+}

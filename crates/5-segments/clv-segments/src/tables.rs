@@ -142,7 +142,7 @@ pub fn at_risk_table<'h>(v: &Valued<'h>, shown: &[(usize, f64)]) -> Table<'h> {
         )
         .with(
             "historic_clv",
-            Values::Float(shown.iter().map(|&(i, _)| v.rows[i].revenue).collect()),
+            Values::money(shown.iter().map(|&(i, _)| v.rows[i].revenue).collect()),
         )
         .with(
             "last_purchase",
@@ -174,7 +174,7 @@ pub fn per_customer<'h>(v: &Valued<'h>) -> Table<'h> {
         )
         .with(
             "monetary",
-            Values::Float(rows.iter().map(|r| r.revenue).collect()),
+            Values::money(rows.iter().map(|r| r.revenue).collect()),
         )
         .with("r_score", score(|s| s.r))
         .with("f_score", score(|s| s.f))
