@@ -463,6 +463,10 @@ pub struct ReplenishArgs {
     /// Gaps (repeat purchases) a product needs before it gets a cycle.
     #[arg(long, default_value_t = MIN_REPEATS)]
     pub min_repeats: usize,
+    /// Reminders one customer gets in the window at most (their strongest habits first); 0 for
+    /// no cap.
+    #[arg(long, default_value_t = REMINDERS_PER_CUSTOMER)]
+    pub per_customer: usize,
     /// Also write each product's cycle (median gap, quartiles, evidence) to this file.
     #[arg(long, value_name = "FILE")]
     pub cycles: Option<PathBuf>,
@@ -472,7 +476,9 @@ pub struct ReplenishArgs {
 // (`clv_report::view`), which a test checks.
 pub const REMINDER_WINDOW: &str = "14d";
 pub const REMINDER_LEAD_TIME: &str = "3d";
-use clv_report::view::{MIN_CONFIDENCE, MIN_LIFT, MIN_REPEATS, MIN_SUPPORT};
+use clv_report::view::{
+    MIN_CONFIDENCE, MIN_LIFT, MIN_REPEATS, MIN_SUPPORT, REMINDERS_PER_CUSTOMER,
+};
 
 #[derive(Args, Debug)]
 pub struct CrossSellArgs {
@@ -518,4 +524,18 @@ pub struct ReportArgs {
     /// Customer acquisition cost, for LTV:CAC.
     #[arg(long)]
     pub cac: Option<f64>,
+    /// ISO 4217 code of the amounts (EUR, USD, JPY), named on the report.
+    #[arg(long, value_name = "CODE", value_parser = currency_code)]
+    pub currency: Option<String>,
+}
+
+/// A currency code as ISO 4217 writes it: three letters, upper-cased.
+fn currency_code(code: &str) -> Result<String, String> {
+    if code.len() == 3 && code.chars().all(|c| c.is_ascii_alphabetic()) {
+        Ok(code.to_ascii_uppercase())
+    } else {
+        Err(format!(
+            "`{code}` is not a currency code: give the three letters of ISO 4217 (EUR, USD, GBP)"
+        ))
+    }
 }

@@ -16,7 +16,7 @@ const CDNOW_READ: &str = "@CDNOW @COLUMNS --observation-end 1998-06-30";
 
 /// The demo: a heading, then a command line (@CDNOW, @SHOP, @CATALOGUE and @REPORT stand for the
 /// demo's files; TOP for the most valuable customers, which `clv score` computes).
-const STEPS: [(&str, &str); 9] = [
+const STEPS: [(&str, &str); 10] = [
     ("clv demo: the CDNOW sample, 2,357 customers who first bought CDs in Q1 1997, followed to June 1998.\nData: @CDNOW (whitespace-separated: master id, customer id, yyyymmdd, CDs, dollars)\n\n== Customer summary: 39-week calibration to 1997-09-30, 39-week holdout to 1998-06-30 ==",
      "summary @READ --time-unit week --calibration-end 1997-09-30 --format table"),
     ("(frequency = repeat purchase days; recency and T in weeks; monetary_value = mean repeat purchase)\n\n== Shop metrics over the whole period ==",
@@ -33,6 +33,8 @@ const STEPS: [(&str, &str); 9] = [
     (" ", "cross-sell @SHOP --min-support 0.002 --top 5 --format table"),
     ("(the planted cycles and companion products are in @CATALOGUE: compare)\n\n== The report a shop owner reads ==",
      "report @READ --calibration-end 1997-09-30 --horizon 52w -o @REPORT"),
+    ("(and the simulated shop's, with its products: reminders due and products bought together)",
+     "report @SHOP --horizon 52w -o @PRODUCT_REPORT"),
 ];
 
 /// What to try next, with the same placeholders.
@@ -83,6 +85,7 @@ pub fn demo() -> Result<()> {
         ("@SHOP", file("simulated_shop.csv")),
         ("@CATALOGUE", file("simulated_catalogue.csv")),
         ("@REPORT", file("cdnow-report.html")),
+        ("@PRODUCT_REPORT", file("shop-report.html")),
     ];
     // Placeholders are whole words (punctuation may follow); @READ expands to @CDNOW and its
     // columns first.
@@ -90,7 +93,9 @@ pub fn demo() -> Result<()> {
         places.iter().fold(text.to_string(), |t, (k, v)| {
             t.split(' ')
                 .map(|w| match w.strip_prefix(k) {
-                    Some(rest) if !rest.starts_with(char::is_alphanumeric) => format!("{v}{rest}"),
+                    Some(rest) if !rest.starts_with(|c: char| c.is_alphanumeric() || c == '_') => {
+                        format!("{v}{rest}")
+                    }
                     _ => w.to_string(),
                 })
                 .collect::<Vec<_>>()
@@ -116,6 +121,10 @@ pub fn demo() -> Result<()> {
     println!(
         "The CDNOW report (metrics, cohorts, segments, models, holdout, value, customers): {}",
         file("cdnow-report.html")
+    );
+    println!(
+        "The simulated shop's report (the same, with reminders and products bought together): {}",
+        file("shop-report.html")
     );
     println!("\nTry next (`cargo install --path .` puts `clv` on your PATH; or use `cargo run --release --`):");
     for line in NEXT {

@@ -83,6 +83,7 @@ pub fn replenish(args: &ReplenishArgs, threads: usize) -> Result<()> {
         window_days: args.window,
         lead_days: args.lead_time,
         min_repeats: args.min_repeats,
+        per_customer: args.per_customer,
     };
     let plan = products.replenishment(options);
     tracing::info!(elapsed = ?started.elapsed(), "cycles and reminders");
@@ -146,6 +147,7 @@ pub fn report(args: &ReportArgs, threads: usize) -> Result<()> {
         horizon_label: &m.horizon,
         discount_label: &m.discount_rate,
         horizon_days: parse_days(&m.horizon)?,
+        currency: args.currency.as_deref(),
         threads,
     })?;
     let html = clv_report::report_html(&view);

@@ -305,8 +305,24 @@ fn bad_rows_are_reported_written_and_fatal_with_strict() {
 
 #[test]
 fn demo_runs_and_points_the_way() {
-    let out = ok(&["demo"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_clv"))
+        .arg("demo")
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
+    // The simulated shop's report fills the product sections the CDNOW sample cannot.
+    let shop = std::fs::read_to_string(tmp.path().join("clv-demo/shop-report.html")).unwrap();
+    let cdnow = std::fs::read_to_string(tmp.path().join("clv-demo/cdnow-report.html")).unwrap();
+    let no_skus = "This file has no SKU column";
+    assert!(cdnow.contains(no_skus) && !shop.contains(no_skus));
+    assert!(shop.contains("reminders are due") && shop.contains("<th>lift</th>"));
     assert!(
         text.contains("2,357 customers, 2,457 repeat purchases"),
         "{text}"

@@ -30,6 +30,10 @@ pub struct ShopMetrics {
     pub historic_clv: Quantiles,
     pub ltv_to_cac: Option<LtvToCac>,
     pub cohorts: Vec<Cohort>,
+    /// The same by calendar quarter (`month` is then `YYYY-Qn`), when the data span at least
+    /// [`QUARTERS_FROM_MONTHS`] months.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cohorts_by_quarter: Option<Vec<Cohort>>,
 }
 
 /// Customers who bought in the previous window, and how many of them bought again in the current.
@@ -66,7 +70,7 @@ pub struct LtvToCac {
 }
 
 /// Customers whose first purchase fell in `month`, and the share of them with a purchase in each
-/// month since (index 0 = the first month, always 1).
+/// month since (index 0 = the first month, always 1); by quarter the same with quarters.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Cohort {
     pub month: String,
@@ -166,12 +170,30 @@ pub fn shop_metrics(h: &Histories, options: MetricsOptions) -> ShopMetrics {
         retention,
         historic_clv,
         ltv_to_cac,
-        cohorts: cohorts(h, end),
+        cohorts: cohorts(h, end, 1),
+        cohorts_by_quarter: (Period::Month.index(end) - Period::Month.index(h.first_time)
+            >= QUARTERS_FROM_MONTHS)
+            .then(|| cohorts(h, end, 3)),
     }
 }
 
-fn cohorts(h: &Histories, end: i64) -> Vec<Cohort> {
-    let month = |t: i64| Period::Month.index(t);
+/// Cohorts by quarter from this many months of data on: a monthly heatmap gets unreadable.
+pub const QUARTERS_FROM_MONTHS: i64 = 24;
+
+/// Cohorts of `months` calendar months (1 or 3): customers by the period of their first order,
+/// and the share of them ordering in each period since.
+fn cohorts(h: &Histories, end: i64, months: i64) -> Vec<Cohort> {
+    let month = |t: i64| Period::Month.index(t).div_euclid(months);
+    let label = |first: i64| {
+        let start = Period::Month.start(first * months);
+        if months == 1 {
+            format_month(start)
+        } else {
+            let ym = format_month(start);
+            let m: u32 = ym[5..].parse().unwrap_or(1);
+            format!("{}-Q{}", &ym[..4], (m - 1) / 3 + 1)
+        }
+    };
     let last = month(end);
     let mut by_cohort: std::collections::BTreeMap<i64, (u64, Vec<u64>)> = Default::default();
     for c in h.iter() {
@@ -194,7 +216,7 @@ fn cohorts(h: &Histories, end: i64) -> Vec<Cohort> {
     by_cohort
         .into_iter()
         .map(|(first, (size, active))| Cohort {
-            month: format_month(Period::Month.start(first)),
+            month: label(first),
             customers: size,
             retention: active
                 .iter()

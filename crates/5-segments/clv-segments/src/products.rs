@@ -196,10 +196,15 @@ impl ProductLog {
             options.window_days,
             options.lead_days,
         );
+        let (reminders, held_back) = match options.per_customer {
+            0 => (reminders, 0),
+            cap => replenish::cap_per_customer(reminders, cap),
+        };
         Plan {
             options,
             cycles,
             reminders,
+            held_back,
         }
     }
 

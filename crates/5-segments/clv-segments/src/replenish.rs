@@ -5,7 +5,9 @@
 //! needs `min_gaps` gaps before it gets a cycle (most products are bought once by most
 //! customers, and a cycle from two gaps would be noise); the counts are always reported. A
 //! customer's next purchase of a product is due one typical gap after their last purchase of it,
-//! so a customer who already re-ordered is due again only a cycle after that re-order.
+//! so a customer who already re-ordered is due again only a cycle after that re-order. The cycle
+//! is the product's, pooled across customers, not each customer's own pace. Reminders are capped
+//! per customer and window.
 
 /// A product's repeat-purchase cycle, in days.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -114,6 +116,37 @@ pub fn reminders<'a>(
     out
 }
 
+/// At most `per_customer` reminders for each customer in the window: those with the strongest
+/// habit (most purchases of the item), then the earliest. Returns the reminders kept (in send
+/// order) and how many were held back. A wholesale customer buying hundreds of products would
+/// otherwise get a reminder for each of them in one window.
+pub fn cap_per_customer(
+    mut reminders: Vec<Reminder>,
+    per_customer: usize,
+) -> (Vec<Reminder>, usize) {
+    let before = reminders.len();
+    reminders.sort_by_key(|r| {
+        (
+            r.customer,
+            std::cmp::Reverse(r.purchases),
+            r.remind_on,
+            r.item,
+        )
+    });
+    let mut kept = 0;
+    let mut previous = None;
+    reminders.retain(|r| {
+        if previous != Some(r.customer) {
+            (previous, kept) = (Some(r.customer), 0);
+        }
+        kept += 1;
+        kept <= per_customer
+    });
+    reminders.sort_by_key(|r| (r.remind_on, r.customer, r.item));
+    let held_back = before - reminders.len();
+    (reminders, held_back)
+}
+
 /// What a replenishment plan covers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlanOptions {
@@ -125,6 +158,8 @@ pub struct PlanOptions {
     pub lead_days: i32,
     /// Repeat purchases a product needs before it gets a cycle.
     pub min_repeats: usize,
+    /// Reminders one customer gets in the window at most (0: no cap).
+    pub per_customer: usize,
 }
 
 /// Each product's cycle and the reminders due.
@@ -134,6 +169,8 @@ pub struct Plan {
     /// By SKU id; `None` for products without enough repeat purchases.
     pub cycles: Vec<Option<Cycle>>,
     pub reminders: Vec<Reminder>,
+    /// Reminders due but left out by the per-customer cap.
+    pub held_back: usize,
 }
 
 #[cfg(test)]

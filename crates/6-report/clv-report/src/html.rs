@@ -206,7 +206,7 @@ fn bars_svg(b: &Bars) -> String {
     let plot_h = HEIGHT - TOP - BOTTOM;
     let n = b.bars.len().max(1) as f64;
     let slot = plot_w / n;
-    let every = (b.bars.len() / 12).max(1);
+    let every = label_every(b.bars.iter().map(|(label, _)| label.as_str()), slot);
     for (i, (label, v)) in b.bars.iter().enumerate() {
         let h = (v / y_max).clamp(0.0, 1.0) * plot_h;
         let x = LEFT + slot * i as f64 + slot * 0.1;
@@ -231,6 +231,21 @@ fn bars_svg(b: &Bars) -> String {
     }
     out.push_str("</svg>");
     out
+}
+
+/// Width of a tick label in 11 px sans-serif, from its characters (an upper bound for digits
+/// and lower-case letters, which is what the labels are).
+fn label_width(label: &str) -> f64 {
+    6.5 * label.chars().count() as f64
+}
+
+/// Label every k-th of bars `slot` pixels apart so that no two labels overlap (at least 8 px
+/// between them) and there are at most 12.
+fn label_every<'l>(labels: impl ExactSizeIterator<Item = &'l str>, slot: f64) -> usize {
+    let n = labels.len();
+    let widest = labels.map(label_width).fold(0.0, f64::max);
+    let apart = ((widest + 8.0) / slot.max(1e-9)).ceil() as usize;
+    apart.max(n.div_ceil(12)).max(1)
 }
 
 fn lines_svg(l: &Lines) -> String {
@@ -517,6 +532,58 @@ mod tests {
         assert_eq!(escape("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
         assert_eq!(nice_max(0.37), 0.5);
         assert_eq!(nice_max(1234.0), 2000.0);
+    }
+
+    /// The x positions and texts of a chart's centred tick labels.
+    fn tick_labels(svg: &str) -> Vec<(f64, String)> {
+        svg.split(r#"<text x=""#)
+            .skip(1)
+            .filter(|t| t.contains(r#"class="tick" text-anchor="middle">"#))
+            .map(|t| {
+                let x = t[..t.find('"').unwrap()].parse().unwrap();
+                let text = &t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()];
+                (x, text.to_string())
+            })
+            .collect()
+    }
+
+    /// Bars labelled `labels`: the labels shown are at least their own width (+ a gap) apart.
+    fn check_bar_labels(labels: &[String], shown_at_least: usize) {
+        let bars = Bars {
+            bars: labels.iter().map(|l| (l.clone(), 1.0)).collect(),
+            ..Default::default()
+        };
+        let shown = tick_labels(&bars_svg(&bars));
+        assert!(
+            shown.len() >= shown_at_least && shown.len() <= 12,
+            "{shown:?}"
+        );
+        for pair in shown.windows(2) {
+            let half_widths = (label_width(&pair[0].1) + label_width(&pair[1].1)) / 2.0;
+            assert!(pair[1].0 - pair[0].0 >= half_widths + 8.0, "{pair:?}");
+        }
+    }
+
+    #[test]
+    fn bar_labels_never_overlap() {
+        let short: Vec<String> = (0..8).map(|k| k.to_string()).collect();
+        check_bar_labels(&short, 8);
+        let ranges: Vec<String> = (0..20)
+            .map(|k| format!("{},000–{},000", k, k + 1))
+            .collect();
+        check_bar_labels(&ranges, 4);
+        let segments: Vec<String> = [
+            "champions",
+            "loyal",
+            "potential_loyalists",
+            "cant_lose_them",
+        ]
+        .iter()
+        .cycle()
+        .take(11)
+        .map(|s| s.to_string())
+        .collect();
+        check_bar_labels(&segments, 3);
     }
 
     #[test]

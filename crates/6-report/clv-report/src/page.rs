@@ -31,7 +31,10 @@ fn headline(v: &ReportView) -> Section {
         (
             "net revenue".into(),
             money(m.revenue),
-            format!("currency of the data, {period}"),
+            match &v.currency {
+                Some(code) => format!("in {code}, {period}"),
+                None => format!("currency of the data, {period}"),
+            },
         ),
         (
             "average order value".into(),
@@ -96,15 +99,19 @@ fn headline(v: &ReportView) -> Section {
 }
 
 fn cohorts(v: &ReportView) -> Section {
-    let cohorts = &v.metrics.cohorts;
+    // Past two years of months, quarters: a 72 × 72 grid of cells is an unreadable strip.
+    let (cohorts, period) = match &v.metrics.cohorts_by_quarter {
+        Some(quarterly) => (quarterly, "quarter"),
+        None => (&v.metrics.cohorts, "month"),
+    };
     let months = cohorts.iter().map(|c| c.retention.len()).max().unwrap_or(0);
     Section {
         id: "cohorts".into(),
         title: "Cohort retention".into(),
-        explanation: "Customers grouped by the month of their first order; each cell is the share of the group who ordered again in that month after it. Reading across a row shows how quickly a cohort fades; reading down a column compares cohorts at the same age.".into(),
+        explanation: format!("Customers grouped by the {period} of their first order; each cell is the share of the group who ordered again in that {period} after it. Reading across a row shows how quickly a cohort fades; reading down a column compares cohorts at the same age.{}", if period == "quarter" { " The data span more than two years, so cohorts are quarters (the monthly cohorts are in the metrics)." } else { "" }),
         blocks: vec![Block::Heatmap(Heatmap {
-            title: "Share of each first-order cohort ordering, by months since the first order".into(),
-            x_label: "months since first order".into(),
+            title: format!("Share of each first-order cohort ordering, by {period}s since the first order"),
+            x_label: format!("{period}s since first order"),
             y_label: "cohort (customers)".into(),
             x_labels: (0..months).map(|m| m.to_string()).collect(),
             y_labels: cohorts
@@ -413,8 +420,10 @@ fn product_sections(p: Option<&ProductsView>, as_of: &str) -> [Section; 2] {
                         .collect(),
                 },
                 Block::Note(format!(
-                    "{} reminders are due in the {window} days from {as_of} ({lead} days before each purchase is due); the first ten:",
-                    thousands(p.reminders_due as u64)
+                    "A cycle is the product's: the gaps between repeat purchases, pooled across its customers. {} reminders are due in the {window} days from {as_of} ({lead} days before each purchase is due, at most {} per customer{}); the first ten:",
+                    thousands(p.reminders_due as u64),
+                    crate::view::REMINDERS_PER_CUSTOMER,
+                    if p.reminders_held_back > 0 { format!(", {} more held back by that cap", thousands(p.reminders_held_back as u64)) } else { String::new() }
                 )),
                 Block::Table {
                     columns: strings(["customer", "product", "last purchase", "due", "remind on"]),
@@ -532,13 +541,16 @@ pub fn page(v: &ReportView) -> Report {
     Report {
         title: "Customer value report".into(),
         subtitle: format!(
-            "{} · {} customers · {} – {} · predictions for the next {} at {} a year",
+            "{} · {} customers · {} – {} · predictions for the next {} at {} a year{}",
             v.source,
             thousands(v.customers as u64),
             m.first_order,
             m.observation_end,
             v.horizon_label,
-            v.discount_label
+            v.discount_label,
+            v.currency
+                .as_ref()
+                .map_or(String::new(), |c| format!(" · amounts in {c}"))
         ),
         sections,
         data: data(v),

@@ -629,10 +629,17 @@ pub fn replenish(products: &ProductLog, p: &Plan) -> String {
     out.push_str(&tables::cycle_table(products, &p.cycles, top).render_text(usize::MAX));
     let _ = writeln!(
         out,
-        "\n{} reminders to send from {as_of} for {} days ({} days before each purchase is due; customers who re-ordered are due a cycle after their last purchase):",
+        "\n{} reminders to send from {as_of} for {} days ({} days before each purchase is due; customers who re-ordered are due a cycle after their last purchase; a cycle is the product's, pooled across its customers){}:",
         thousands(p.reminders.len() as u64),
         o.window_days,
-        o.lead_days
+        o.lead_days,
+        match (p.held_back, o.per_customer) {
+            (0, _) => String::new(),
+            (held, cap) => format!(
+                "; {} more held back to keep each customer to {cap} (their most-bought products first; --per-customer)",
+                thousands(held as u64)
+            ),
+        }
     );
     out
 }

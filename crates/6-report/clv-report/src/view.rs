@@ -14,6 +14,8 @@ use clv_summary::{Histories, ShopMetrics};
 pub const REMINDER_WINDOW_DAYS: i32 = 14;
 pub const REMINDER_LEAD_DAYS: i32 = 3;
 pub const MIN_REPEATS: usize = 5;
+/// Reminders one customer gets in a window at most (`clv replenish --per-customer`).
+pub const REMINDERS_PER_CUSTOMER: usize = 3;
 pub const MIN_SUPPORT: f64 = 0.001;
 pub const MIN_CONFIDENCE: f64 = 0.05;
 pub const MIN_LIFT: f64 = 1.0;
@@ -40,6 +42,8 @@ pub struct ReportInputs<'a> {
     pub horizon_label: &'a str,
     pub discount_label: &'a str,
     pub horizon_days: f64,
+    /// The ISO 4217 code of the amounts (`EUR`), when the user named it.
+    pub currency: Option<&'a str>,
     pub threads: usize,
 }
 
@@ -151,6 +155,8 @@ pub struct RuleRow {
 pub struct ProductsView {
     pub cycles: Vec<CycleRow>,
     pub reminders_due: usize,
+    /// Reminders due but over the per-customer cap.
+    pub reminders_held_back: usize,
     pub reminders: Vec<ReminderRow>,
     pub baskets: usize,
     pub rules_found: usize,
@@ -178,6 +184,8 @@ pub struct ReportView {
     pub top_customers: Option<CustomersView>,
     /// None without SKU lines.
     pub products: Option<ProductsView>,
+    /// The amounts' currency code, when named.
+    pub currency: Option<String>,
 }
 
 fn segments(v: &Valued<'_>) -> Vec<SegmentView> {
@@ -320,6 +328,7 @@ fn products(p: &ProductLog, as_of: i64, threads: usize) -> Option<ProductsView> 
         window_days: REMINDER_WINDOW_DAYS,
         lead_days: REMINDER_LEAD_DAYS,
         min_repeats: MIN_REPEATS,
+        per_customer: REMINDERS_PER_CUSTOMER,
     });
     let (cycles, reminders) = (&plan.cycles, &plan.reminders);
     let day = |d: i32| format_date(d as i64 * DAY);
@@ -342,6 +351,7 @@ fn products(p: &ProductLog, as_of: i64, threads: usize) -> Option<ProductsView> 
             })
             .collect(),
         reminders_due: reminders.len(),
+        reminders_held_back: plan.held_back,
         reminders: reminders
             .iter()
             .take(SHOWN)
@@ -400,6 +410,7 @@ pub fn build(inputs: ReportInputs<'_>) -> Result<ReportView, clv_score::Valuatio
     let predicted = v.predicted_clv();
     let valued = !predicted.is_empty();
     Ok(ReportView {
+        currency: inputs.currency.map(str::to_string),
         source: inputs.source.to_string(),
         as_of: format_date(inputs.histories.main_end()),
         customers: v.rows.len(),
