@@ -7,6 +7,7 @@ mod demo;
 mod input;
 mod modeling;
 mod output;
+mod progress;
 mod segments;
 
 use clap::Parser;
@@ -88,7 +89,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()),
         )
         .init();
-    match run(&cli) {
+    match progress::watching(|| run(&cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // A closed pipe (`clv summary … | head`) is not an error worth reporting.

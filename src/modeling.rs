@@ -44,6 +44,7 @@ pub fn valuation_config(
         annual_discount_rate: parse_rate(&models.discount_rate, "--discount-rate")?,
         intervals,
         threads,
+        progress: Some(&crate::progress::FITTING),
         ..Default::default()
     })
 }
@@ -110,7 +111,7 @@ fn save(args: &FitArgs, outcome: &FitOutcome, unit: &str, observation_end: Strin
 }
 
 pub fn fit(args: &FitArgs, threads: usize) -> Result<()> {
-    let options = clv_models::FitOptions { penalty: args.penalty, threads };
+    let options = crate::progress::fit_options(args.penalty, threads);
     let what = match args.model {
         FitTarget::Opportunities => return fit_bgbb(args, options),
         FitTarget::Subscriptions => return fit_sbg(args, options),
@@ -186,7 +187,7 @@ fn fit_sbg(args: &FitArgs, options: clv_models::FitOptions) -> Result<()> {
 }
 
 pub fn retention(args: &RetentionArgs, threads: usize) -> Result<()> {
-    let options = clv_models::FitOptions { penalty: 0.0, threads };
+    let options = crate::progress::fit_options(0.0, threads);
     let t = tenures(&args.curve, &args.period, args.observation_end.as_deref(), false)?;
     let outcome = clv_score::fit::fit_tenures(&t.rows, options)?;
     print!("{}", text::fit_report(ModelKind::Sbg, &t.unit, &outcome.report, 0));
@@ -199,7 +200,7 @@ pub fn retention(args: &RetentionArgs, threads: usize) -> Result<()> {
 
 pub fn validate(args: &ValidateArgs, threads: usize) -> Result<()> {
     let histories = load(&args.input, Period::Day, Some(&args.calibration_end), threads, None)?;
-    let options = clv_models::FitOptions { penalty: args.penalty, threads };
+    let options = crate::progress::fit_options(args.penalty, threads);
     let (v, _) =
         clv_score::validate::validation(&histories, args.time_unit, &args.models, options)?;
     v.not_compared.iter().for_each(|(m, e)| eprintln!("{m}: not compared: {e}"));

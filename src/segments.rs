@@ -149,6 +149,7 @@ pub fn report(args: &ReportArgs, threads: usize) -> Result<()> {
         horizon_days: parse_days(&m.horizon)?,
         currency: args.currency.as_deref(),
         threads,
+        progress: Some(&crate::progress::FITTING),
     })?;
     let html = clv_report::report_html(&view);
     std::fs::write(&args.output, &html)

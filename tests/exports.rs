@@ -752,3 +752,60 @@ fn reminders_are_capped_per_customer() {
     );
     assert!(page.contains("pooled across its customers"), "{page}");
 }
+
+/// Item 7: a fit that runs long says how far it has got. The watcher's period is two seconds;
+/// `CLV_PROGRESS_EVERY_MS` shortens it so a quick fit shows the lines, whose counts and best
+/// log-likelihood must be the fit's own.
+#[test]
+fn long_fits_report_their_progress() {
+    let cdnow = export("../CDNOW_sample.txt");
+    let args = [
+        "fit",
+        cdnow.to_str().unwrap(),
+        "--customer-col",
+        "2",
+        "--date-col",
+        "3",
+        "--amount-col",
+        "5",
+        "--model",
+        "pareto",
+    ];
+    let run = |every_ms: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_clv"))
+            .args(args)
+            .env("CLV_PROGRESS_EVERY_MS", every_ms)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+        (text(&out.stdout), text(&out.stderr))
+    };
+    // The default: a fit of well under two seconds prints no progress.
+    let (_, quiet) = run("2000");
+    assert!(!quiet.contains("fitting:"), "{quiet}");
+    let (report, log) = run("1");
+    let lines: Vec<&str> = log.lines().filter(|l| l.starts_with("fitting: ")).collect();
+    assert!(!lines.is_empty(), "{log}");
+    let final_ll: f64 = report
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("log-likelihood"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{report}"));
+    let mut previous = 0u64;
+    for line in lines {
+        let count: u64 = line
+            .split(", ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(count > previous, "{line}");
+        previous = count;
+        let best: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(best <= final_ll + 1e-3, "{line} vs {final_ll}");
+    }
+}

@@ -111,6 +111,60 @@ pub struct FitOptions {
     /// Threads the likelihood may be evaluated on (0 and 1: the calling thread only). The
     /// caller decides: a bootstrap that fits on every core already passes 1 here.
     pub threads: usize,
+    /// Where fits count their likelihood evaluations, for a caller that shows progress (the
+    /// library itself says nothing).
+    pub progress: Option<&'static FitProgress>,
+}
+
+/// Counts that a running fit (or many: a bootstrap's refits) updates as it goes, readable from
+/// another thread while it runs.
+#[derive(Debug, Default)]
+pub struct FitProgress {
+    evaluations: std::sync::atomic::AtomicU64,
+    /// The highest log-likelihood seen so far, as f64 bits (0 bits: none yet).
+    best_log_likelihood: std::sync::atomic::AtomicU64,
+}
+
+/// Progress counters are compared by identity: two options are equal when they report to the
+/// same place.
+impl PartialEq for FitProgress {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl FitProgress {
+    pub const fn new() -> Self {
+        FitProgress {
+            evaluations: std::sync::atomic::AtomicU64::new(0),
+            best_log_likelihood: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Likelihood evaluations so far (each over every customer pattern).
+    pub fn evaluations(&self) -> u64 {
+        self.evaluations.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The best log-likelihood any evaluation has reached.
+    pub fn best_log_likelihood(&self) -> Option<f64> {
+        let bits = self
+            .best_log_likelihood
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (bits != 0).then(|| f64::from_bits(bits))
+    }
+
+    fn record(&self, ll: f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.evaluations.fetch_add(1, Relaxed);
+        if ll.is_finite() {
+            let _ = self
+                .best_log_likelihood
+                .fetch_update(Relaxed, Relaxed, |bits| {
+                    (bits == 0 || ll > f64::from_bits(bits)).then_some(ll.to_bits())
+                });
+        }
+    }
 }
 
 /// The most recent evaluation: where, the log-likelihood, and its gradient.
@@ -126,6 +180,7 @@ struct Objective<'a, M: Model> {
     n: f64,
     penalty: f64,
     threads: usize,
+    progress: Option<&'static FitProgress>,
     last: std::sync::Mutex<Option<Evaluation>>,
 }
 
@@ -185,6 +240,9 @@ impl<M: Model> Objective<'_, M> {
         }
         let theta = natural(log_theta);
         let (ll, grad) = self.total(&theta);
+        if let Some(p) = self.progress {
+            p.record(ll);
+        }
         *last = Some(Evaluation {
             log_theta: log_theta.to_vec(),
             ll,
@@ -354,6 +412,7 @@ pub fn fit_with<M: Model>(
         n: rows.iter().map(Weighted::weight).sum(),
         penalty: options.penalty,
         threads: options.threads.max(1),
+        progress: options.progress,
         last: std::sync::Mutex::new(None),
     };
     let starts = model.starts(rows);
@@ -419,6 +478,7 @@ fn fresh<'a, M: Model>(o: &Objective<'a, M>) -> Objective<'a, M> {
         n: o.n,
         penalty: o.penalty,
         threads: o.threads,
+        progress: o.progress,
         last: std::sync::Mutex::new(None),
     }
 }

@@ -42,7 +42,7 @@ pub mod value;
 pub use bgbb::{BgBb, BgBbParams};
 pub use bgnbd::{BgNbd, BgNbdParams, MbgNbd, Variant};
 pub use data::{Pattern, Patterns};
-pub use fit::{fit, fit_with, gradient_error, FitError, FitOptions, FitReport, Model};
+pub use fit::{fit, fit_with, gradient_error, FitError, FitOptions, FitProgress, FitReport, Model};
 pub use gamma_gamma::{GammaGamma, GammaGammaParams, SpendPattern};
 pub use kind::{ModelKind, NotAPurchaseModel, PurchaseModel, SpendModel, UnknownModel};
 pub use pareto::{ParetoNbd, ParetoNbdParams};

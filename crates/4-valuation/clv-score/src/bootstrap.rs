@@ -34,15 +34,16 @@ pub struct Refits {
     pub left_out: usize,
 }
 
-/// `draws` refits of both models on `threads` threads. Draws whose refit fails are left out;
-/// more than a tenth failing is an error, since the rest would no longer be a fair sample.
+/// `draws` refits of both models, spread over `options.threads` threads (each refit on one).
+/// Draws whose refit fails are left out; more than a tenth failing is an error, since the rest
+/// would no longer be a fair sample.
 pub fn refits(
     fitted: &Fitted,
     draws: usize,
     seed: u64,
-    penalty: f64,
-    threads: usize,
+    options: FitOptions,
 ) -> Result<Refits, ValuationError> {
+    let threads = options.threads;
     let Fitted {
         purchase,
         purchase_params,
@@ -57,8 +58,8 @@ pub fn refits(
         .map_err(|e| ValuationError::Config(format!("spend parameters: {e}")))?;
     // Each refit on the thread of its draw.
     let options = FitOptions {
-        penalty,
         threads: 1,
+        ..options
     };
     let indices: Vec<u64> = (0..draws as u64).collect();
     let refits = parallel_map(threads, &indices, |&b| -> Result<_, ValuationError> {

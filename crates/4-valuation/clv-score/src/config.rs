@@ -82,6 +82,8 @@ pub struct ValuationConfig {
     pub saved_purchase: Option<LoadedModel>,
     /// A saved spend model to use as it is instead of fitting one.
     pub saved_spend: Option<LoadedModel>,
+    /// Where the fits count their progress, for a caller that shows it.
+    pub progress: Option<&'static clv_models::FitProgress>,
 }
 
 impl Default for ValuationConfig {
@@ -99,6 +101,7 @@ impl Default for ValuationConfig {
             threads: 1,
             saved_purchase: None,
             saved_spend: None,
+            progress: None,
         }
     }
 }
@@ -114,6 +117,7 @@ impl ValuationConfig {
         clv_models::FitOptions {
             penalty: self.penalty,
             threads: self.threads,
+            progress: self.progress,
         }
     }
 }

@@ -361,7 +361,7 @@ fn spreads(
                 patterns,
                 spend: spend.map(|s| (s.params.as_slice(), repeat)),
             };
-            let r = refits(&fitted, draws, seed, config.penalty, config.threads)?;
+            let r = refits(&fitted, draws, seed, config.fit_options())?;
             (Some(r.purchase), r.spend, r.left_out)
         }
         _ => (None, None, 0),

@@ -45,6 +45,8 @@ pub struct ReportInputs<'a> {
     /// The ISO 4217 code of the amounts (`EUR`), when the user named it.
     pub currency: Option<&'a str>,
     pub threads: usize,
+    /// Where the holdout fits count their progress.
+    pub progress: Option<&'static clv_models::FitProgress>,
 }
 
 /// One RFM segment.
@@ -384,6 +386,7 @@ pub fn build(inputs: ReportInputs<'_>) -> Result<ReportView, clv_score::Valuatio
     let options = clv_models::FitOptions {
         penalty: 0.0,
         threads: inputs.threads,
+        progress: inputs.progress,
     };
     let validation = inputs
         .calibration
