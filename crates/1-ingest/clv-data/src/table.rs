@@ -382,6 +382,14 @@ impl CsvFormatter {
                 match &c.values {
                     Values::Text(v) => push_csv_text(out, v[row].as_bytes()),
                     Values::Float(v) => memos[i].float(v[row], out, &mut cell.ryu),
+                    // Interval bounds: straight into the output, not through the cell buffer
+                    // (half the columns of a scored table with intervals).
+                    Values::Float32(v) => {
+                        if v[row].is_finite() {
+                            push_finite_float(&mut cell.ryu, v[row], out);
+                        }
+                    }
+                    Values::Int(v) => out.extend_from_slice(cell.itoa.format(v[row]).as_bytes()),
                     Values::Date(v) => memos[i].date(v[row], out),
                     values => out.extend_from_slice(cell.render(values, row, false)),
                 }
