@@ -379,12 +379,16 @@ fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
-/// A customer's hash-table slot. It carries the first 8 bytes and the length of the id, so most
+/// A customer's hash-table slot. It carries the first 16 bytes and the length of the id, so most
 /// lookups compare ids without touching the id arena, and the customer's latest entry, so a line
 /// costs one table probe and one entry access (the two cache misses that dominate reading).
 #[derive(Debug, Clone, Copy)]
 struct Slot {
-    prefix: u64,
+    /// The id's first 16 bytes (zero-padded): ids up to 16 bytes (order numbers, Shopify's
+    /// 13-digit customer ids) compare without the arena. With 8 bytes, 9-byte ids such as
+    /// `c00000001` went to the arena on every line, one more cache miss each: reading 10,000,000
+    /// customers took 14× as long as 1,000,000 with 8-byte ids.
+    prefix: [u64; 2],
     customer: u32,
     last: u32,
     len: u32,
@@ -392,11 +396,18 @@ struct Slot {
     last_period: u32,
 }
 
-fn id_prefix(id: &[u8]) -> u64 {
-    let mut buf = [0u8; 8];
-    let n = id.len().min(8);
+/// Ids of this many bytes or fewer are told apart by [`Slot::prefix`] and their length alone.
+const INLINE_ID: usize = 16;
+
+fn id_prefix(id: &[u8]) -> [u64; 2] {
+    let mut buf = [0u8; INLINE_ID];
+    let n = id.len().min(INLINE_ID);
     buf[..n].copy_from_slice(&id[..n]);
-    u64::from_le_bytes(buf)
+    let (a, b) = buf.split_at(8);
+    [
+        u64::from_le_bytes(a.try_into().expect("8 bytes")),
+        u64::from_le_bytes(b.try_into().expect("8 bytes")),
+    ]
 }
 
 /// The slot of `customer`, created on first sight (with its id appended to the arena).
@@ -412,7 +423,7 @@ fn slot<'t>(
     let same = |s: &Slot| {
         s.prefix == prefix
             && s.len == len
-            && (len <= 8 || id_at(bytes, ends, s.customer as usize) == customer)
+            && (len as usize <= INLINE_ID || id_at(bytes, ends, s.customer as usize) == customer)
     };
     let rehash = |s: &Slot| hash_bytes(id_at(bytes, ends, s.customer as usize));
     match index.entry(hash, same, rehash) {

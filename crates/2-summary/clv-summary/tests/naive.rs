@@ -282,11 +282,14 @@ fn id_order_of_many_customers() {
     let mut ids: Vec<String> = (0..40_000u64)
         .map(|i| {
             let n = i.wrapping_mul(2_654_435_761) % 1_000_003;
-            match i % 5 {
+            match i % 7 {
                 0 => format!("{n}"),
                 1 => format!("{n:09}"),
                 2 => format!("customer-with-a-long-prefix-{n}"),
                 3 => format!("{}", u128::from(n) * 10u128.pow(30)),
+                // Around the 16 bytes a hash-table slot holds: the same first 8 or 16 bytes.
+                4 => format!("{n:016}"),
+                5 => format!("{n:017}"),
                 _ => format!("x{n}"),
             }
         })
