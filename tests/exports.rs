@@ -12,6 +12,19 @@ fn export(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The CDNOW sample and how it is read (whitespace-separated, no header).
+fn cdnow() -> PathBuf {
+    export("../CDNOW_sample.txt")
+}
+const CDNOW_COLUMNS: [&str; 6] = [
+    "--customer-col",
+    "2",
+    "--date-col",
+    "3",
+    "--amount-col",
+    "5",
+];
+
 /// `clv ARGS`: (success, stdout, stderr).
 fn clv(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_clv"))
@@ -242,18 +255,9 @@ fn fits_on_a_ridge_say_so_and_the_textbook_fits_do_not() {
         ridge.contains("poorly determined\n"),
         "s and beta get no interval: {ridge}"
     );
-    let cdnow = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/CDNOW_sample.txt");
-    let columns = [
-        "1997-09-30",
-        "--customer-col",
-        "2",
-        "--date-col",
-        "3",
-        "--amount-col",
-        "5",
-    ];
+    let columns = [&["1997-09-30"][..], &CDNOW_COLUMNS].concat();
     for model in ["bgnbd", "mbgnbd", "pareto"] {
-        let text = fit(&cdnow, model, &columns);
+        let text = fit(&cdnow(), model, &columns);
         assert!(!text.contains("determined"), "{model} on CDNOW: {text}");
     }
 }
@@ -485,19 +489,12 @@ fn products_carry_their_descriptions() {
 /// demo whose help says what it does.
 #[test]
 fn outputs_agree_with_each_other_and_carry_no_noise() {
-    let cdnow = export("../CDNOW_sample.txt");
+    let cdnow = cdnow();
     let dir = tempfile::tempdir().unwrap();
     let file = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
     let run = |command: &str, extra: &[&str]| {
         let mut args = vec![command, cdnow.to_str().unwrap()];
-        args.extend([
-            "--customer-col",
-            "2",
-            "--date-col",
-            "3",
-            "--amount-col",
-            "5",
-        ]);
+        args.extend(CDNOW_COLUMNS);
         args.extend(extra);
         let (ok, stdout, stderr) = clv(&args);
         assert!(ok, "{args:?}: {stderr}");
@@ -758,22 +755,16 @@ fn reminders_are_capped_per_customer() {
 /// log-likelihood must be the fit's own.
 #[test]
 fn long_fits_report_their_progress() {
-    let cdnow = export("../CDNOW_sample.txt");
+    let cdnow = cdnow();
     let args = [
-        "fit",
-        cdnow.to_str().unwrap(),
-        "--customer-col",
-        "2",
-        "--date-col",
-        "3",
-        "--amount-col",
-        "5",
-        "--model",
-        "pareto",
-    ];
+        &["fit", cdnow.to_str().unwrap()][..],
+        &CDNOW_COLUMNS,
+        &["--model", "pareto"],
+    ]
+    .concat();
     let run = |every_ms: &str| {
         let out = Command::new(env!("CARGO_BIN_EXE_clv"))
-            .args(args)
+            .args(&args)
             .env("CLV_PROGRESS_EVERY_MS", every_ms)
             .output()
             .unwrap();
