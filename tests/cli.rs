@@ -2,14 +2,10 @@
 //! lifetimes' fixtures and naive recomputations from the raw file.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+mod common;
+use common::{data, CDNOW_COLUMNS};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
 
 fn clv(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_clv"))
@@ -47,15 +43,6 @@ fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
         })
         .collect()
 }
-
-const CDNOW_COLUMNS: [&str; 6] = [
-    "--customer-col",
-    "2",
-    "--date-col",
-    "3",
-    "--amount-col",
-    "5",
-];
 
 #[test]
 fn cdnow_summary_csv_equals_lifetimes_row_by_row() {

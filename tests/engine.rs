@@ -5,14 +5,10 @@
 use clv_data::{OrderLine, Period, SerialFeed};
 use clv_score::{ValuationConfig, ValuationError};
 use clv_summary::{Histories, Ledger, LedgerOptions};
-use std::path::{Path, PathBuf};
+mod common;
+use common::{data, CDNOW_COLUMNS};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
 
 fn clv(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_clv"))
@@ -20,15 +16,6 @@ fn clv(args: &[&str]) -> Output {
         .output()
         .expect("clv runs")
 }
-
-const CDNOW_COLUMNS: [&str; 6] = [
-    "--customer-col",
-    "2",
-    "--date-col",
-    "3",
-    "--amount-col",
-    "5",
-];
 
 /// CDNOW's order lines as a shop's database would hand them over: parsed here by hand from the
 /// whitespace-separated sample (customer id, yyyymmdd, dollars), not by clv's readers.

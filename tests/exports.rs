@@ -2,6 +2,8 @@
 //! `tests/data/exports` in the shape a public dataset or a store platform writes, read with
 //! default options unless the case says otherwise, and what clv must make of it.
 
+mod common;
+use common::CDNOW_COLUMNS;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,18 +14,10 @@ fn export(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The CDNOW sample and how it is read (whitespace-separated, no header).
+/// The CDNOW sample.
 fn cdnow() -> PathBuf {
-    export("../CDNOW_sample.txt")
+    common::data("CDNOW_sample.txt")
 }
-const CDNOW_COLUMNS: [&str; 6] = [
-    "--customer-col",
-    "2",
-    "--date-col",
-    "3",
-    "--amount-col",
-    "5",
-];
 
 /// `clv ARGS`: (success, stdout, stderr).
 fn clv(args: &[&str]) -> (bool, String, String) {
