@@ -34,6 +34,9 @@ struct Entry {
     value: f64,
     /// Hash of the order id, 0 when the input has none.
     order: u64,
+    /// Hash of the SKU, 0 when the input has none: lines of other SKUs stay apart, so a
+    /// cancellation finds the purchase of its own SKU.
+    sku: u64,
     /// The customer's previous entry in the arena, or `NO_ENTRY`.
     prev: u32,
     /// Orders merged into this entry (0 for returns); the top bit marks the holdout window.
@@ -68,6 +71,9 @@ pub struct LedgerStats {
     /// Returns whose order id matches no purchase of the customer (an invoice export gives a
     /// cancellation its own number, `C536379`), netted by date instead.
     pub returns_by_date_order_not_found: u64,
+    /// Returns netted by date into the latest earlier purchase of their own SKU (with a SKU
+    /// column; the others net into the latest earlier purchase of any product).
+    pub returns_matched_by_sku: u64,
     /// Returns with nothing to net into (their order is outside the window, or nothing was bought
     /// before them); they still reduce the customer's revenue.
     pub returns_unmatched: u64,
@@ -131,7 +137,7 @@ impl Histories {
 
 impl LedgerStats {
     /// Each count with what it counts, in the order the data-quality report lists them.
-    pub fn described(&self) -> [(u64, &'static str); 9] {
+    pub fn described(&self) -> [(u64, &'static str); 10] {
         [
             (
                 self.after_observation_end,
@@ -149,6 +155,10 @@ impl LedgerStats {
             (
                 self.returns_by_date_order_not_found,
                 "of them: their order id matched no purchase (e.g. a C-numbered cancellation)",
+            ),
+            (
+                self.returns_matched_by_sku,
+                "of them: into the latest earlier purchase of the same SKU",
             ),
             (
                 self.returns_unmatched,
@@ -448,12 +458,13 @@ fn slot<'t>(
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     id_start: u32,
-    /// Length of the id; the top bit marks the holdout window (32 bytes a line, not 48: these
+    /// Length of the id; the top bit marks the holdout window (40 bytes a line, not 56: these
     /// are written once and read once per line).
     id_len_and_window: u32,
     time: i64,
     value: f64,
     order: u64,
+    sku: u64,
 }
 
 impl Pending {
@@ -551,6 +562,7 @@ impl Part {
                     && e.holdout() == p.holdout()
                     && !e.is_return()
                     && e.order == p.order
+                    && e.sku == p.sku
                     && period.index(e.time) == line_period
                 {
                     e.value += p.value;
@@ -569,6 +581,7 @@ impl Part {
                 time: p.time,
                 value: p.value,
                 order: p.order,
+                sku: p.sku,
                 prev: last,
                 orders_and_window: u32::from(!is_return) | (p.id_len_and_window & HOLDOUT),
             });
@@ -805,6 +818,7 @@ impl Ledger {
             stats.customers_without_purchase += s.customers_without_purchase;
             stats.customers_first_seen_in_holdout += s.customers_first_seen_in_holdout;
             stats.returns_by_date_order_not_found += s.returns_by_date_order_not_found;
+            stats.returns_matched_by_sku += s.returns_matched_by_sku;
             stats.value_of_customers_left_out += s.value_of_customers_left_out;
         }
         let started = std::time::Instant::now();
@@ -1034,7 +1048,17 @@ impl Netting {
                 if other_window {
                     return None;
                 }
-                let found = purchases.iter().rposition(|(p, _)| p.time <= r.time);
+                // A cancellation of a SKU: the latest earlier purchase of that SKU, else of any.
+                let same_sku = (r.sku != 0)
+                    .then(|| {
+                        purchases
+                            .iter()
+                            .rposition(|(p, _)| p.time <= r.time && p.sku == r.sku)
+                    })
+                    .flatten();
+                stats.returns_matched_by_sku += u64::from(same_sku.is_some());
+                let found =
+                    same_sku.or_else(|| purchases.iter().rposition(|(p, _)| p.time <= r.time));
                 stats.returns_matched_by_date += u64::from(found.is_some());
                 stats.returns_by_date_order_not_found += u64::from(found.is_some() && r.order != 0);
                 found
@@ -1138,6 +1162,7 @@ impl clv_data::ShardedSink for Ledger {
             time: line.time,
             value: line.value,
             order: line.order.map_or(0, |o| hash_bytes(o).max(1)),
+            sku: line.sku.map_or(0, |s| hash_bytes(s).max(1)),
         });
         batch.ids.extend_from_slice(line.customer);
     }

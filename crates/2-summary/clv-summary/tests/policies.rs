@@ -139,6 +139,28 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "a cancellation nets into the latest earlier purchase of its SKU, not a later one",
+        csv: "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n\
+              536365,85123A,6,2024-01-01 08:26,2.55,17850\n\
+              536366,71053,6,2024-01-03 08:28,3.39,17850\n\
+              C536379,85123A,-6,2024-01-04 09:41,2.55,17850\n\
+              C536380,22633,-1,2024-01-05 09:45,1.85,17850\n",
+        observation_end: None,
+        rejects: &[],
+        // The heart holders of Jan 1 are cancelled whole: Jan 1 nets to 0 and is no purchase. The
+        // hand warmer was never bought: it nets into the latest earlier purchase (Jan 3, 20.34 −
+        // 1.85). One purchase period is left: frequency 0.
+        customers: &[("17850", 0, 0.0, 18.49, 2)],
+        stats: &[
+            ("lines", 4.0),
+            ("return_lines", 2.0),
+            ("returns_matched_by_date", 2.0),
+            ("returns_by_date_order_not_found", 2.0),
+            ("returns_matched_by_sku", 1.0),
+            ("periods_cancelled_by_returns", 1.0),
+        ],
+    },
+    Case {
         name: "a cancellation numbered on its own (C536379) nets into the latest earlier purchase",
         csv: "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n\
               536365,85123A,6,2024-01-01 08:26,2.55,17850\n\
@@ -154,6 +176,7 @@ const CASES: &[Case] = &[
             ("return_lines", 2.0),
             ("returns_matched_by_date", 1.0),
             ("returns_by_date_order_not_found", 1.0),
+            ("returns_matched_by_sku", 1.0),
             ("returns_unmatched", 1.0),
             ("customers_without_purchase", 1.0),
             ("value_of_customers_left_out", -1.85),
