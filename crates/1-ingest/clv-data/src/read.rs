@@ -104,6 +104,23 @@ struct Opened {
     report: ReadReport,
 }
 
+/// The decoded text of an input: the head read for detection, then the rest.
+type Text<'r> = std::io::Chain<Cursor<Vec<u8>>, Box<dyn Read + 'r>>;
+
+/// Unpack and decode `input` ([`decode`]), detect its layout from the head
+/// ([`open_delimited`]), and give back the whole text again, head first.
+fn open_text<'r>(
+    name: &str,
+    input: impl Read + 'r,
+    options: &ReadOptions,
+    dates: &DateParser,
+) -> Result<(Opened, Text<'r>), DataError> {
+    let (mut input, text) = decode(name, input, options.encoding, HEAD_BYTES)?;
+    let (mut opened, head) = open_delimited(name, &mut input, options, dates)?;
+    opened.report.text = Some(text);
+    Ok((opened, Cursor::new(head).chain(input)))
+}
+
 /// Bytes read from the start of the input to detect the delimiter and the header.
 const HEAD_BYTES: u64 = 64 * 1024;
 
@@ -253,7 +270,6 @@ pub fn read_delimited_from(
     progress: Progress<'_>,
     sink: &mut dyn FnMut(&OrderLine<'_>),
 ) -> Result<ReadReport, DataError> {
-    let (mut input, text) = decode(name, input, options.encoding, HEAD_BYTES)?;
     let (
         Opened {
             delimiter,
@@ -261,10 +277,9 @@ pub fn read_delimited_from(
             builder,
             mut report,
         },
-        head,
-    ) = open_delimited(name, &mut input, options, dates)?;
-    report.text = Some(text);
-    let reader = BufReader::with_capacity(1 << 20, Cursor::new(head).chain(input));
+        input,
+    ) = open_text(name, input, options, dates)?;
+    let reader = BufReader::with_capacity(1 << 20, input);
     match delimiter {
         Delimiter::Whitespace => read_whitespace(
             reader,
@@ -393,9 +408,6 @@ pub fn read_delimited_sharded_from<S: ShardedSink>(
     progress: Progress<'_>,
     sink: &mut S,
 ) -> Result<ReadReport, DataError> {
-    let (mut input, text) = decode(name, input, options.encoding, HEAD_BYTES)?;
-    // A compressed file's size says little about the text it holds.
-    let size = size.filter(|_| text.compression.is_none());
     let (
         Opened {
             delimiter,
@@ -403,10 +415,14 @@ pub fn read_delimited_sharded_from<S: ShardedSink>(
             builder,
             mut report,
         },
-        head,
-    ) = open_delimited(name, &mut input, options, dates)?;
-    report.text = Some(text);
-    let input = Cursor::new(head).chain(input);
+        input,
+    ) = open_text(name, input, options, dates)?;
+    // A compressed file's size says little about the text it holds.
+    let packed = report
+        .text
+        .as_ref()
+        .is_some_and(|t| t.compression.is_some());
+    let size = size.filter(|_| !packed);
     match delimiter {
         Delimiter::Whitespace => {
             let mut feed = SerialFeed::new(sink);

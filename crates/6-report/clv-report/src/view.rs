@@ -422,16 +422,7 @@ pub fn build(inputs: ReportInputs<'_>) -> Result<ReportView, clv_score::Valuatio
         segments: segments(v),
         models,
         why_no_models: v.scored.as_ref().err().map(|e| e.to_string()),
-        why_no_value: match &v.scored {
-            Err(e) => Some(format!(
-                "the purchase and spend models could not be fitted: {e}"
-            )),
-            Ok(s) => s
-                .fits
-                .no_value
-                .as_ref()
-                .map(|why| format!("there is no spend model: {why}")),
-        },
+        why_no_value: v.why_no_value(),
         predicted_clv_total: valued.then(|| predicted.iter().sum()),
         validation,
         distributions: valued.then(|| distributions(predicted, v.p_alive())),
