@@ -1039,17 +1039,10 @@ fn segments_tiers_and_customer_profile_agree_with_score_on_cdnow() {
         profile.contains(&format!("segment      {segment}")),
         "{profile}"
     );
-    let missing = clv_fails(&[
-        "customer",
-        cdnow.to_str().unwrap(),
-        "--customer-col",
-        "2",
-        "--date-col",
-        "3",
-        "--amount-col",
-        "5",
-        "nobody",
-    ]);
+    let mut args = vec!["customer", cdnow.to_str().unwrap()];
+    args.extend(CDNOW_COLUMNS);
+    args.push("nobody");
+    let missing = clv_fails(&args);
     assert!(missing.contains("no customer `nobody`"), "{missing}");
 }
 

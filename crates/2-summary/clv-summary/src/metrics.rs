@@ -180,19 +180,14 @@ pub fn shop_metrics(h: &Histories, options: MetricsOptions) -> ShopMetrics {
 /// Cohorts by quarter from this many months of data on: a monthly heatmap gets unreadable.
 pub const QUARTERS_FROM_MONTHS: i64 = 24;
 
-/// Cohorts of `months` calendar months (1 or 3): customers by the period of their first order,
+/// Cohorts of `months` calendar months (1, or 3 for quarters): customers by the period of their first order,
 /// and the share of them ordering in each period since.
 fn cohorts(h: &Histories, end: i64, months: i64) -> Vec<Cohort> {
     let month = |t: i64| Period::Month.index(t).div_euclid(months);
-    let label = |first: i64| {
-        let start = Period::Month.start(first * months);
-        if months == 1 {
-            format_month(start)
-        } else {
-            let ym = format_month(start);
-            let m: u32 = ym[5..].parse().unwrap_or(1);
-            format!("{}-Q{}", &ym[..4], (m - 1) / 3 + 1)
-        }
+    // A month's index is year · 12 + month − 1, so a quarter's is year · 4 + quarter − 1.
+    let label = |first: i64| match months {
+        1 => format_month(Period::Month.start(first)),
+        _ => format!("{}-Q{}", first.div_euclid(4), first.rem_euclid(4) + 1),
     };
     let last = month(end);
     let mut by_cohort: std::collections::BTreeMap<i64, (u64, Vec<u64>)> = Default::default();
