@@ -61,12 +61,8 @@ fn top_customers(cli: &Cli) -> Result<()> {
     let histories = crate::input::load(&args.input, Period::Day, None, config.threads, None)?;
     let valuation = clv_score::value(&histories, &config)?;
     eprintln!("{}", valuation.describe());
-    let all = 0..valuation.len();
-    let clv = valuation.scores(all.clone()).predicted_clv.value;
-    let mut top: Vec<usize> = all.clone().collect();
-    top.sort_by(|&a, &b| clv[b].total_cmp(&clv[a]));
     let shown = "customer_id frequency p_alive expected_purchases predicted_clv predicted_clv_lower predicted_clv_upper historic_clv expected_next_order_date";
-    let table = valuation.table(all).select(&top[..8.min(top.len())]);
+    let table = valuation.table(0..valuation.len()).select(&valuation.most_valuable(8));
     println!("Most valuable next year (predicted CLV, discounted):");
     print!("{}", table.project(&shown.split(' ').collect::<Vec<_>>()).render_text(8));
     Ok(())

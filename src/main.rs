@@ -93,9 +93,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // A closed pipe (`clv summary … | head`) is not an error worth reporting.
+            let broken = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
             if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                c.downcast_ref::<std::io::Error>().is_some_and(broken)
+                    || matches!(c.downcast_ref(), Some(clv_data::DataError::Io { cause, .. }) if broken(cause))
             }) {
                 return ExitCode::SUCCESS;
             }

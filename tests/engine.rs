@@ -69,6 +69,16 @@ fn valuation_of_lines_in_memory_on_one_thread_equals_clv_score() {
     let cli = std::fs::read(&cli_file).unwrap();
     assert_eq!(valuation.len(), 2357);
     assert!(csv == cli, "the library's scores differ from `clv score`'s");
+    // The most valuable customers: the CLI's rows sorted by predicted_clv, by hand.
+    let text = String::from_utf8(cli).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let at = header.iter().position(|c| *c == "predicted_clv").unwrap();
+    let mut rows: Vec<(f64, usize)> = (text.lines().skip(1).enumerate())
+        .map(|(i, l)| (l.split(',').nth(at).unwrap().parse().unwrap(), i))
+        .collect();
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let by_hand: Vec<usize> = rows.iter().take(10).map(|r| r.1).collect();
+    assert_eq!(valuation.most_valuable(10), by_hand);
     // The fits are values too: the default MBG/NBD and Gamma-Gamma, fitted here.
     let fits = &valuation.fits;
     assert_eq!(fits.purchase.kind, clv_models::ModelKind::MBG_NBD);

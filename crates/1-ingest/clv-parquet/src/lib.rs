@@ -330,3 +330,82 @@ pub fn read_orders_sharded<S: ShardedSink>(
         Format::Delimited => read_delimited_sharded(path, options, dates, rejects, progress, sink),
     }
 }
+
+/// The formats a result table is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    /// Aligned columns for reading.
+    Text,
+    Csv,
+    /// An array of row objects.
+    Json,
+    Parquet,
+}
+
+impl TableFormat {
+    /// By extension: `.json`, `.parquet`/`.pq`, `.txt`; anything else CSV.
+    pub fn of(path: &Path) -> TableFormat {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        match ext.to_ascii_lowercase().as_str() {
+            "json" => TableFormat::Json,
+            "parquet" | "pq" => TableFormat::Parquet,
+            "txt" => TableFormat::Text,
+            _ => TableFormat::Csv,
+        }
+    }
+}
+
+/// A result table to write: whole, or built a run of rows at a time (CSV is then formatted run
+/// by run, without building the whole table).
+#[derive(Clone, Copy)]
+pub enum Rows<'t, 'a> {
+    Whole(&'t Table<'a>),
+    Chunked(&'t clv_data::ChunkedTable<'a>),
+}
+
+impl Rows<'_, '_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Rows::Whole(t) => t.rows(),
+            Rows::Chunked(t) => t.rows(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Write every row of `rows` to `out` in `format` (CSV formatted on `threads` threads), flushed;
+/// `name` stands for `out` in errors.
+pub fn write_rows(
+    rows: Rows<'_, '_>,
+    format: TableFormat,
+    mut out: impl std::io::Write + Send,
+    threads: usize,
+    name: &str,
+) -> Result<(), DataError> {
+    let io = |e| DataError::io(Path::new(name), e);
+    if let (Rows::Chunked(table), TableFormat::Csv) = (rows, format) {
+        return table
+            .write_csv(&mut out, threads)
+            .and_then(|_| out.flush())
+            .map_err(io);
+    }
+    let whole;
+    let table = match rows {
+        Rows::Whole(table) => table,
+        Rows::Chunked(table) => {
+            whole = table.whole();
+            &whole
+        }
+    };
+    match format {
+        TableFormat::Text => out.write_all(table.render_text(usize::MAX).as_bytes()),
+        TableFormat::Csv => table.write_csv(&mut out, threads),
+        TableFormat::Json => table.write_json(&mut out),
+        TableFormat::Parquet => return write_parquet_to(table, out, name),
+    }
+    .and_then(|_| out.flush())
+    .map_err(io)
+}

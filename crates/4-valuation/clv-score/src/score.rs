@@ -498,6 +498,16 @@ impl<'h> Valuation<'h> {
         self.scorer.table(rows)
     }
 
+    /// The `n` customers with the highest predicted CLV (positions in id order), most valuable
+    /// first; ties keep id order.
+    pub fn most_valuable(&self, n: usize) -> Vec<usize> {
+        let clv = self.scores(0..self.len()).predicted_clv.value;
+        let mut order: Vec<usize> = (0..clv.len()).collect();
+        order.sort_by(|&a, &b| clv[b].total_cmp(&clv[a]));
+        order.truncate(n);
+        order
+    }
+
     /// Every customer's row, built a run at a time when written.
     pub fn into_chunked(self) -> ChunkedTable<'h> {
         let scorer = self.scorer;
