@@ -52,6 +52,11 @@ pub enum Command {
     Report(ReportArgs),
     /// Write a synthetic order log from known purchase and Gamma-Gamma spend parameters.
     Simulate(SimulateArgs),
+    /// Run the retention service: API, ingest and rescoring on SQLite or PostgreSQL.
+    Serve(ServeArgs),
+    /// Manage the service's shops.
+    #[command(subcommand)]
+    Shop(ShopCommand),
     /// Every analysis on the bundled CDNOW sample and a simulated shop, then what to try next.
     ///
     /// On the CDNOW sample (2,357 customers, 1997-01 to 1998-06): the read report, summary,
@@ -538,4 +543,39 @@ fn currency_code(code: &str) -> Result<String, String> {
             "`{code}` is not a currency code: give the three letters of ISO 4217 (EUR, USD, GBP)"
         ))
     }
+}
+
+/// The service's database: a SQLite file (created on first use) or `postgres://…`.
+#[derive(Args, Debug)]
+pub struct DatabaseArgs {
+    #[arg(long, env = "CLV_DATABASE", default_value = "clv-data/clv.db", value_name = "URL|FILE")]
+    pub database: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address to listen on (port 0: any free port, printed at start).
+    #[arg(long, env = "CLV_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Refit and rescore every shop this often (e.g. 24h); default only on POST /api/v1/rescore.
+    #[arg(long, env = "CLV_RESCORE_EVERY", value_name = "DURATION")]
+    pub rescore_every: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ShopCommand {
+    /// Create a shop and print its first admin API key (shown once).
+    Create {
+        name: String,
+        /// IANA time zone the shop counts its days in.
+        #[arg(long)]
+        timezone: String,
+        /// ISO 4217 code of the currency its money is kept in.
+        #[arg(long)]
+        currency: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }

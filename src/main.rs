@@ -9,6 +9,7 @@ mod modeling;
 mod output;
 mod progress;
 mod segments;
+mod serve;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -69,6 +70,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::CrossSell(args) => segments::cross_sell(args, threads),
         Command::Report(args) => segments::report(args, threads),
         Command::Simulate(args) => commands::simulate(args, threads),
+        Command::Serve(args) => serve::serve(args, threads),
+        Command::Shop(command) => serve::shop(command),
         Command::Demo => demo::demo(),
     }
 }

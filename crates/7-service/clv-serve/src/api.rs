@@ -1,0 +1,418 @@
+//! The HTTP API under `/api/v1`, health checks, and the Idempotency-Key protocol every mutating
+//! endpoint follows. Every handler takes the authenticated [`Caller`], and every query is scoped
+//! to the caller's shop.
+
+use crate::auth::{Caller, Role};
+use crate::error::ApiError;
+use crate::shops::Shop;
+use crate::Store;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// Largest request body: a batch of events or an upload.
+pub const MAX_BODY: usize = 16 << 20;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    /// Threads a rescore uses.
+    pub threads: usize,
+}
+
+impl AppState {
+    pub fn new(store: Store, threads: usize) -> Self {
+        AppState { store, threads }
+    }
+
+    pub async fn shop(&self, id: i64) -> Result<Shop, ApiError> {
+        Ok(crate::shops::load(&self.store, id).await?)
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/api/v1/shop", get(shop))
+        .route("/api/v1/keys", post(create_key))
+        .route("/api/v1/events", post(events))
+        .route("/api/v1/rescore", post(rescore))
+        .route("/api/v1/customers", get(customers))
+        .route("/api/v1/customers/{id}", get(customer))
+        .fallback(|| async { ApiError::not_found("no such endpoint: see /api/openapi.json") })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    match sqlx::query("SELECT 1").execute(&state.store.pool).await {
+        Ok(_) => "ready".into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+    }
+}
+
+/// The body as JSON, or a 400 saying where it stops being JSON.
+fn json_body(body: &Bytes) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            format!("the body is not JSON: {e}"),
+        )
+    })
+}
+
+/// Run `handle` once per Idempotency-Key: a repeat with the same key and body gets the stored
+/// response; a repeat while the first runs gets 409; the same key with another body, 422.
+async fn idempotent<F, Fut>(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: &Bytes,
+    handle: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(StatusCode, Value), ApiError>> + Send,
+{
+    let Some(key) = headers.get("idempotency-key") else {
+        let (status, value) = handle().await?;
+        return Ok((status, Json(value)).into_response());
+    };
+    let key = key
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .ok_or_else(|| {
+            ApiError::invalid("Idempotency-Key", "is 1 to 255 visible ASCII characters")
+        })?;
+    let pool = &state.store.pool;
+    let request = hex::encode(Sha256::digest(body));
+    let shop = caller.shop.id;
+    // A claim older than this belongs to a request that died with its process.
+    const ABANDONED_AFTER: i64 = 60;
+    let now = crate::store::now();
+    let claimed = sqlx::query(
+        "INSERT INTO idempotency_keys (shop_id, idempotency_key, request_sha256, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (shop_id, idempotency_key) DO UPDATE SET created_at = excluded.created_at \
+         WHERE idempotency_keys.status IS NULL AND idempotency_keys.created_at < $5 \
+         AND idempotency_keys.request_sha256 = excluded.request_sha256",
+    )
+    .bind(shop)
+    .bind(key)
+    .bind(&request)
+    .bind(now)
+    .bind(now - ABANDONED_AFTER)
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1;
+    if !claimed {
+        let (hash, status, stored): (String, Option<i64>, Option<String>) = sqlx::query_as(
+            "SELECT request_sha256, status, body FROM idempotency_keys WHERE shop_id = $1 AND idempotency_key = $2",
+        )
+        .bind(shop)
+        .bind(key)
+        .fetch_one(pool)
+        .await?;
+        if hash != request {
+            return Err(ApiError::invalid(
+                "Idempotency-Key",
+                "was used for a different request: use a new key",
+            ));
+        }
+        return match (status, stored) {
+            (Some(status), Some(body)) => {
+                let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+                let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                Ok((status, [("idempotent-replayed", "true")], Json(value)).into_response())
+            }
+            _ => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "in_flight",
+                "a request with this Idempotency-Key is still running: retry in a moment",
+            )),
+        };
+    }
+    let outcome = handle().await;
+    let (status, value) = match outcome {
+        Ok(ok) => ok,
+        // A 4xx is the answer to this request, and is kept; a 5xx may pass, so the key is freed.
+        Err(e) if e.status.is_client_error() => (e.status, json!({ "error": e })),
+        Err(e) => {
+            let _ = sqlx::query(
+                "DELETE FROM idempotency_keys WHERE shop_id = $1 AND idempotency_key = $2",
+            )
+            .bind(shop)
+            .bind(key)
+            .execute(pool)
+            .await;
+            return Err(e);
+        }
+    };
+    sqlx::query("UPDATE idempotency_keys SET status = $3, body = $4 WHERE shop_id = $1 AND idempotency_key = $2")
+        .bind(shop)
+        .bind(key)
+        .bind(status.as_u16() as i64)
+        .bind(value.to_string())
+        .execute(pool)
+        .await?;
+    Ok((status, Json(value)).into_response())
+}
+
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: i64,
+    as_of: String,
+    status: String,
+    detail: Option<String>,
+    customers: Option<i64>,
+}
+
+async fn shop(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let s = &caller.shop;
+    let run: Option<RunRow> = sqlx::query_as(
+        "SELECT id, as_of, status, detail, customers FROM score_runs WHERE shop_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(s.id)
+    .fetch_optional(&state.store.pool)
+    .await?;
+    let (orders, revenue): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), CAST(SUM(total_minor) AS BIGINT) FROM orders o WHERE shop_id = $1 AND NOT EXISTS \
+         (SELECT 1 FROM cancellations c WHERE c.shop_id = o.shop_id AND c.order_id = o.order_id)",
+    )
+    .bind(s.id)
+    .fetch_one(&state.store.pool)
+    .await?;
+    Ok(Json(json!({
+        "name": s.name,
+        "timezone": s.timezone.name(),
+        "currency": s.currency.code(),
+        "orders": orders,
+        "order_total_minor": revenue.unwrap_or(0),
+        "last_rescore": run.map(|r| json!({
+            "run_id": r.id, "as_of": r.as_of, "status": r.status, "detail": r.detail, "customers": r.customers,
+        })),
+    })))
+}
+
+#[derive(Deserialize)]
+struct NewKey {
+    role: String,
+}
+
+async fn create_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    idempotent(&state, &caller, &headers, &body, || async {
+        let request: NewKey = serde_json::from_value(json_body(&body)?).map_err(|_| {
+            ApiError::invalid("role", "send {\"role\": \"read\" | \"write\" | \"admin\"}")
+        })?;
+        let role = Role::parse(&request.role)
+            .ok_or_else(|| ApiError::invalid("role", "is read, write or admin"))?;
+        let mut tx = state.store.pool.begin().await?;
+        let key = crate::auth::insert_key(&mut tx, caller.shop.id, role).await?;
+        tx.commit().await?;
+        Ok((
+            StatusCode::CREATED,
+            json!({ "key": key, "role": role.name() }),
+        ))
+    })
+    .await
+}
+
+async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Write)?;
+    idempotent(&state, &caller, &headers, &body, || async {
+        let events = crate::events::parse_body(&json_body(&body)?, &caller.shop)?;
+        let applied =
+            crate::events::apply(&state.store.pool, &caller.shop, &events, "events").await?;
+        Ok((
+            StatusCode::OK,
+            serde_json::to_value(applied).unwrap_or_default(),
+        ))
+    })
+    .await
+}
+
+async fn rescore(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Write)?;
+    idempotent(&state, &caller, &headers, &body, || async {
+        let request = json_body(&body)?;
+        let as_of = match request.get("as_of") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(d)) => Some(d.parse::<chrono::NaiveDate>().map_err(|_| {
+                ApiError::invalid("as_of", format!("`{d}` is not a date: use YYYY-MM-DD"))
+            })?),
+            Some(_) => return Err(ApiError::invalid("as_of", "is a date string, YYYY-MM-DD")),
+        };
+        let run = crate::rescore::rescore(&state, &caller.shop, as_of).await?;
+        Ok((
+            StatusCode::OK,
+            serde_json::to_value(run).unwrap_or_default(),
+        ))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct Page {
+    /// Customers after this id (the previous page's `next`).
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+/// The latest finished run of `shop`, if any.
+async fn latest_run(
+    state: &AppState,
+    shop: i64,
+) -> Result<Option<(i64, String, String)>, ApiError> {
+    Ok(sqlx::query_as(
+        "SELECT id, status, COALESCE(detail, '') FROM score_runs WHERE shop_id = $1 AND status <> 'running' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(shop)
+    .fetch_optional(&state.store.pool)
+    .await?)
+}
+
+#[derive(sqlx::FromRow, serde::Serialize)]
+struct ListedCustomer {
+    customer_id: String,
+    email: Option<String>,
+    p_alive: Option<f64>,
+    expected_purchases: Option<f64>,
+    predicted_clv: Option<f64>,
+}
+
+async fn customers(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit", "is 1 to 1000"));
+    }
+    let shop = caller.shop.id;
+    let run = latest_run(&state, shop).await?.map_or(-1, |r| r.0);
+    let rows: Vec<ListedCustomer> = sqlx::query_as(
+        "SELECT c.customer_id, c.email, p.p_alive, p.expected_purchases, p.predicted_clv FROM customers c \
+         LEFT JOIN predictions p ON p.shop_id = c.shop_id AND p.customer_id = c.customer_id AND p.run_id = $2 \
+         WHERE c.shop_id = $1 AND c.customer_id > $3 ORDER BY c.customer_id LIMIT $4",
+    )
+    .bind(shop)
+    .bind(run)
+    .bind(page.after.unwrap_or_default())
+    .bind(limit)
+    .fetch_all(&state.store.pool)
+    .await?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.customer_id.clone()))
+        .flatten();
+    Ok(Json(json!({ "customers": rows, "next": next })))
+}
+
+async fn customer(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let shop = &caller.shop;
+    let pool = &state.store.pool;
+    let found: Option<(Option<String>, String, i64)> = sqlx::query_as(
+        "SELECT email, traits, first_seen FROM customers WHERE shop_id = $1 AND customer_id = $2",
+    )
+    .bind(shop.id)
+    .bind(&id)
+    .fetch_optional(pool)
+    .await?;
+    let Some((email, traits, first_seen)) = found else {
+        return Err(ApiError::not_found(format!(
+            "no customer `{id}` in this shop"
+        )));
+    };
+    let orders: Vec<(String, i64, i64, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT o.order_id, o.placed_at, o.total_minor, c.cancelled_at, \
+         CAST(COALESCE((SELECT SUM(r.amount_minor) FROM refunds r WHERE r.shop_id = o.shop_id AND r.order_id = o.order_id), 0) AS BIGINT) \
+         FROM orders o LEFT JOIN cancellations c ON c.shop_id = o.shop_id AND c.order_id = o.order_id \
+         WHERE o.shop_id = $1 AND o.customer_id = $2 ORDER BY o.placed_at, o.order_id",
+    )
+    .bind(shop.id)
+    .bind(&id)
+    .fetch_all(pool)
+    .await?;
+    // Historic value counts every order as it is now: new orders show at once, before a rescore.
+    let historic: i64 = orders
+        .iter()
+        .filter(|o| o.3.is_none())
+        .map(|o| (o.2 - o.4).max(0))
+        .sum();
+    let time = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0).map(|d| d.with_timezone(&shop.timezone).to_rfc3339())
+    };
+    let orders: Vec<Value> = orders
+        .iter()
+        .map(|(order_id, at, total, cancelled, refunded)| {
+            json!({ "order_id": order_id, "placed_at": time(*at), "total_minor": total,
+                    "refunded_minor": refunded, "cancelled": cancelled.is_some() })
+        })
+        .collect();
+    let run = latest_run(&state, shop.id).await?;
+    let stored: Option<(String,)> = match &run {
+        Some((run_id, _, _)) => sqlx::query_as(
+            "SELECT scores FROM predictions WHERE shop_id = $1 AND run_id = $2 AND customer_id = $3",
+        )
+        .bind(shop.id)
+        .bind(run_id)
+        .bind(&id)
+        .fetch_optional(pool)
+        .await?,
+        None => None,
+    };
+    let predictions = stored.and_then(|(s,)| serde_json::from_str::<Value>(&s).ok());
+    let blank_because = match (&predictions, &run) {
+        (Some(_), _) => None,
+        (None, None) => Some("no rescore has run yet: POST /api/v1/rescore".to_string()),
+        (None, Some((_, status, detail))) if status != "done" => {
+            Some(format!("the last rescore could not fit: {detail}"))
+        }
+        (None, Some(_)) => Some("the customer's orders arrived after the last rescore".to_string()),
+    };
+    Ok(Json(json!({
+        "customer_id": id,
+        "email": email,
+        "traits": serde_json::from_str::<Value>(&traits).unwrap_or(Value::Null),
+        "first_seen": time(first_seen),
+        "currency": shop.currency.code(),
+        "historic_value_minor": historic,
+        "orders": orders,
+        "predictions": predictions,
+        "predictions_blank_because": blank_because,
+    })))
+}

@@ -1,0 +1,64 @@
+//! `clv serve`: the retention service. A store on SQLite (embedded, the default) or PostgreSQL,
+//! one code path for both; shops with API keys and roles; idempotent ingest of store events;
+//! predictions refreshed by the valuation crate from the stored order history; the HTTP API.
+//!
+//! The binary owns the runtime and the terminal: this crate returns values and errors and logs
+//! through `tracing`.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod events;
+pub mod money;
+pub mod rescore;
+pub mod shops;
+pub mod store;
+
+pub use error::{ApiError, ServeError};
+pub use shops::{create_shop, NewShop, Shop};
+pub use store::Store;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How the service runs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Where it listens (loopback by default: put a TLS proxy in front to expose it).
+    pub listen: SocketAddr,
+    /// Threads a rescore fits and scores on.
+    pub threads: usize,
+    /// Refit and rescore every shop this often; `None`: only on request.
+    pub rescore_every: Option<Duration>,
+}
+
+/// Serve `store` until `shutdown` resolves, then drain in-flight requests. `ready` receives the
+/// address bound (useful with port 0).
+pub async fn serve(
+    store: Store,
+    config: ServeConfig,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| ServeError::Listen(config.listen, e))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| ServeError::Listen(config.listen, e))?;
+    let state = api::AppState::new(store, config.threads);
+    let scheduler = config.rescore_every.map(|every| {
+        let state = state.clone();
+        tokio::spawn(async move { rescore::every(state, every).await })
+    });
+    let app = api::router(state);
+    ready(bound);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| ServeError::Listen(bound, e))?;
+    if let Some(task) = scheduler {
+        task.abort();
+    }
+    Ok(())
+}

@@ -1,0 +1,285 @@
+//! Predictions kept fresh: a rescore reads a shop's stored orders, refunds and cancellations
+//! into the same ledger a file goes through, runs the valuation crate on them, and stores every
+//! customer's predictions with the run's model and diagnostics. The run before is kept, so a
+//! change (P(alive) falling, a VIP at risk) can be seen by comparing the two.
+
+use crate::api::AppState;
+use crate::error::ApiError;
+use crate::money::to_major;
+use crate::shops::Shop;
+use clv_data::time::{date_to_local, DAY};
+use clv_data::{DateParser, OrderLine, Period, SerialFeed};
+use clv_score::ValuationConfig;
+use clv_summary::{Histories, Ledger, LedgerOptions};
+use serde::Serialize;
+use sqlx::AnyPool;
+
+/// A finished run, as `POST /api/v1/rescore` answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub run_id: i64,
+    /// The last day (shop-local, inclusive) the history was read to.
+    pub as_of: String,
+    /// done, or insufficient (too little history to fit: `detail` says why).
+    pub status: String,
+    pub customers: u64,
+    /// The models and settings (done), or why there are no predictions (insufficient).
+    pub detail: String,
+}
+
+/// One stored line: an order (positive) or a refund (negative) of a customer.
+struct Line {
+    customer: String,
+    order: String,
+    utc: i64,
+    minor: i64,
+    refund: bool,
+}
+
+/// Orders `o` that no cancellation names.
+macro_rules! live {
+    () => {
+        "NOT EXISTS (SELECT 1 FROM cancellations c WHERE c.shop_id = o.shop_id AND c.order_id = o.order_id)"
+    };
+}
+
+async fn lines(pool: &AnyPool, shop: i64) -> Result<Vec<Line>, sqlx::Error> {
+    let orders: Vec<(String, String, i64, i64)> = sqlx::query_as(concat!(
+        "SELECT o.customer_id, o.order_id, o.placed_at, o.total_minor FROM orders o WHERE o.shop_id = $1 AND ",
+        live!()
+    ))
+    .bind(shop)
+    .fetch_all(pool)
+    .await?;
+    let refunds: Vec<(String, String, i64, i64)> = sqlx::query_as(concat!(
+        "SELECT o.customer_id, r.order_id, r.refunded_at, r.amount_minor FROM refunds r \
+         JOIN orders o ON o.shop_id = r.shop_id AND o.order_id = r.order_id WHERE r.shop_id = $1 AND ",
+        live!()
+    ))
+    .bind(shop)
+    .fetch_all(pool)
+    .await?;
+    let line = |refund| {
+        move |(customer, order, utc, minor)| Line {
+            customer,
+            order,
+            utc,
+            minor,
+            refund,
+        }
+    };
+    Ok(orders
+        .into_iter()
+        .map(line(false))
+        .chain(refunds.into_iter().map(line(true)))
+        .collect())
+}
+
+/// The customers' histories up to the end of `as_of` in the shop's zone.
+fn histories(
+    shop: &Shop,
+    lines: &[Line],
+    as_of: chrono::NaiveDate,
+    threads: usize,
+) -> Result<Histories, String> {
+    let zone = DateParser::new(None, shop.timezone.name()).map_err(|e| e.to_string())?;
+    let mut ledger = Ledger::new(LedgerOptions {
+        period: Period::Day,
+        observation_end: Some(date_to_local(as_of) + DAY - 1),
+        calibration_end: None,
+        threads,
+    });
+    let digits = shop.minor_digits();
+    let mut feed = SerialFeed::new(&mut ledger);
+    for l in lines {
+        let amount = to_major(l.minor, digits);
+        feed.push(&OrderLine {
+            customer: l.customer.as_bytes(),
+            time: zone.utc_to_local(l.utc),
+            // A refund is a negative line of its order, as in an exported file.
+            value: if l.refund { -amount } else { amount },
+            order: Some(l.order.as_bytes()),
+            sku: None,
+            description: None,
+            quantity: if l.refund { -1.0 } else { 1.0 },
+        });
+    }
+    drop(feed);
+    Histories::usable(ledger.finish()).map_err(|e| e.to_string())
+}
+
+/// Per-customer predictions: the columns `clv score` writes, as JSON rows.
+struct Scored {
+    rows: Vec<serde_json::Map<String, serde_json::Value>>,
+    detail: String,
+}
+
+fn score(histories: &Histories, threads: usize) -> Result<Scored, String> {
+    let config = ValuationConfig {
+        threads,
+        ..Default::default()
+    };
+    let valuation = clv_score::value(histories, &config).map_err(|e| e.to_string())?;
+    let mut json = Vec::new();
+    valuation
+        .table(0..valuation.len())
+        .write_json(&mut json)
+        .map_err(|e| e.to_string())?;
+    let rows = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
+    let mut detail = valuation.describe();
+    for w in valuation.fits.warnings() {
+        detail.push_str(&format!("\n{w}"));
+    }
+    Ok(Scored { rows, detail })
+}
+
+/// Refit and rescore `shop` from its stored history up to `as_of` (default: today in the shop's zone).
+pub async fn rescore(
+    state: &AppState,
+    shop: &Shop,
+    as_of: Option<chrono::NaiveDate>,
+) -> Result<Run, ApiError> {
+    let pool = &state.store.pool;
+    let as_of = as_of.unwrap_or_else(|| {
+        chrono::Utc::now()
+            .with_timezone(&shop.timezone)
+            .date_naive()
+    });
+    let (run_id,): (i64,) = sqlx::query_as(
+        "INSERT INTO score_runs (shop_id, as_of, started_at, status) VALUES ($1, $2, $3, 'running') RETURNING id",
+    )
+    .bind(shop.id)
+    .bind(as_of.to_string())
+    .bind(crate::store::now())
+    .fetch_one(pool)
+    .await?;
+    let lines = lines(pool, shop.id).await?;
+    let (threads, for_scoring) = (state.threads, shop.clone());
+    let outcome = tokio::task::spawn_blocking(move || {
+        let h = histories(&for_scoring, &lines, as_of, threads)?;
+        score(&h, threads)
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "rescore",
+            e.to_string(),
+        )
+    })?;
+    let run = match outcome {
+        Ok(scored) => {
+            store_predictions(pool, shop.id, run_id, &scored).await?;
+            Run {
+                run_id,
+                as_of: as_of.to_string(),
+                status: "done".into(),
+                customers: scored.rows.len() as u64,
+                detail: scored.detail,
+            }
+        }
+        Err(why) => Run {
+            run_id,
+            as_of: as_of.to_string(),
+            status: "insufficient".into(),
+            customers: 0,
+            detail: why,
+        },
+    };
+    sqlx::query("UPDATE score_runs SET status = $2, finished_at = $3, detail = $4, customers = $5 WHERE id = $1")
+        .bind(run_id)
+        .bind(&run.status)
+        .bind(crate::store::now())
+        .bind(&run.detail)
+        .bind(run.customers as i64)
+        .execute(pool)
+        .await?;
+    tracing::info!(shop = shop.id, run_id, status = %run.status, customers = run.customers, "rescored");
+    Ok(run)
+}
+
+/// Rows per INSERT: 7 values each, under SQLite's 32,766 parameters.
+const ROWS_PER_INSERT: usize = 1_000;
+
+async fn store_predictions(
+    pool: &AnyPool,
+    shop: i64,
+    run_id: i64,
+    scored: &Scored,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let number = |row: &serde_json::Map<String, serde_json::Value>, key: &str| {
+        row.get(key).and_then(|v| v.as_f64())
+    };
+    for chunk in scored.rows.chunks(ROWS_PER_INSERT) {
+        // `$n` placeholders written out: sqlx's query builder writes `?` for `Any`, which
+        // PostgreSQL does not take.
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                format!(
+                    "(${})",
+                    (1..=7)
+                        .map(|c| (r * 7 + c).to_string())
+                        .collect::<Vec<_>>()
+                        .join(", $")
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO predictions (shop_id, run_id, customer_id, p_alive, expected_purchases, predicted_clv, scores) VALUES {}",
+            values.join(", ")
+        );
+        // Only placeholders are formatted into it; every value is bound.
+        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for row in chunk {
+            let id = row
+                .get("customer_id")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string();
+            insert = insert
+                .bind(shop)
+                .bind(run_id)
+                .bind(id)
+                .bind(number(row, "p_alive"))
+                .bind(number(row, "expected_purchases"))
+                .bind(number(row, "predicted_clv"))
+                .bind(serde_json::Value::Object(row.clone()).to_string());
+        }
+        insert.execute(&mut *tx).await?;
+    }
+    // Keep this run and the one before it.
+    sqlx::query(
+        "DELETE FROM predictions WHERE shop_id = $1 AND run_id < \
+         (SELECT COALESCE(MAX(id), 0) FROM score_runs WHERE shop_id = $1 AND status = 'done' AND id < $2)",
+    )
+    .bind(shop)
+    .bind(run_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Rescore every shop every `every`, until the task is dropped.
+pub async fn every(state: AppState, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let Ok(shops) = crate::shops::all(&state.store).await else {
+            continue;
+        };
+        for id in shops {
+            let shop = match state.shop(id).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(shop = id, error = e.message, "scheduled rescore");
+                    continue;
+                }
+            };
+            if let Err(e) = rescore(&state, &shop, None).await {
+                tracing::warn!(shop = id, error = e.message, "scheduled rescore");
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! `clv serve` and `clv shop`: options into the service's config, the runtime, and what the
+//! operator is told.
+
+use crate::cli::{ServeArgs, ShopCommand};
+use anyhow::{Context, Result};
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")
+}
+
+pub fn serve(args: &ServeArgs, threads: usize) -> Result<()> {
+    let rescore_every = match &args.rescore_every {
+        Some(text) => Some(clv_score::config::days(clv_data::time::parse_days(text)?)),
+        None => None,
+    };
+    let config = clv_serve::ServeConfig { listen: args.listen, threads, rescore_every };
+    runtime()?.block_on(async {
+        let store = clv_serve::Store::open(&args.database.database).await?;
+        let ready =
+            |at| eprintln!("clv serve: listening on http://{at} ({})", args.database.database);
+        clv_serve::serve(store, config, ready, shutdown()).await?;
+        eprintln!("clv serve: stopped");
+        Ok(())
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM: requests in flight finish, new ones are refused.
+async fn shutdown() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = interrupt => {}, _ = terminate => {} }
+}
+
+pub fn shop(command: &ShopCommand) -> Result<()> {
+    let ShopCommand::Create { name, timezone, currency, database } = command;
+    runtime()?.block_on(async {
+        let store = clv_serve::Store::open(&database.database).await?;
+        let new = clv_serve::NewShop { name, timezone, currency };
+        let (shop, key) = clv_serve::create_shop(&store, &new).await?;
+        eprintln!(
+            "created shop `{}` ({}, {}); its admin API key (shown once, keep it):",
+            shop.name,
+            shop.timezone.name(),
+            shop.currency.code()
+        );
+        println!("{key}");
+        Ok(())
+    })
+}

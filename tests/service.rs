@@ -1,0 +1,299 @@
+//! `clv serve` end to end, on SQLite and on a real PostgreSQL (`tools/with-postgres.sh` starts
+//! one and sets CLV_TEST_POSTGRES): CDNOW sent through the events API and rescored gives every
+//! customer exactly what `clv score` gives on the file; every event sent three times in shuffled
+//! order gives the same store; keys are refused on every endpoint they may not use.
+
+mod common;
+use common::{data, CDNOW_COLUMNS};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// A running `clv serve` on `database`, stopped when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    http: ureq::Agent,
+}
+
+impl Server {
+    fn start(database: &str) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_clv"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database",
+                database,
+                "--threads",
+                "1",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("clv serve starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let base = first
+            .split("listening on ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("clv serve did not start: {first}"))
+            .to_string();
+        // Keep reading what it logs, so that it never writes into a closed pipe.
+        std::thread::spawn(move || {
+            lines
+                .map_while(Result::ok)
+                .for_each(|l| eprintln!("clv serve: {l}"))
+        });
+        let http = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Server { child, base, http }
+    }
+
+    /// `method` `path` with `key` and an optional JSON body: (status, JSON answer).
+    fn call(&self, method: &str, path: &str, key: &str, body: Option<&Value>) -> (u16, Value) {
+        self.call_with(
+            method,
+            path,
+            &[("Authorization", &format!("Bearer {key}"))],
+            body,
+        )
+    }
+
+    fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let mut request = ureq::http::Request::builder().method(method).uri(&url);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let body = body.map_or(String::new(), |b| b.to_string());
+        let request = request
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap();
+        let mut response = self.http.run(request).expect("the server answers");
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh database of each kind: a SQLite file, and a new database in CLV_TEST_POSTGRES.
+fn databases(dir: &std::path::Path, name: &str) -> Vec<String> {
+    let sqlite = dir.join(format!("{name}.db")).display().to_string();
+    let Ok(server) = std::env::var("CLV_TEST_POSTGRES") else {
+        panic!(
+            "the service tests need PostgreSQL: run them as `tools/with-postgres.sh cargo test`"
+        );
+    };
+    let db = format!("clv_{name}_{}", std::process::id());
+    let created = Command::new("psql")
+        .args([&server, "-qc", &format!("CREATE DATABASE {db}")])
+        .status();
+    assert!(
+        created.is_ok_and(|s| s.success()),
+        "creating {db} in {server}"
+    );
+    let postgres = format!("{}/{db}", server.rsplit_once('/').unwrap().0);
+    vec![sqlite, postgres]
+}
+
+/// A shop on `database` and its admin key.
+fn shop(database: &str, name: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_clv"))
+        .args([
+            "shop",
+            "create",
+            name,
+            "--timezone",
+            "UTC",
+            "--currency",
+            "USD",
+            "--database",
+            database,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// CDNOW's lines as Order Completed events, one order per line, at midnight UTC.
+fn cdnow_events() -> Vec<Value> {
+    let text = std::fs::read_to_string(data("CDNOW_sample.txt")).unwrap();
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (y, m, d) = (&f[2][..4], &f[2][4..6], &f[2][6..]);
+            json!({
+                "type": "track", "event": "Order Completed", "messageId": format!("m{i}"),
+                "userId": f[1], "timestamp": format!("{y}-{m}-{d}T00:00:00Z"),
+                "properties": { "order_id": format!("o{i}"), "total": f[4].parse::<f64>().unwrap(), "currency": "USD" },
+            })
+        })
+        .collect()
+}
+
+fn send(server: &Server, key: &str, events: &[Value]) -> (u64, u64) {
+    let (mut accepted, mut duplicates) = (0, 0);
+    for batch in events.chunks(500) {
+        let (status, answer) = server.call(
+            "POST",
+            "/api/v1/events",
+            key,
+            Some(&json!({ "batch": batch })),
+        );
+        assert_eq!(status, 200, "{answer}");
+        accepted += answer["accepted"].as_u64().unwrap();
+        duplicates += answer["duplicates"].as_u64().unwrap();
+    }
+    (accepted, duplicates)
+}
+
+/// `clv score` on the CDNOW file: customer id → row.
+fn cli_scores(dir: &std::path::Path) -> Vec<(String, serde_json::Map<String, Value>)> {
+    let out = dir.join("scores.json");
+    let cdnow = data("CDNOW_sample.txt");
+    let mut args = vec!["score", cdnow.to_str().unwrap()];
+    args.extend(CDNOW_COLUMNS);
+    args.extend([
+        "--observation-end",
+        "1998-06-30",
+        "--threads",
+        "1",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let status = Command::new(env!("CARGO_BIN_EXE_clv"))
+        .args(&args)
+        .output()
+        .unwrap()
+        .status;
+    assert!(status.success());
+    let rows: Vec<serde_json::Map<String, Value>> =
+        serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap();
+    rows.into_iter()
+        .map(|r| (r["customer_id"].as_str().unwrap().to_string(), r))
+        .collect()
+}
+
+/// Every value of `want` matches `got`: numbers within 1e-9 relative, the rest equal.
+fn same_row(id: &str, got: &Value, want: &serde_json::Map<String, Value>) {
+    for (column, w) in want {
+        let g = &got[column];
+        match (g.as_f64(), w.as_f64()) {
+            (Some(g), Some(w)) => {
+                let scale = w.abs().max(1e-300);
+                assert!(
+                    (g - w).abs() / scale <= 1e-9 || g == w,
+                    "{id} {column}: service {g}, clv score {w}"
+                );
+            }
+            _ => assert_eq!(g, w, "{id} {column}"),
+        }
+    }
+}
+
+/// The store's orders and revenue, and every customer's predictions.
+fn snapshot(server: &Server, key: &str, ids: &[String]) -> (Value, Vec<Value>) {
+    let (_, shop) = server.call("GET", "/api/v1/shop", key, None);
+    let profiles = ids
+        .iter()
+        .map(|id| {
+            server
+                .call("GET", &format!("/api/v1/customers/{id}"), key, None)
+                .1["predictions"]
+                .clone()
+        })
+        .collect();
+    (
+        json!({ "orders": shop["orders"], "total": shop["order_total_minor"] }),
+        profiles,
+    )
+}
+
+#[test]
+fn cdnow_through_the_api_scores_as_the_cli_and_replays_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = cli_scores(dir.path());
+    let ids: Vec<String> = cli.iter().map(|(id, _)| id.clone()).collect();
+    let events = cdnow_events();
+    for database in databases(dir.path(), "cdnow") {
+        let server = Server::start(&database);
+        let clean = shop(&database, "clean");
+        assert_eq!(send(&server, &clean, &events), (events.len() as u64, 0));
+        let (status, run) = server.call(
+            "POST",
+            "/api/v1/rescore",
+            &clean,
+            Some(&json!({ "as_of": "1998-06-30" })),
+        );
+        assert_eq!(
+            (status, run["status"].as_str()),
+            (200, Some("done")),
+            "{run}"
+        );
+        assert_eq!(run["customers"], 2357);
+        for (id, want) in &cli {
+            let (status, profile) =
+                server.call("GET", &format!("/api/v1/customers/{id}"), &clean, None);
+            assert_eq!(status, 200);
+            same_row(id, &profile["predictions"], want);
+        }
+
+        // Every event three times, shuffled, into a second shop of the same store.
+        let replayed = shop(&database, "replayed");
+        let mut thrice: Vec<Value> = events
+            .iter()
+            .chain(&events)
+            .chain(&events)
+            .cloned()
+            .collect();
+        thrice.shuffle(&mut rand::rngs::StdRng::seed_from_u64(7));
+        assert_eq!(
+            send(&server, &replayed, &thrice),
+            (events.len() as u64, 2 * events.len() as u64)
+        );
+        let (status, _) = server.call(
+            "POST",
+            "/api/v1/rescore",
+            &replayed,
+            Some(&json!({ "as_of": "1998-06-30" })),
+        );
+        assert_eq!(status, 200);
+        let (a, b) = (
+            snapshot(&server, &clean, &ids),
+            snapshot(&server, &replayed, &ids),
+        );
+        assert_eq!(a.0, b.0, "{database}: orders and revenue after the replay");
+        assert_eq!(a.0["orders"], events.len());
+        for (i, id) in ids.iter().enumerate() {
+            same_row(id, &b.1[i], a.1[i].as_object().unwrap());
+        }
+    }
+}
