@@ -54,6 +54,8 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Run the retention service: API, ingest and rescoring on SQLite or PostgreSQL.
     Serve(ServeArgs),
+    /// Import a shop's order history into the service's store (a backfill: triggers nothing).
+    Import(ImportArgs),
     /// Manage the service's shops.
     #[command(subcommand)]
     Shop(ShopCommand),
@@ -578,4 +580,15 @@ pub enum ShopCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The shop (by name) the history belongs to; its time zone reads naive timestamps.
+    #[arg(long)]
+    pub shop: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }

@@ -55,7 +55,7 @@ fn progress_bar(path: &Path) -> ProgressBar {
     bar
 }
 
-fn read_options(input: &InputArgs, threads: usize) -> Result<ReadOptions> {
+pub fn read_options(input: &InputArgs, threads: usize) -> Result<ReadOptions> {
     let map = input.customer_map.as_deref().map(clv_data::read_customer_map_file);
     let customer_map = map.transpose()?.map(Arc::new);
     let test_orders = input.exclude_test.then(clv_data::RowFilter::test_orders);

@@ -1,7 +1,7 @@
 //! `clv serve` and `clv shop`: options into the service's config, the runtime, and what the
 //! operator is told.
 
-use crate::cli::{ServeArgs, ShopCommand};
+use crate::cli::{ImportArgs, ServeArgs, ShopCommand};
 use anyhow::{Context, Result};
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -57,6 +57,33 @@ pub fn shop(command: &ShopCommand) -> Result<()> {
             shop.currency.code()
         );
         println!("{key}");
+        Ok(())
+    })
+}
+
+pub fn import(args: &ImportArgs, threads: usize) -> Result<()> {
+    let input = &args.input;
+    let path = &input.orders;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let options = clv_serve::imports::ImportOptions {
+        read: crate::input::read_options(input, threads)?,
+        date_format: input.date_format.clone(),
+        strict: input.strict,
+    };
+    runtime()?.block_on(async {
+        let store = clv_serve::Store::open(&args.database.database).await?;
+        let shop = clv_serve::shops::by_name(&store, &args.shop).await?;
+        let name = path.display().to_string();
+        let report = clv_serve::imports::import(&store.pool, &shop, name, bytes, options)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message))?;
+        for r in &report.examples {
+            eprintln!("{}:{}: column `{}` value `{}`: {}", path.display(), r.line, r.column, r.value, r.reason);
+        }
+        eprintln!(
+            "imported {} orders ({} refunds) into shop `{}` from {}: {} rows, {} accepted, {} rejected",
+            report.orders, report.refunds, shop.name, path.display(), report.rows, report.accepted, report.rejected
+        );
         Ok(())
     })
 }

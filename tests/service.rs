@@ -1,7 +1,7 @@
 //! `clv serve` end to end, on SQLite and on a real PostgreSQL (`tools/with-postgres.sh` starts
-//! one and sets CLV_TEST_POSTGRES): CDNOW sent through the events API and rescored gives every
+//! one and sets CLV_TEST_POSTGRES): CDNOW imported through the API and rescored gives every
 //! customer exactly what `clv score` gives on the file; every event sent three times in shuffled
-//! order gives the same store; keys are refused on every endpoint they may not use.
+//! order, and the history imported again, give the same store.
 
 mod common;
 use common::{data, CDNOW_COLUMNS};
@@ -71,16 +71,25 @@ impl Server {
         headers: &[(&str, &str)],
         body: Option<&Value>,
     ) -> (u16, Value) {
+        let body = body.map_or(String::new(), |b| b.to_string());
+        let json = [headers, &[("content-type", "application/json")]].concat();
+        self.raw(method, path, &json, body)
+    }
+
+    /// `method` `path` with `headers` and `body` as it is: (status, JSON answer or the text).
+    fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: String,
+    ) -> (u16, Value) {
         let url = format!("{}{path}", self.base);
         let mut request = ureq::http::Request::builder().method(method).uri(&url);
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
-        let body = body.map_or(String::new(), |b| b.to_string());
-        let request = request
-            .header("content-type", "application/json")
-            .body(body)
-            .unwrap();
+        let request = request.body(body).unwrap();
         let mut response = self.http.run(request).expect("the server answers");
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap_or_default();
@@ -142,21 +151,50 @@ fn shop(database: &str, name: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// CDNOW's lines as Order Completed events, one order per line, at midnight UTC.
-fn cdnow_events() -> Vec<Value> {
+/// CDNOW's lines: (order id, customer, yyyy-mm-dd, dollars as written), one order per line.
+fn cdnow_orders() -> Vec<(String, String, String, String)> {
     let text = std::fs::read_to_string(data("CDNOW_sample.txt")).unwrap();
     text.lines()
         .enumerate()
         .map(|(i, line)| {
             let f: Vec<&str> = line.split_whitespace().collect();
-            let (y, m, d) = (&f[2][..4], &f[2][4..6], &f[2][6..]);
+            let date = format!("{}-{}-{}", &f[2][..4], &f[2][4..6], &f[2][6..]);
+            (format!("o{i}"), f[1].to_string(), date, f[4].to_string())
+        })
+        .collect()
+}
+
+/// The CDNOW history as a shop would export it: a CSV with order ids.
+fn cdnow_export() -> String {
+    let mut csv = String::from("order_id,customer_id,date,amount\n");
+    for (order, customer, date, amount) in cdnow_orders() {
+        csv.push_str(&format!("{order},{customer},{date},{amount}\n"));
+    }
+    csv
+}
+
+/// The same orders as Order Completed events, at midnight UTC.
+fn cdnow_events() -> Vec<Value> {
+    let events = cdnow_orders().into_iter().enumerate();
+    events
+        .map(|(i, (order, customer, date, amount))| {
             json!({
                 "type": "track", "event": "Order Completed", "messageId": format!("m{i}"),
-                "userId": f[1], "timestamp": format!("{y}-{m}-{d}T00:00:00Z"),
-                "properties": { "order_id": format!("o{i}"), "total": f[4].parse::<f64>().unwrap(), "currency": "USD" },
+                "userId": customer, "timestamp": format!("{date}T00:00:00Z"),
+                "properties": { "order_id": order, "total": amount.parse::<f64>().unwrap(), "currency": "USD" },
             })
         })
         .collect()
+}
+
+/// POST the CDNOW export to `/api/v1/imports`; the import's report.
+fn import(server: &Server, key: &str) -> Value {
+    let auth = format!("Bearer {key}");
+    let columns = "order_col=order_id&customer_col=customer_id&date_col=date&amount_col=amount";
+    let path = format!("/api/v1/imports?{columns}");
+    let (status, report) = server.raw("POST", &path, &[("Authorization", &auth)], cdnow_export());
+    assert_eq!(status, 200, "{report}");
+    report
 }
 
 fn send(server: &Server, key: &str, events: &[Value]) -> (u64, u64) {
@@ -238,7 +276,7 @@ fn snapshot(server: &Server, key: &str, ids: &[String]) -> (Value, Vec<Value>) {
 }
 
 #[test]
-fn cdnow_through_the_api_scores_as_the_cli_and_replays_change_nothing() {
+fn cdnow_imported_through_the_api_scores_as_the_cli_and_replays_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cli = cli_scores(dir.path());
     let ids: Vec<String> = cli.iter().map(|(id, _)| id.clone()).collect();
@@ -246,7 +284,9 @@ fn cdnow_through_the_api_scores_as_the_cli_and_replays_change_nothing() {
     for database in databases(dir.path(), "cdnow") {
         let server = Server::start(&database);
         let clean = shop(&database, "clean");
-        assert_eq!(send(&server, &clean, &events), (events.len() as u64, 0));
+        let report = import(&server, &clean);
+        let counts = (report["accepted"].as_u64(), report["orders"].as_u64());
+        assert_eq!(counts, (Some(6919), Some(6919)), "{report}");
         let (status, run) = server.call(
             "POST",
             "/api/v1/rescore",
@@ -266,7 +306,8 @@ fn cdnow_through_the_api_scores_as_the_cli_and_replays_change_nothing() {
             same_row(id, &profile["predictions"], want);
         }
 
-        // Every event three times, shuffled, into a second shop of the same store.
+        // Every event three times, shuffled, then the history imported again, into a second
+        // shop of the same store.
         let replayed = shop(&database, "replayed");
         let mut thrice: Vec<Value> = events
             .iter()
@@ -279,6 +320,7 @@ fn cdnow_through_the_api_scores_as_the_cli_and_replays_change_nothing() {
             send(&server, &replayed, &thrice),
             (events.len() as u64, 2 * events.len() as u64)
         );
+        import(&server, &replayed);
         let (status, _) = server.call(
             "POST",
             "/api/v1/rescore",

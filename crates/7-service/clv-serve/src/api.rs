@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/shop", get(shop))
         .route("/api/v1/keys", post(create_key))
         .route("/api/v1/events", post(events))
+        .route("/api/v1/imports", post(import))
         .route("/api/v1/rescore", post(rescore))
         .route("/api/v1/customers", get(customers))
         .route("/api/v1/customers/{id}", get(customer))
@@ -276,6 +277,91 @@ async fn rescore(
         Ok((
             StatusCode::OK,
             serde_json::to_value(run).unwrap_or_default(),
+        ))
+    })
+    .await
+}
+
+/// How an uploaded export is read: the CLI's reading options, by the same names.
+#[derive(Deserialize, Default)]
+struct ImportQuery {
+    customer_col: Option<String>,
+    date_col: Option<String>,
+    amount_col: Option<String>,
+    order_col: Option<String>,
+    sku_col: Option<String>,
+    quantity_col: Option<String>,
+    price_col: Option<String>,
+    delimiter: Option<String>,
+    header: Option<bool>,
+    /// `comma` or `point`; detected from the amounts when absent.
+    decimal: Option<String>,
+    date_format: Option<String>,
+    #[serde(default)]
+    strict: bool,
+}
+
+impl ImportQuery {
+    fn options(self) -> Result<crate::imports::ImportOptions, ApiError> {
+        let delimiter =
+            match self.delimiter.as_deref() {
+                None => None,
+                Some(d) => Some(d.parse().map_err(|e: clv_data::DataError| {
+                    ApiError::invalid("delimiter", e.to_string())
+                })?),
+            };
+        let decimal = match self.decimal.as_deref() {
+            None => None,
+            Some("comma") => Some(clv_data::DecimalMark::Comma),
+            Some("point") => Some(clv_data::DecimalMark::Point),
+            Some(_) => return Err(ApiError::invalid("decimal", "is comma or point")),
+        };
+        let read = clv_data::ReadOptions {
+            delimiter,
+            has_header: self.header,
+            columns: clv_data::ColumnSpec {
+                customer: self.customer_col,
+                date: self.date_col,
+                amount: self.amount_col,
+                order: self.order_col,
+                sku: self.sku_col,
+                quantity: self.quantity_col,
+                price: self.price_col,
+                description: None,
+            },
+            decimal,
+            threads: 1,
+            ..Default::default()
+        };
+        Ok(crate::imports::ImportOptions {
+            read,
+            date_format: self.date_format,
+            strict: self.strict,
+        })
+    }
+}
+
+async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ImportQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Write)?;
+    let options = query.options()?;
+    idempotent(&state, &caller, &headers, &body, || async {
+        let report = crate::imports::import(
+            &state.store.pool,
+            &caller.shop,
+            "upload".into(),
+            body.to_vec(),
+            options,
+        )
+        .await?;
+        Ok((
+            StatusCode::OK,
+            serde_json::to_value(report).unwrap_or_default(),
         ))
     })
     .await

@@ -290,38 +290,23 @@ async fn apply_effect(
             customer_id,
             total_minor,
         } => {
-            seen(tx, shop, customer_id, e.at).await?;
-            sqlx::query(
-                "INSERT INTO orders (shop_id, order_id, customer_id, placed_at, total_minor, version_at, source) \
-                 VALUES ($1, $2, $3, $4, $5, $4, $6) \
-                 ON CONFLICT (shop_id, order_id) DO UPDATE SET customer_id = excluded.customer_id, \
-                 placed_at = excluded.placed_at, total_minor = excluded.total_minor, version_at = excluded.version_at \
-                 WHERE orders.version_at <= excluded.version_at",
+            upsert_order(
+                tx,
+                shop,
+                order_id,
+                customer_id,
+                e.at,
+                *total_minor,
+                e.at,
+                source,
             )
-            .bind(shop)
-            .bind(order_id)
-            .bind(customer_id)
-            .bind(e.at)
-            .bind(total_minor)
-            .bind(source)
-            .execute(&mut **tx)
             .await?;
         }
         Effect::Refund {
             order_id,
             amount_minor,
         } => {
-            sqlx::query(
-                "INSERT INTO refunds (shop_id, refund_id, order_id, amount_minor, refunded_at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (shop_id, refund_id) DO NOTHING",
-            )
-            .bind(shop)
-            .bind(&e.message_id)
-            .bind(order_id)
-            .bind(amount_minor)
-            .bind(e.at)
-            .execute(&mut **tx)
-            .await?;
+            insert_refund(tx, shop, &e.message_id, order_id, *amount_minor, e.at).await?;
         }
         Effect::Cancel { order_id } => {
             // The earliest cancellation stands, whichever copy arrives first.
@@ -359,6 +344,61 @@ async fn apply_effect(
         } => seen(tx, shop, customer_id, e.at).await?,
         Effect::Activity { customer_id: None } => {}
     }
+    Ok(())
+}
+
+/// The order as of `version_at`, unless the store has a later version; its customer is seen.
+#[allow(clippy::too_many_arguments)]
+pub async fn upsert_order(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    shop: i64,
+    order_id: &str,
+    customer_id: &str,
+    placed_at: i64,
+    total_minor: i64,
+    version_at: i64,
+    source: &str,
+) -> Result<(), sqlx::Error> {
+    seen(tx, shop, customer_id, placed_at).await?;
+    sqlx::query(
+        "INSERT INTO orders (shop_id, order_id, customer_id, placed_at, total_minor, version_at, source) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (shop_id, order_id) DO UPDATE SET customer_id = excluded.customer_id, \
+         placed_at = excluded.placed_at, total_minor = excluded.total_minor, version_at = excluded.version_at \
+         WHERE orders.version_at <= excluded.version_at",
+    )
+    .bind(shop)
+    .bind(order_id)
+    .bind(customer_id)
+    .bind(placed_at)
+    .bind(total_minor)
+    .bind(version_at)
+    .bind(source)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A refund, once by its id.
+pub async fn insert_refund(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    shop: i64,
+    refund_id: &str,
+    order_id: &str,
+    amount_minor: i64,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO refunds (shop_id, refund_id, order_id, amount_minor, refunded_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (shop_id, refund_id) DO NOTHING",
+    )
+    .bind(shop)
+    .bind(refund_id)
+    .bind(order_id)
+    .bind(amount_minor)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

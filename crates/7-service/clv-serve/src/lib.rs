@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod events;
+pub mod imports;
 pub mod money;
 pub mod rescore;
 pub mod shops;

@@ -114,3 +114,17 @@ pub async fn all(store: &Store) -> Result<Vec<i64>, sqlx::Error> {
         .await?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
+
+/// The shop named `name`.
+pub async fn by_name(store: &Store, name: &str) -> Result<Shop, ServeError> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM shops WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&store.pool)
+        .await?;
+    let (id,) = row.ok_or_else(|| {
+        ServeError::Invalid(format!(
+            "no shop named `{name}`: create it with `clv shop create`"
+        ))
+    })?;
+    Ok(load(store, id).await?)
+}

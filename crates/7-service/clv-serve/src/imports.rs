@@ -1,0 +1,235 @@
+//! Order history imports (`POST /api/v1/imports`, `clv import`): a CSV/TSV export read by the
+//! same clv-data reader and reject rules as the CLI, gathered into orders and refunds, and
+//! written in one transaction, or not at all. Orders are keyed by their id, so importing the same
+//! history again (or one that overlaps the events already sent) changes nothing. An import is a
+//! backfill: it records history and triggers nothing.
+
+use crate::error::ApiError;
+use crate::shops::Shop;
+use axum::http::StatusCode;
+use clv_data::{DateParser, OrderLine, ReadOptions, RejectLog};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// An order gathered from its lines.
+struct Gathered {
+    order_id: String,
+    customer_id: String,
+    /// UTC seconds of its first line.
+    placed_at: i64,
+    total_minor: i64,
+    /// Returned lines: (minor units, UTC seconds).
+    refunds: Vec<(i64, i64)>,
+}
+
+/// A rejected row, as the import answers it.
+#[derive(Debug, Serialize)]
+pub struct RejectedRow {
+    pub line: u64,
+    pub column: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// What an import read and wrote.
+#[derive(Debug, Serialize, Default)]
+pub struct ImportReport {
+    pub rows: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    /// Rejections by reason code.
+    pub rejected_by_reason: HashMap<String, u64>,
+    /// The first rejected rows, with what to do about them.
+    pub examples: Vec<RejectedRow>,
+    pub orders: u64,
+    pub refunds: u64,
+}
+
+/// How a file is read; the shop's time zone reads its naive timestamps.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    pub read: ReadOptions,
+    /// strftime format of the dates when they are not ISO 8601 or yyyymmdd.
+    pub date_format: Option<String>,
+    /// Refuse the import at the first bad row (else bad rows are skipped and reported).
+    pub strict: bool,
+}
+
+fn refused(message: String) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "import_refused", message)
+}
+
+/// Read `input` (named `name` in messages) into orders of `shop`.
+fn gather(
+    shop: &Shop,
+    name: &str,
+    input: &[u8],
+    options: &ImportOptions,
+) -> Result<(Vec<Gathered>, ImportReport), ApiError> {
+    let dates = DateParser::new(options.date_format.as_deref(), shop.timezone.name())
+        .map_err(|e| ApiError::invalid("date_format", e.to_string()))?;
+    let mut rejects = RejectLog::new(options.strict);
+    let digits = shop.minor_digits();
+    let scale = 10f64.powi(digits as i32);
+    let (mut orders, mut index) = (Vec::<Gathered>::new(), HashMap::<String, usize>::new());
+    // Lines without an order id each stand for an order: customer, time and how many such lines
+    // came before make a stable id, so a re-import finds the same orders.
+    let mut seen_lines = HashMap::<(Vec<u8>, i64), u32>::new();
+    let mut problems = Vec::<String>::new();
+    let mut sink = |line: &OrderLine<'_>| {
+        let customer = String::from_utf8_lossy(line.customer).into_owned();
+        let utc = local_to_utc(shop, line.time);
+        let amount = line.value.abs() * scale;
+        let minor = amount.round();
+        if (amount - minor).abs() > 1e-6 * amount.max(1.0) {
+            if problems.len() < 5 {
+                problems.push(format!(
+                    "customer {customer}: amount {} has more decimals than {digits}",
+                    line.value
+                ));
+            }
+            return;
+        }
+        let order_id = match line.order {
+            Some(o) => String::from_utf8_lossy(o).into_owned(),
+            None if line.is_return() => {
+                if problems.len() < 5 {
+                    problems.push(format!(
+                        "customer {customer}: a return ({}) without an order id: add the order column (order_col) so returns net into their order",
+                        line.value
+                    ));
+                }
+                return;
+            }
+            None => {
+                let k = seen_lines
+                    .entry((line.customer.to_vec(), line.time))
+                    .or_insert(0);
+                *k += 1;
+                format!(
+                    "line:{customer}:{}:{k}",
+                    chrono::DateTime::from_timestamp(utc, 0)
+                        .map_or(utc.to_string(), |d| d.format("%Y%m%dT%H%M%S").to_string())
+                )
+            }
+        };
+        let at = *index.entry(order_id.clone()).or_insert_with(|| {
+            orders.push(Gathered {
+                order_id,
+                customer_id: customer,
+                placed_at: utc,
+                total_minor: 0,
+                refunds: Vec::new(),
+            });
+            orders.len() - 1
+        });
+        let order = &mut orders[at];
+        if line.is_return() {
+            order.refunds.push((minor as i64, utc));
+        } else {
+            order.total_minor += minor as i64;
+            order.placed_at = order.placed_at.min(utc);
+        }
+    };
+    let read = clv_data::read_delimited_from(
+        name,
+        input,
+        &options.read,
+        &dates,
+        &mut rejects,
+        &mut |_| {},
+        &mut sink,
+    );
+    let read = read.map_err(|e| refused(e.to_string()))?;
+    if !problems.is_empty() {
+        return Err(refused(format!(
+            "nothing was imported: {}",
+            problems.join("; ")
+        )));
+    }
+    let report = ImportReport {
+        rows: read.rows,
+        accepted: read.accepted,
+        rejected: read.rejected,
+        rejected_by_reason: rejects
+            .counts()
+            .iter()
+            .map(|(r, n)| (r.code().to_string(), *n))
+            .collect(),
+        examples: rejects
+            .examples()
+            .iter()
+            .map(|r| RejectedRow {
+                line: r.line,
+                column: r.column.clone(),
+                value: r.value.clone(),
+                reason: format!("{} ({})", r.reason, r.reason.advice()),
+            })
+            .collect(),
+        orders: orders.len() as u64,
+        refunds: orders.iter().map(|o| o.refunds.len() as u64).sum(),
+    };
+    Ok((orders, report))
+}
+
+/// Shop-local seconds to UTC: an hour skipped by a DST change reads as the hour after; a repeated
+/// hour as its first occurrence.
+fn local_to_utc(shop: &Shop, local: i64) -> i64 {
+    use chrono::TimeZone;
+    let Some(naive) = chrono::DateTime::from_timestamp(local, 0).map(|d| d.naive_utc()) else {
+        return local;
+    };
+    match shop.timezone.from_local_datetime(&naive) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.timestamp(),
+        chrono::LocalResult::None => shop
+            .timezone
+            .from_local_datetime(&(naive + chrono::Duration::hours(1)))
+            .earliest()
+            .map_or(local, |t| t.timestamp()),
+    }
+}
+
+/// Import `input` into `shop`: all of it, or nothing and why.
+pub async fn import(
+    pool: &sqlx::AnyPool,
+    shop: &Shop,
+    name: String,
+    input: Vec<u8>,
+    options: ImportOptions,
+) -> Result<ImportReport, ApiError> {
+    let for_reading = shop.clone();
+    let gathered =
+        tokio::task::spawn_blocking(move || gather(&for_reading, &name, &input, &options))
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "import", e.to_string())
+            })?;
+    let (orders, report) = gathered?;
+    let mut tx = pool.begin().await?;
+    for o in &orders {
+        crate::events::upsert_order(
+            &mut tx,
+            shop.id,
+            &o.order_id,
+            &o.customer_id,
+            o.placed_at,
+            o.total_minor,
+            o.placed_at,
+            "import",
+        )
+        .await?;
+        for (k, (minor, at)) in o.refunds.iter().enumerate() {
+            let refund_id = format!("import:{}:{}", o.order_id, k + 1);
+            crate::events::insert_refund(&mut tx, shop.id, &refund_id, &o.order_id, *minor, *at)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    tracing::info!(
+        shop = shop.id,
+        orders = report.orders,
+        rejected = report.rejected,
+        "imported"
+    );
+    Ok(report)
+}
