@@ -47,8 +47,11 @@ impl Server {
                 .map_while(Result::ok)
                 .for_each(|l| eprintln!("clv serve: {l}"))
         });
+        // A new connection per request: a refused request's unread body makes the server close
+        // its connection, which a pooled client would only find on its next request.
         let http = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_idle_connections(0)
             .build()
             .into();
         Server { child, base, http }
@@ -338,4 +341,249 @@ fn cdnow_imported_through_the_api_scores_as_the_cli_and_replays_change_nothing()
             same_row(id, &b.1[i], a.1[i].as_object().unwrap());
         }
     }
+}
+
+/// An event that puts `order` of `customer` for `total` dollars in the store.
+fn order_event(message: &str, customer: &str, order: &str, total: f64) -> Value {
+    json!({
+        "type": "track", "event": "Order Completed", "messageId": message, "userId": customer,
+        "timestamp": "2024-03-01T10:00:00Z", "properties": { "order_id": order, "total": total },
+    })
+}
+
+/// Every documented endpoint refuses a missing, wrong or malformed key, a read-only key writing,
+/// and never shows or changes another shop's data; hostile strings are stored as data.
+#[test]
+fn keys_are_checked_on_every_endpoint_and_shops_never_see_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    for database in databases(dir.path(), "security") {
+        let server = Server::start(&database);
+        let (a, b) = (shop(&database, "a"), shop(&database, "b"));
+        let (status, created) =
+            server.call("POST", "/api/v1/keys", &a, Some(&json!({ "role": "read" })));
+        assert_eq!(status, 201, "{created}");
+        let read_only = created["key"].as_str().unwrap().to_string();
+        let hostile = "x'); DROP TABLE orders; --";
+        let batch = json!({ "batch": [order_event("a-1", "a1", "o-a", 10.0), order_event("a-2", hostile, "o'\"", 5.5)] });
+        assert_eq!(
+            server.call("POST", "/api/v1/events", &a, Some(&batch)).0,
+            200
+        );
+        let batch = json!({ "batch": [order_event("b-1", "b1", "o-b", 99.0)] });
+        assert_eq!(
+            server.call("POST", "/api/v1/events", &b, Some(&batch)).0,
+            200
+        );
+        let b_before = server.call("GET", "/api/v1/shop", &b, None).1;
+
+        let (_, document) = server.call_with("GET", "/api/openapi.json", &[], None);
+        let paths = document["paths"].as_object().unwrap();
+        assert!(paths.len() >= 7, "{paths:?}");
+        for (path, methods) in paths {
+            // Shop b's customer, asked for by shop a.
+            let path = path.replace("{id}", "b1");
+            for method in methods.as_object().unwrap().keys() {
+                let method = method.to_uppercase();
+                let body = Some(json!({}));
+                let refused = |headers: &[(&str, &str)]| {
+                    server.call_with(&method, &path, headers, body.as_ref()).0
+                };
+                assert_eq!(refused(&[]), 401, "{method} {path} without a key");
+                for wrong in [
+                    "Bearer clv_nope_nope",
+                    "Bearer nonsense",
+                    "Basic YTpi",
+                    &format!("Bearer {a}x"),
+                ] {
+                    assert_eq!(
+                        refused(&[("Authorization", wrong)]),
+                        401,
+                        "{method} {path} with {wrong}"
+                    );
+                }
+                let (status, answer) = server.call(&method, &path, &read_only, body.as_ref());
+                match method.as_str() {
+                    "GET" if path.ends_with("/b1") => assert_eq!(status, 404, "{path}: {answer}"),
+                    "GET" => assert_eq!(status, 200, "{path}: {answer}"),
+                    _ => assert_eq!(
+                        status, 403,
+                        "{method} {path} with a read-only key: {answer}"
+                    ),
+                }
+                assert!(
+                    !answer.to_string().contains("o-b"),
+                    "{method} {path} showed shop b: {answer}"
+                );
+                let (_, answer) = server.call(&method, &path, &a, body.as_ref());
+                assert!(
+                    !answer.to_string().contains("o-b"),
+                    "{method} {path} showed shop b: {answer}"
+                );
+            }
+        }
+        assert_eq!(
+            server.call("GET", "/api/v1/shop", &b, None).1,
+            b_before,
+            "shop b changed"
+        );
+
+        // The hostile id is a customer like any other, and the tables are all there.
+        let escaped = "x%27%29%3B%20DROP%20TABLE%20orders%3B%20--";
+        let (status, profile) =
+            server.call("GET", &format!("/api/v1/customers/{escaped}"), &a, None);
+        assert_eq!(
+            (status, profile["customer_id"].as_str()),
+            (200, Some(hostile)),
+            "{profile}"
+        );
+        assert_eq!(profile["orders"][0]["order_id"], "o'\"");
+        let shop_a = server.call("GET", "/api/v1/shop", &a, None).1;
+        assert_eq!(
+            (
+                shop_a["orders"].as_i64(),
+                shop_a["order_total_minor"].as_i64()
+            ),
+            (Some(2), Some(1550))
+        );
+        let (status, _) = server.call(
+            "GET",
+            "/api/v1/customers/%27%20OR%20%271%27%3D%271",
+            &a,
+            None,
+        );
+        assert_eq!(status, 404);
+
+        // A body over the limit is refused, and nothing of it is written.
+        let huge = 17 << 20;
+        let mut raw =
+            std::net::TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+        let head = format!("POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {a}\r\ncontent-type: application/json\r\ncontent-length: {huge}\r\n\r\n");
+        let body =
+            format!("{{\"batch\": [{}", order_event("big", "big", "big", 1.0)) + &" ".repeat(huge);
+        // The server may stop reading once the limit is passed: a failed write is expected.
+        let _ = std::io::Write::write_all(&mut raw, (head + &body[..huge]).as_bytes());
+        let mut answer = [0u8; 12];
+        std::io::Read::read_exact(&mut raw, &mut answer).unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 413");
+        assert_eq!(server.call("GET", "/api/v1/customers/big", &a, None).0, 404);
+    }
+}
+
+/// Bad events are answered with the field at fault and leave the store as it was; an
+/// Idempotency-Key replays the first answer, and refuses reuse for another body.
+#[test]
+fn bad_input_is_explained_and_idempotency_keys_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = &databases(dir.path(), "input")[0];
+    let server = Server::start(database);
+    let key = shop(database, "s");
+    let good = order_event("m1", "c1", "o1", 12.5);
+    let cases = [
+        (
+            json!({ "messageId": "m2", "userId": "c1", "timestamp": "2024-03-01T10:00:00Z", "event": "Order Completed", "properties": { "order_id": "o2", "total": 1.234 } }),
+            "batch[1].properties.total",
+            "more decimals",
+        ),
+        (
+            json!({ "userId": "c1", "timestamp": "2024-03-01T10:00:00Z", "event": "Order Completed" }),
+            "batch[1].messageId",
+            "required",
+        ),
+        (
+            json!({ "messageId": "m2", "userId": "c1", "timestamp": "yesterday", "event": "Order Completed" }),
+            "batch[1].timestamp",
+            "ISO 8601",
+        ),
+        (
+            json!({ "messageId": "m2", "userId": "c1", "timestamp": "2024-03-01T10:00:00Z", "event": "Order Completed", "properties": { "total": 3 } }),
+            "batch[1].properties.order_id",
+            "order's id",
+        ),
+        (
+            json!({ "messageId": "m2", "userId": "c1", "timestamp": "2024-03-01T10:00:00Z", "event": "Order Completed", "properties": { "order_id": "o2", "total": 3, "currency": "EUR" } }),
+            "batch[1].properties.currency",
+            "convert",
+        ),
+        (
+            json!({ "messageId": "m2", "userId": "c1", "timestamp": "2024-03-01T10:00:00Z", "event": "Order Completed", "properties": { "order_id": "o2", "total": -3 } }),
+            "batch[1].properties.total",
+            "negative",
+        ),
+        (
+            json!({ "messageId": "m2", "userId": "c1", "timestamp": "2024-03-01T10:00:00Z", "event": "Page Viewed" }),
+            "batch[1].event",
+            "not taken",
+        ),
+        (
+            json!({ "messageId": "m2", "timestamp": "2024-03-01T10:00:00Z", "event": "Order Completed", "properties": { "order_id": "o2", "total": 3 } }),
+            "batch[1].userId",
+            "whose",
+        ),
+    ];
+    for (bad, field, says) in cases {
+        let (status, answer) = server.call(
+            "POST",
+            "/api/v1/events",
+            &key,
+            Some(&json!({ "batch": [good, bad] })),
+        );
+        assert_eq!(status, 422, "{answer}");
+        assert_eq!(answer["error"]["field"], field, "{answer}");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains(says),
+            "{answer}"
+        );
+    }
+    // None of those batches wrote its good event either.
+    assert_eq!(
+        server.call("GET", "/api/v1/shop", &key, None).1["orders"],
+        0
+    );
+    let (status, answer) = server.raw(
+        "POST",
+        "/api/v1/events",
+        &[("Authorization", &format!("Bearer {key}"))],
+        "{not json".into(),
+    );
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("bad_json"))
+    );
+
+    let auth = format!("Bearer {key}");
+    let with_key = |k: &str, body: &Value| {
+        server.call_with(
+            "POST",
+            "/api/v1/events",
+            &[("Authorization", &auth), ("Idempotency-Key", k)],
+            Some(body),
+        )
+    };
+    let batch = json!({ "batch": [good] });
+    let first = with_key("k1", &batch);
+    assert_eq!(first, (200, json!({ "accepted": 1, "duplicates": 0 })));
+    assert_eq!(
+        with_key("k1", &batch),
+        first,
+        "the same key answers as the first time"
+    );
+    // Without the key the same event is a duplicate: the key kept the first answer.
+    assert_eq!(
+        server.call("POST", "/api/v1/events", &key, Some(&batch)).1,
+        json!({ "accepted": 0, "duplicates": 1 })
+    );
+    let (status, answer) = with_key(
+        "k1",
+        &json!({ "batch": [order_event("m9", "c1", "o9", 1.0)] }),
+    );
+    assert_eq!(
+        (status, answer["error"]["field"].as_str()),
+        (422, Some("Idempotency-Key")),
+        "{answer}"
+    );
+    // A refused request's answer is kept too.
+    let bad = json!({ "batch": [{ "messageId": "x" }] });
+    let refused = with_key("k2", &bad);
+    assert_eq!(refused.0, 422);
+    assert_eq!(with_key("k2", &bad), refused);
 }

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -37,17 +37,62 @@ impl AppState {
     }
 }
 
+/// The OpenAPI document's frame; the paths come from the handlers' annotations.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "clv", description = "Customer value, kept fresh from a shop's orders."),
+    modifiers(&BearerKeys),
+    security(("api_key" = []))
+)]
+struct ApiDoc;
+
+/// Every endpoint takes `Authorization: Bearer clv_…`.
+struct BearerKeys;
+
+impl utoipa::Modify for BearerKeys {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("clv_…")
+            .build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("api_key", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The API routes and, from the same declarations, their OpenAPI document.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(shop))
+        .routes(routes!(create_key))
+        .routes(routes!(events))
+        .routes(routes!(import))
+        .routes(routes!(rescore))
+        .routes(routes!(customers))
+        .routes(routes!(customer))
+        .split_for_parts()
+}
+
+/// The OpenAPI document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let (routes, document) = api();
+    let document = std::sync::Arc::new(document);
+    routes
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .route("/api/v1/shop", get(shop))
-        .route("/api/v1/keys", post(create_key))
-        .route("/api/v1/events", post(events))
-        .route("/api/v1/imports", post(import))
-        .route("/api/v1/rescore", post(rescore))
-        .route("/api/v1/customers", get(customers))
-        .route("/api/v1/customers/{id}", get(customer))
+        .route(
+            "/api/openapi.json",
+            get(move || async move { Json(document.as_ref().clone()) }),
+        )
         .fallback(|| async { ApiError::not_found("no such endpoint: see /api/openapi.json") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -182,6 +227,11 @@ struct RunRow {
     customers: Option<i64>,
 }
 
+/// The shop, its order count and total, and its last rescore.
+#[utoipa::path(get, path = "/api/v1/shop", responses(
+    (status = 200, description = "The shop", body = Object),
+    (status = 401, description = "No or a wrong key", body = ApiError),
+))]
 async fn shop(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let s = &caller.shop;
     let run: Option<RunRow> = sqlx::query_as(
@@ -209,11 +259,18 @@ async fn shop(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewKey {
+    /// read, write or admin.
     role: String,
 }
 
+/// A new API key of the caller's shop (admin keys only); the key is shown once.
+#[utoipa::path(post, path = "/api/v1/keys", request_body = NewKey, params(IdempotencyKey), responses(
+    (status = 201, description = "The key", body = Object),
+    (status = 403, description = "Not an admin key", body = ApiError),
+    (status = 422, description = "Not a role", body = ApiError),
+))]
 async fn create_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -238,6 +295,12 @@ async fn create_key(
     .await
 }
 
+/// Segment / RudderStack e-commerce v2 events, one or `{"batch": [...]}`; each applied once by
+/// its messageId, the whole batch or nothing.
+#[utoipa::path(post, path = "/api/v1/events", request_body = crate::events::EventBatch, params(IdempotencyKey), responses(
+    (status = 200, description = "Applied now and seen before", body = crate::events::Applied),
+    (status = 422, description = "An event is not valid: `field` says which", body = ApiError),
+))]
 async fn events(
     State(state): State<AppState>,
     caller: Caller,
@@ -257,6 +320,11 @@ async fn events(
     .await
 }
 
+/// Refit and rescore the shop from its stored history, as of a day (default today, shop time).
+#[utoipa::path(post, path = "/api/v1/rescore", request_body(content = RescoreRequest, description = "Optional"), params(IdempotencyKey), responses(
+    (status = 200, description = "The run: done, or insufficient with why", body = crate::rescore::Run),
+    (status = 422, description = "Not a date", body = ApiError),
+))]
 async fn rescore(
     State(state): State<AppState>,
     caller: Caller,
@@ -283,7 +351,8 @@ async fn rescore(
 }
 
 /// How an uploaded export is read: the CLI's reading options, by the same names.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ImportQuery {
     customer_col: Option<String>,
     date_col: Option<String>,
@@ -341,6 +410,12 @@ impl ImportQuery {
     }
 }
 
+/// An order history export (CSV, TSV, `;` or whitespace-separated), read as `clv import` reads
+/// it; all of it is written, or nothing.
+#[utoipa::path(post, path = "/api/v1/imports", request_body(content = String, content_type = "text/csv"), params(ImportQuery, IdempotencyKey), responses(
+    (status = 200, description = "What was read and written", body = crate::imports::ImportReport),
+    (status = 422, description = "Refused, and why", body = ApiError),
+))]
 async fn import(
     State(state): State<AppState>,
     caller: Caller,
@@ -367,7 +442,24 @@ async fn import(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)] // The schema of the body `rescore` reads as JSON.
+struct RescoreRequest {
+    /// YYYY-MM-DD: the last day of history to use.
+    as_of: Option<String>,
+}
+
+/// The `Idempotency-Key` header: a repeat with the same key gets the first answer.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // Documentation of a header `idempotent` reads.
+struct IdempotencyKey {
+    #[param(rename = "Idempotency-Key")]
+    idempotency_key: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Page {
     /// Customers after this id (the previous page's `next`).
     after: Option<String>,
@@ -396,6 +488,11 @@ struct ListedCustomer {
     predicted_clv: Option<f64>,
 }
 
+/// Customers in id order with their latest predictions, a page at a time.
+#[utoipa::path(get, path = "/api/v1/customers", params(Page), responses(
+    (status = 200, description = "A page; `next` is the `after` of the next one", body = Object),
+    (status = 422, description = "A bad parameter", body = ApiError),
+))]
 async fn customers(
     State(state): State<AppState>,
     caller: Caller,
@@ -424,6 +521,11 @@ async fn customers(
     Ok(Json(json!({ "customers": rows, "next": next })))
 }
 
+/// One customer: profile, orders, historic value, latest predictions or why they are blank.
+#[utoipa::path(get, path = "/api/v1/customers/{id}", params(("id" = String, Path, description = "The customer's id")), responses(
+    (status = 200, description = "The customer", body = Object),
+    (status = 404, description = "No such customer in this shop", body = ApiError),
+))]
 async fn customer(
     State(state): State<AppState>,
     caller: Caller,

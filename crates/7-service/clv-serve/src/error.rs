@@ -18,9 +18,10 @@ pub enum ServeError {
 }
 
 /// A request that cannot be answered: status, a stable code, and the message for the caller.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiError {
     #[serde(skip)]
+    #[schema(ignore)]
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,

@@ -10,6 +10,36 @@ use crate::money::to_minor;
 use crate::shops::Shop;
 use serde_json::Value;
 
+/// A request body of `POST /api/v1/events` (documentation: the handler reads it as JSON, to
+/// name the field at fault).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EventBatch {
+    batch: Vec<SegmentEvent>,
+}
+
+/// One event, as Segment's HTTP API sends it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct SegmentEvent {
+    /// track or identify.
+    r#type: Option<String>,
+    /// Order Completed, Order Refunded, Order Cancelled, Checkout Started, Product Viewed, Product Added.
+    event: Option<String>,
+    /// Unique per event: a resend with the same id changes nothing.
+    messageId: String,
+    userId: Option<String>,
+    anonymousId: Option<String>,
+    /// ISO 8601 with an offset.
+    timestamp: String,
+    /// order_id, total (or revenue), currency.
+    #[schema(value_type = Object)]
+    properties: Option<Value>,
+    /// For identify: email and other traits.
+    #[schema(value_type = Object)]
+    traits: Option<Value>,
+}
+
 /// The change one event makes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -236,7 +266,7 @@ fn parse_event(event: &Value, shop: &Shop, path: &str) -> Result<Event, ApiError
 }
 
 /// What applying a batch did.
-#[derive(Debug, Default, serde::Serialize, PartialEq, Eq)]
+#[derive(Debug, Default, serde::Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Applied {
     /// Events applied now.
     pub accepted: u64,

@@ -23,7 +23,7 @@ struct Gathered {
 }
 
 /// A rejected row, as the import answers it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RejectedRow {
     pub line: u64,
     pub column: String,
@@ -32,7 +32,7 @@ pub struct RejectedRow {
 }
 
 /// What an import read and wrote.
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Serialize, Default, utoipa::ToSchema)]
 pub struct ImportReport {
     pub rows: u64,
     pub accepted: u64,

@@ -15,7 +15,7 @@ use serde::Serialize;
 use sqlx::AnyPool;
 
 /// A finished run, as `POST /api/v1/rescore` answers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Run {
     pub run_id: i64,
     /// The last day (shop-local, inclusive) the history was read to.
