@@ -59,6 +59,9 @@ pub enum Command {
     /// Manage the service's shops.
     #[command(subcommand)]
     Shop(ShopCommand),
+    /// Look after the service's store.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Every analysis on the bundled CDNOW sample and a simulated shop, then what to try next.
     ///
     /// On the CDNOW sample (2,357 customers, 1997-01 to 1998-06): the read report, summary,
@@ -591,4 +594,13 @@ pub struct ImportArgs {
     pub shop: String,
     #[command(flatten)]
     pub database: DatabaseArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Run the database's integrity checks; exits non-zero on a problem.
+    Check {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }

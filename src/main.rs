@@ -72,6 +72,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Simulate(args) => commands::simulate(args, threads),
         Command::Serve(args) => serve::serve(args, threads),
         Command::Shop(command) => serve::shop(command),
+        Command::Store(command) => serve::store(command),
         Command::Import(args) => serve::import(args, threads),
         Command::Demo => demo::demo(),
     }

@@ -1,7 +1,7 @@
 //! `clv serve` and `clv shop`: options into the service's config, the runtime, and what the
 //! operator is told.
 
-use crate::cli::{ImportArgs, ServeArgs, ShopCommand};
+use crate::cli::{ImportArgs, ServeArgs, ShopCommand, StoreCommand};
 use anyhow::{Context, Result};
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -84,6 +84,19 @@ pub fn import(args: &ImportArgs, threads: usize) -> Result<()> {
             "imported {} orders ({} refunds) into shop `{}` from {}: {} rows, {} accepted, {} rejected",
             report.orders, report.refunds, shop.name, path.display(), report.rows, report.accepted, report.rejected
         );
+        Ok(())
+    })
+}
+
+pub fn store(command: &StoreCommand) -> Result<()> {
+    let StoreCommand::Check { database } = command;
+    let database = &database.database;
+    runtime()?.block_on(async {
+        let store = clv_serve::Store::open(database).await?;
+        let problems = store.check().await?;
+        problems.iter().for_each(|p| eprintln!("{database}: {p}"));
+        anyhow::ensure!(problems.is_empty(), "{database}: {} problems", problems.len());
+        eprintln!("{database}: the integrity checks found nothing wrong");
         Ok(())
     })
 }

@@ -227,7 +227,20 @@ struct RunRow {
     customers: Option<i64>,
 }
 
-/// The shop, its order count and total, and its last rescore.
+/// What the store holds for a shop: orders (not cancelled) and their total, cancellations,
+/// refunds, customers and events applied.
+#[derive(sqlx::FromRow)]
+struct StoreTotals {
+    orders: i64,
+    order_total_minor: i64,
+    cancelled: i64,
+    refunds: i64,
+    refunded_minor: i64,
+    customers: i64,
+    events: i64,
+}
+
+/// The shop, what its store holds, and its last rescore.
 #[utoipa::path(get, path = "/api/v1/shop", responses(
     (status = 200, description = "The shop", body = Object),
     (status = 401, description = "No or a wrong key", body = ApiError),
@@ -240,9 +253,17 @@ async fn shop(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
     .bind(s.id)
     .fetch_optional(&state.store.pool)
     .await?;
-    let (orders, revenue): (i64, Option<i64>) = sqlx::query_as(
-        "SELECT COUNT(*), CAST(SUM(total_minor) AS BIGINT) FROM orders o WHERE shop_id = $1 AND NOT EXISTS \
-         (SELECT 1 FROM cancellations c WHERE c.shop_id = o.shop_id AND c.order_id = o.order_id)",
+    let totals: StoreTotals = sqlx::query_as(
+        "SELECT \
+         (SELECT COUNT(*) FROM orders o WHERE o.shop_id = $1 AND NOT EXISTS \
+           (SELECT 1 FROM cancellations c WHERE c.shop_id = o.shop_id AND c.order_id = o.order_id)) AS orders, \
+         (SELECT CAST(COALESCE(SUM(total_minor), 0) AS BIGINT) FROM orders o WHERE o.shop_id = $1 AND NOT EXISTS \
+           (SELECT 1 FROM cancellations c WHERE c.shop_id = o.shop_id AND c.order_id = o.order_id)) AS order_total_minor, \
+         (SELECT COUNT(*) FROM cancellations WHERE shop_id = $1) AS cancelled, \
+         (SELECT COUNT(*) FROM refunds WHERE shop_id = $1) AS refunds, \
+         (SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM refunds WHERE shop_id = $1) AS refunded_minor, \
+         (SELECT COUNT(*) FROM customers WHERE shop_id = $1) AS customers, \
+         (SELECT COUNT(*) FROM events WHERE shop_id = $1) AS events",
     )
     .bind(s.id)
     .fetch_one(&state.store.pool)
@@ -251,8 +272,13 @@ async fn shop(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
         "name": s.name,
         "timezone": s.timezone.name(),
         "currency": s.currency.code(),
-        "orders": orders,
-        "order_total_minor": revenue.unwrap_or(0),
+        "orders": totals.orders,
+        "order_total_minor": totals.order_total_minor,
+        "cancelled": totals.cancelled,
+        "refunds": totals.refunds,
+        "refunded_minor": totals.refunded_minor,
+        "customers": totals.customers,
+        "events": totals.events,
         "last_rescore": run.map(|r| json!({
             "run_id": r.id, "as_of": r.as_of, "status": r.status, "detail": r.detail, "customers": r.customers,
         })),

@@ -64,35 +64,55 @@ impl Store {
         Ok(Store { pool, backend })
     }
 
-    /// The database's own integrity check: true when it finds nothing wrong.
-    pub async fn integrity_ok(&self) -> Result<bool, sqlx::Error> {
+    /// The database's own integrity checks; the problems found (none: empty).
+    pub async fn check(&self) -> Result<Vec<String>, sqlx::Error> {
+        let mut problems = Vec::new();
         match self.backend {
             Backend::Sqlite => {
-                let row: (String,) = sqlx::query_as("PRAGMA integrity_check")
-                    .fetch_one(&self.pool)
+                let rows: Vec<(String,)> = sqlx::query_as("PRAGMA integrity_check")
+                    .fetch_all(&self.pool)
                     .await?;
-                Ok(row.0 == "ok")
+                problems.extend(rows.into_iter().map(|r| r.0).filter(|r| r != "ok"));
+                let orphans: Vec<(String,)> =
+                    sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+                        .fetch_all(&self.pool)
+                        .await?;
+                problems.extend(
+                    orphans
+                        .into_iter()
+                        .map(|r| format!("a row of {} names a missing parent", r.0)),
+                );
             }
-            // PostgreSQL checks its pages as it reads them: a full scan of every table is the check.
+            // PostgreSQL checks every page as it reads it: reading every row of every table is
+            // its check of the data (pg_amcheck checks the indexes, from outside).
             Backend::Postgres => {
-                for table in [
-                    "shops",
-                    "orders",
-                    "refunds",
-                    "events",
-                    "customers",
-                    "predictions",
-                ] {
-                    // The names are the constants above, not input.
-                    sqlx::query(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                for table in TABLES {
+                    // The names are the constants below, not input.
+                    let sql = format!("SELECT COUNT(*) FROM {table}");
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
                         .fetch_one(&self.pool)
                         .await?;
                 }
-                Ok(true)
             }
         }
+        Ok(problems)
     }
 }
+
+/// Every table of the store.
+const TABLES: [&str; 11] = [
+    "shops",
+    "api_keys",
+    "customers",
+    "orders",
+    "cancellations",
+    "refunds",
+    "events",
+    "idempotency_keys",
+    "score_runs",
+    "predictions",
+    "_sqlx_migrations",
+];
 
 /// Seconds since 1970, UTC.
 pub fn now() -> i64 {
