@@ -108,29 +108,74 @@ fn histories(
     Histories::usable(ledger.finish()).map_err(|e| e.to_string())
 }
 
-/// Per-customer predictions: the columns `clv score` writes, as JSON rows.
-struct Scored {
-    rows: Vec<serde_json::Map<String, serde_json::Value>>,
-    detail: String,
+/// One customer's stored prediction: the columns filters use, and every `clv score` column as
+/// one JSON object.
+struct Prediction {
+    customer_id: String,
+    p_alive: f64,
+    expected_purchases: f64,
+    predicted_clv: Option<f64>,
+    scores: String,
 }
 
-fn score(histories: &Histories, threads: usize) -> Result<Scored, String> {
+/// Customers per chunk handed from scoring to the writer: scoring the next chunk overlaps
+/// writing this one, and memory holds two chunks, not every customer's row.
+const CHUNK: usize = 5_000;
+
+/// Score `histories` and send the predictions chunk by chunk; returns the run's description.
+fn score(
+    histories: &Histories,
+    threads: usize,
+    out: &tokio::sync::mpsc::Sender<Vec<Prediction>>,
+) -> Result<String, String> {
     let config = ValuationConfig {
         threads,
         ..Default::default()
     };
     let valuation = clv_score::value(histories, &config).map_err(|e| e.to_string())?;
-    let mut json = Vec::new();
-    valuation
-        .table(0..valuation.len())
-        .write_json(&mut json)
-        .map_err(|e| e.to_string())?;
-    let rows = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
     let mut detail = valuation.describe();
     for w in valuation.fits.warnings() {
         detail.push_str(&format!("\n{w}"));
     }
-    Ok(Scored { rows, detail })
+    let mut json = Vec::new();
+    for start in (0..valuation.len()).step_by(CHUNK) {
+        let rows = start..(start + CHUNK).min(valuation.len());
+        let table = valuation.table(rows.clone());
+        let scores = valuation.scores(rows);
+        json.clear();
+        table.write_json(&mut json).map_err(|e| e.to_string())?;
+        // `write_json` puts one row object per line between `[` and `]`.
+        let objects = std::str::from_utf8(&json)
+            .map_err(|e| e.to_string())?
+            .lines();
+        let objects = objects
+            .filter(|l| l.starts_with('{'))
+            .map(|l| l.trim_end_matches(','));
+        let ids = match table
+            .columns
+            .iter()
+            .find(|c| c.name == "customer_id")
+            .map(|c| &c.values)
+        {
+            Some(clv_data::Values::Text(ids)) => ids,
+            _ => return Err("the scores have no customer_id column".into()),
+        };
+        let chunk: Vec<Prediction> = objects
+            .zip(ids.iter())
+            .enumerate()
+            .map(|(i, (object, id))| Prediction {
+                customer_id: id.to_string(),
+                p_alive: scores.p_alive.value[i],
+                expected_purchases: scores.expected_purchases.value[i],
+                predicted_clv: scores.with_value.then(|| scores.predicted_clv.value[i]),
+                scores: object.to_string(),
+            })
+            .collect();
+        if out.blocking_send(chunk).is_err() {
+            return Err("the writer stopped".into());
+        }
+    }
+    Ok(detail)
 }
 
 /// Refit and rescore `shop` from its stored history up to `as_of` (default: today in the shop's zone).
@@ -153,65 +198,75 @@ pub async fn rescore(
     .bind(crate::store::now())
     .fetch_one(pool)
     .await?;
+    let started = std::time::Instant::now();
     let lines = lines(pool, shop.id).await?;
+    tracing::info!(shop = shop.id, lines = lines.len(), elapsed = ?started.elapsed(), "rescore: read");
     let (threads, for_scoring) = (state.threads, shop.clone());
-    let outcome = tokio::task::spawn_blocking(move || {
+    let (sender, mut chunks) = tokio::sync::mpsc::channel(1);
+    let scoring = tokio::task::spawn_blocking(move || {
         let h = histories(&for_scoring, &lines, as_of, threads)?;
-        score(&h, threads)
-    })
-    .await
-    .map_err(|e| {
+        drop(lines);
+        score(&h, threads, &sender)
+    });
+    // Written in one transaction: a run's predictions appear whole or not at all.
+    let mut tx = pool.begin().await?;
+    let mut customers = 0u64;
+    while let Some(chunk) = chunks.recv().await {
+        customers += chunk.len() as u64;
+        insert_predictions(&mut tx, shop.id, run_id, &chunk).await?;
+    }
+    let outcome = scoring.await.map_err(|e| {
         ApiError::new(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             "rescore",
             e.to_string(),
         )
     })?;
-    let run = match outcome {
-        Ok(scored) => {
-            store_predictions(pool, shop.id, run_id, &scored).await?;
-            Run {
-                run_id,
-                as_of: as_of.to_string(),
-                status: "done".into(),
-                customers: scored.rows.len() as u64,
-                detail: scored.detail,
-            }
-        }
-        Err(why) => Run {
-            run_id,
-            as_of: as_of.to_string(),
-            status: "insufficient".into(),
-            customers: 0,
-            detail: why,
-        },
+    let (status, detail) = match outcome {
+        Ok(detail) => ("done", detail),
+        Err(why) => ("insufficient", why),
     };
+    let run = Run {
+        run_id,
+        as_of: as_of.to_string(),
+        status: status.into(),
+        customers,
+        detail,
+    };
+    if status == "done" {
+        // Keep this run and the one before it.
+        sqlx::query(
+            "DELETE FROM predictions WHERE shop_id = $1 AND run_id < \
+             (SELECT COALESCE(MAX(id), 0) FROM score_runs WHERE shop_id = $1 AND status = 'done' AND id < $2)",
+        )
+        .bind(shop.id)
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+    }
     sqlx::query("UPDATE score_runs SET status = $2, finished_at = $3, detail = $4, customers = $5 WHERE id = $1")
         .bind(run_id)
         .bind(&run.status)
         .bind(crate::store::now())
         .bind(&run.detail)
         .bind(run.customers as i64)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
-    tracing::info!(shop = shop.id, run_id, status = %run.status, customers = run.customers, "rescored");
+    tx.commit().await?;
+    tracing::info!(shop = shop.id, run_id, status = %run.status, customers = run.customers, elapsed = ?started.elapsed(), "rescored");
     Ok(run)
 }
 
 /// Rows per INSERT: 7 values each, under SQLite's 32,766 parameters.
 const ROWS_PER_INSERT: usize = 1_000;
 
-async fn store_predictions(
-    pool: &AnyPool,
+async fn insert_predictions(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     shop: i64,
     run_id: i64,
-    scored: &Scored,
+    rows: &[Prediction],
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let number = |row: &serde_json::Map<String, serde_json::Value>, key: &str| {
-        row.get(key).and_then(|v| v.as_f64())
-    };
-    for chunk in scored.rows.chunks(ROWS_PER_INSERT) {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
         // `$n` placeholders written out: sqlx's query builder writes `?` for `Any`, which
         // PostgreSQL does not take.
         let values: Vec<String> = (0..chunk.len())
@@ -231,33 +286,19 @@ async fn store_predictions(
         );
         // Only placeholders are formatted into it; every value is bound.
         let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for row in chunk {
-            let id = row
-                .get("customer_id")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string();
+        for p in chunk {
             insert = insert
                 .bind(shop)
                 .bind(run_id)
-                .bind(id)
-                .bind(number(row, "p_alive"))
-                .bind(number(row, "expected_purchases"))
-                .bind(number(row, "predicted_clv"))
-                .bind(serde_json::Value::Object(row.clone()).to_string());
+                .bind(&p.customer_id)
+                .bind(p.p_alive)
+                .bind(p.expected_purchases)
+                .bind(p.predicted_clv)
+                .bind(&p.scores);
         }
-        insert.execute(&mut *tx).await?;
+        insert.execute(&mut **tx).await?;
     }
-    // Keep this run and the one before it.
-    sqlx::query(
-        "DELETE FROM predictions WHERE shop_id = $1 AND run_id < \
-         (SELECT COALESCE(MAX(id), 0) FROM score_runs WHERE shop_id = $1 AND status = 'done' AND id < $2)",
-    )
-    .bind(shop)
-    .bind(run_id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await
+    Ok(())
 }
 
 /// Rescore every shop every `every`, until the task is dropped.
