@@ -571,6 +571,15 @@ pub struct ServeArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ShopCommand {
+    /// Make another API key for a shop (e.g. when its admin key is lost) and print it once.
+    Key {
+        name: String,
+        /// read, write or admin.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Create a shop and print its first admin API key (shown once).
     Create {
         name: String,

@@ -45,7 +45,12 @@ async fn shutdown() {
 }
 
 pub fn shop(command: &ShopCommand) -> Result<()> {
-    let ShopCommand::Create { name, timezone, currency, database } = command;
+    let (name, timezone, currency, database) = match command {
+        ShopCommand::Create { name, timezone, currency, database } => {
+            (name, timezone, currency, database)
+        }
+        ShopCommand::Key { name, role, database } => return key(name, role, &database.database),
+    };
     runtime()?.block_on(async {
         let store = clv_serve::Store::open(&database.database).await?;
         let new = clv_serve::NewShop { name, timezone, currency };
@@ -97,6 +102,19 @@ pub fn store(command: &StoreCommand) -> Result<()> {
         problems.iter().for_each(|p| eprintln!("{database}: {p}"));
         anyhow::ensure!(problems.is_empty(), "{database}: {} problems", problems.len());
         eprintln!("{database}: the integrity checks found nothing wrong");
+        Ok(())
+    })
+}
+
+fn key(name: &str, role: &str, database: &str) -> Result<()> {
+    let role = clv_serve::auth::Role::parse(role)
+        .with_context(|| format!("--role {role}: use read, write or admin"))?;
+    runtime()?.block_on(async {
+        let store = clv_serve::Store::open(database).await?;
+        let shop = clv_serve::shops::by_name(&store, name).await?;
+        let key = clv_serve::shops::new_key(&store, &shop, role).await?;
+        eprintln!("a new {} key for shop `{}` (shown once, keep it):", role.name(), shop.name);
+        println!("{key}");
         Ok(())
     })
 }

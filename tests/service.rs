@@ -749,3 +749,142 @@ fn killed_mid_ingest_ten_times_nothing_is_lost_or_doubled() {
         eprintln!("{database}: 10 kills, {resent} batches sent again");
     }
 }
+
+/// The Shopify signature of `body` with `secret`, computed by Python's hmac module (not by clv's
+/// own code).
+fn shopify_signature(secret: &str, body: &str) -> String {
+    let script = "import base64, hashlib, hmac, sys\n\
+                  key, body = sys.argv[1].encode(), sys.stdin.buffer.read()\n\
+                  print(base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode())";
+    let mut child = Command::new("python3")
+        .args(["-c", script, secret])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), body.as_bytes()).unwrap();
+    String::from_utf8(child.wait_with_output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// Webhooks are refused unless signed with the shop's secret, applied once per delivery id, and
+/// an order's older snapshot arriving late does not undo a newer one.
+#[test]
+fn shopify_webhooks_are_verified_applied_once_and_ordered_by_updated_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "shpss_0123456789abcdef";
+    for database in databases(dir.path(), "shopify") {
+        let server = Server::start(&database);
+        let (key, other) = (shop(&database, "store"), shop(&database, "other"));
+        let set = json!({ "secret": secret });
+        let (status, answer) =
+            server.call("POST", "/api/v1/integrations/shopify", &key, Some(&set));
+        assert_eq!(status, 200, "{answer}");
+        let path = answer["webhook_path"].as_str().unwrap().to_string();
+        let other_path = {
+            let id = server.call("GET", "/api/v1/shop", &other, None).1["id"].clone();
+            format!("/webhooks/shopify/{id}")
+        };
+        let deliver = |path: &str,
+                       topic: &str,
+                       delivery: &str,
+                       payload: &Value,
+                       signature: Option<String>| {
+            let body = payload.to_string();
+            let signature = signature.unwrap_or_else(|| shopify_signature(secret, &body));
+            let headers = [
+                ("X-Shopify-Topic", topic),
+                ("X-Shopify-Webhook-Id", delivery),
+                ("X-Shopify-Hmac-Sha256", signature.as_str()),
+                ("content-type", "application/json"),
+            ];
+            server.raw("POST", path, &headers, body)
+        };
+        let order = |total: &str, updated: &str, refunds: Value| {
+            json!({ "id": 1001, "created_at": "2024-05-01T10:00:00+02:00", "updated_at": updated,
+                    "total_price": total, "currency": "USD", "cancelled_at": null,
+                    "customer": { "id": 7, "email": "ann@example.com" }, "refunds": refunds })
+        };
+        let refund = json!({ "id": 501, "order_id": 1001, "created_at": "2024-05-03T09:00:00Z",
+            "transactions": [{ "kind": "refund", "status": "success", "amount": "5.00" },
+                             { "kind": "refund", "status": "failure", "amount": "9.00" }] });
+        let created = order("50.00", "2024-05-01T10:00:00+02:00", json!([]));
+        assert_eq!(deliver(&path, "orders/create", "d1", &created, None).0, 200);
+        let edited = order("45.00", "2024-05-02T12:00:00Z", json!([]));
+        assert_eq!(deliver(&path, "orders/updated", "d2", &edited, None).0, 200);
+        let stale = order("60.00", "2024-05-01T12:00:00Z", json!([]));
+        assert_eq!(deliver(&path, "orders/updated", "d3", &stale, None).0, 200);
+        assert_eq!(deliver(&path, "refunds/create", "d4", &refund, None).0, 200);
+        let with_refund = order("45.00", "2024-05-03T09:00:01Z", json!([refund]));
+        assert_eq!(
+            deliver(&path, "orders/updated", "d5", &with_refund, None).0,
+            200
+        );
+        let (status, again) = deliver(&path, "orders/updated", "d2", &edited, None);
+        assert_eq!(
+            (status, again),
+            (200, json!({ "accepted": 0, "duplicates": 1 }))
+        );
+        let cancelled = json!({ "id": 1002, "created_at": "2024-05-04T10:00:00Z", "updated_at": "2024-05-04T11:00:00Z",
+            "cancelled_at": "2024-05-04T11:00:00Z", "total_price": "20.00", "customer": { "id": 7 } });
+        assert_eq!(
+            deliver(&path, "orders/cancelled", "d6", &cancelled, None).0,
+            200
+        );
+
+        // Refused: a wrong signature, none, a body changed after signing, another shop's path.
+        let forged = order("1.00", "2024-06-01T00:00:00Z", json!([]));
+        let wrong = Some(shopify_signature("not the secret", &forged.to_string()));
+        assert_eq!(
+            deliver(&path, "orders/updated", "x1", &forged, wrong).0,
+            401
+        );
+        assert_eq!(
+            deliver(&path, "orders/updated", "x2", &forged, Some(String::new())).0,
+            401
+        );
+        let signed_other = Some(shopify_signature(secret, &created.to_string()));
+        assert_eq!(
+            deliver(&path, "orders/updated", "x3", &forged, signed_other).0,
+            401
+        );
+        assert_eq!(
+            deliver(&other_path, "orders/create", "x4", &created, None).0,
+            401
+        );
+        assert_eq!(
+            deliver(
+                "/webhooks/shopify/999999",
+                "orders/create",
+                "x5",
+                &created,
+                None
+            )
+            .0,
+            401
+        );
+
+        let (_, store) = server.call("GET", "/api/v1/shop", &key, None);
+        let held = |k: &str| store[k].as_i64().unwrap();
+        assert_eq!(
+            (held("orders"), held("order_total_minor")),
+            (1, 4500),
+            "{store}"
+        );
+        assert_eq!(
+            (held("refunds"), held("refunded_minor"), held("cancelled")),
+            (1, 500, 1),
+            "{store}"
+        );
+        let (_, profile) = server.call("GET", "/api/v1/customers/7", &key, None);
+        assert_eq!(profile["historic_value_minor"], 4000, "{profile}");
+        assert_eq!(
+            profile["orders"][0]["placed_at"], "2024-05-01T08:00:00+00:00",
+            "{profile}"
+        );
+        let (_, other_store) = server.call("GET", "/api/v1/shop", &other, None);
+        assert_eq!(other_store["orders"], 0);
+    }
+}

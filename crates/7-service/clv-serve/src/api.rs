@@ -75,6 +75,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(rescore))
         .routes(routes!(customers))
         .routes(routes!(customer))
+        .routes(routes!(set_shopify_secret))
         .split_for_parts()
 }
 
@@ -89,6 +90,10 @@ pub fn router(state: AppState) -> Router {
     routes
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route(
+            "/webhooks/shopify/{shop}",
+            axum::routing::post(shopify_webhook),
+        )
         .route(
             "/api/openapi.json",
             get(move || async move { Json(document.as_ref().clone()) }),
@@ -269,6 +274,7 @@ async fn shop(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
     .fetch_one(&state.store.pool)
     .await?;
     Ok(Json(json!({
+        "id": s.id,
         "name": s.name,
         "timezone": s.timezone.name(),
         "currency": s.currency.code(),
@@ -336,8 +342,7 @@ async fn events(
     caller.require(Role::Write)?;
     idempotent(&state, &caller, &headers, &body, || async {
         let events = crate::events::parse_body(&json_body(&body)?, &caller.shop)?;
-        let applied =
-            crate::events::apply(&state.store.pool, &caller.shop, &events, "events").await?;
+        let applied = crate::events::apply(&state.store.pool, &caller.shop, &events).await?;
         Ok((
             StatusCode::OK,
             serde_json::to_value(applied).unwrap_or_default(),
@@ -629,4 +634,70 @@ async fn customer(
         "predictions": predictions,
         "predictions_blank_because": blank_because,
     })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct ShopifySecret {
+    /// The app's client secret, which Shopify signs webhooks with.
+    secret: String,
+}
+
+/// Set the secret Shopify webhooks of this shop are signed with (admin keys only). Webhooks go
+/// to `/webhooks/shopify/{shop id}` (the id is in `GET /api/v1/shop`).
+#[utoipa::path(post, path = "/api/v1/integrations/shopify", request_body = ShopifySecret, params(IdempotencyKey), responses(
+    (status = 200, description = "Set", body = Object),
+    (status = 403, description = "Not an admin key", body = ApiError),
+))]
+async fn set_shopify_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    idempotent(&state, &caller, &headers, &body, || async {
+        let request: ShopifySecret = serde_json::from_value(json_body(&body)?)
+            .map_err(|_| ApiError::invalid("secret", "send {\"secret\": \"…\"}"))?;
+        if request.secret.len() < 16 {
+            return Err(ApiError::invalid(
+                "secret",
+                "is the app's client secret (at least 16 characters)",
+            ));
+        }
+        crate::shopify::set_secret(&state.store.pool, caller.shop.id, &request.secret).await?;
+        let url = format!("/webhooks/shopify/{}", caller.shop.id);
+        Ok((StatusCode::OK, json!({ "webhook_path": url })))
+    })
+    .await
+}
+
+/// A Shopify webhook delivery: the signature is checked against the shop's secret before the
+/// body is even parsed; each delivery is applied once (`X-Shopify-Webhook-Id`).
+async fn shopify_webhook(
+    State(state): State<AppState>,
+    Path(shop): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let unknown = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            "no such shop, or it has no Shopify secret",
+        )
+    };
+    let id: i64 = shop.parse().map_err(|_| unknown())?;
+    let secret = crate::shopify::secret(&state.store.pool, id)
+        .await?
+        .ok_or_else(unknown)?;
+    crate::shopify::authenticate(Some(&secret), &headers, &body)?;
+    let shop = state.shop(id).await?;
+    let payload = json_body(&body)?;
+    let events = crate::shopify::events(&shop, &headers, &payload)?;
+    let applied = crate::events::apply(&state.store.pool, &shop, &events).await?;
+    Ok((
+        StatusCode::OK,
+        Json(serde_json::to_value(applied).unwrap_or_default()),
+    )
+        .into_response())
 }

@@ -47,10 +47,17 @@ pub enum Effect {
     Order {
         order_id: String,
         customer_id: String,
+        /// When it was placed (the event's time is its version).
+        placed_at: i64,
         total_minor: i64,
     },
-    /// Order Refunded: `amount_minor` of the order given back.
-    Refund { order_id: String, amount_minor: i64 },
+    /// Order Refunded: `amount_minor` of the order given back, once by `refund_id` (the
+    /// platform's refund id; the event's messageId when it has none).
+    Refund {
+        order_id: String,
+        amount_minor: i64,
+        refund_id: Option<String>,
+    },
     /// Order Cancelled: the order no longer counts.
     Cancel { order_id: String },
     /// Identify: who the customer is.
@@ -231,6 +238,7 @@ fn parse_event(event: &Value, shop: &Shop, path: &str) -> Result<Event, ApiError
         "Order Completed" => Effect::Order {
             order_id: order_id()?,
             customer_id: customer.ok_or_else(needs_customer)?,
+            placed_at: when.timestamp(),
             // `total` is what the customer paid; `revenue` (before shipping and tax) if only it is sent.
             total_minor: match event.get("properties").and_then(|p| p.get("total")) {
                 Some(_) => amount("total")?,
@@ -240,6 +248,7 @@ fn parse_event(event: &Value, shop: &Shop, path: &str) -> Result<Event, ApiError
         "Order Refunded" => Effect::Refund {
             order_id: order_id()?,
             amount_minor: amount("total")?,
+            refund_id: None,
         },
         "Order Cancelled" => Effect::Cancel {
             order_id: order_id()?,
@@ -274,182 +283,241 @@ pub struct Applied {
     pub duplicates: u64,
 }
 
-/// Apply `events` of `shop` in one transaction: all or nothing.
+/// Apply `events` of `shop` in one transaction: all or nothing. Each event is applied the first
+/// time its messageId is recorded; the effects of the new ones are then written a few
+/// statements per batch, not per event.
 pub async fn apply(
     pool: &sqlx::AnyPool,
     shop: &Shop,
     events: &[Event],
-    source: &str,
 ) -> Result<Applied, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let mut applied = Applied::default();
-    let now = crate::store::now();
-    for e in events {
-        let fresh = sqlx::query(
-            "INSERT INTO events (shop_id, message_id, kind, received_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (shop_id, message_id) DO NOTHING",
-        )
-        .bind(shop.id)
-        .bind(&e.message_id)
-        .bind(&e.kind)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !fresh {
-            applied.duplicates += 1;
-            continue;
-        }
-        applied.accepted += 1;
-        apply_effect(&mut tx, shop.id, e, source).await?;
-    }
+    let mut fresh = record(&mut tx, shop.id, events).await?;
+    // A messageId twice in one batch is applied once, as its first occurrence.
+    let new: Vec<&Event> = events
+        .iter()
+        .filter(|e| fresh.remove(e.message_id.as_str()))
+        .collect();
+    let applied = Applied {
+        accepted: new.len() as u64,
+        duplicates: (events.len() - new.len()) as u64,
+    };
+    write_effects(&mut tx, shop.id, &new, "events").await?;
     tx.commit().await?;
     Ok(applied)
 }
 
-async fn apply_effect(
+/// Rows per multi-row statement (at most 8 values a row: under SQLite's 32,766 parameters).
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// `INSERT INTO {head} VALUES ($1, …), (…)` for `rows` rows of `columns` values, then `tail`.
+fn multi_row(head: &str, rows: usize, columns: usize, tail: &str) -> sqlx::AssertSqlSafe<String> {
+    let mut sql = format!("INSERT INTO {head} VALUES ");
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * columns + c + 1));
+        }
+        sql.push(')');
+    }
+    sql.push(' ');
+    sql.push_str(tail);
+    // Only placeholders and the callers' constant SQL are in it; every value is bound.
+    sqlx::AssertSqlSafe(sql)
+}
+
+/// Record the events' messageIds; returns the ones not seen before.
+async fn record<'e>(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     shop: i64,
-    e: &Event,
+    events: &'e [Event],
+) -> Result<std::collections::HashSet<&'e str>, sqlx::Error> {
+    let now = crate::store::now();
+    let mut unique = std::collections::HashSet::new();
+    let first: Vec<&Event> = events
+        .iter()
+        .filter(|e| unique.insert(e.message_id.as_str()))
+        .collect();
+    let mut fresh = std::collections::HashSet::new();
+    for chunk in first.chunks(ROWS_PER_STATEMENT) {
+        let sql = multi_row(
+            "events (shop_id, message_id, kind, received_at)",
+            chunk.len(),
+            4,
+            "ON CONFLICT (shop_id, message_id) DO NOTHING RETURNING message_id",
+        );
+        let mut insert = sqlx::query_as::<_, (String,)>(sql);
+        for e in chunk {
+            insert = insert
+                .bind(shop)
+                .bind(&e.message_id)
+                .bind(&e.kind)
+                .bind(now);
+        }
+        let recorded = insert.fetch_all(&mut **tx).await?;
+        let ids: std::collections::HashSet<String> = recorded.into_iter().map(|r| r.0).collect();
+        fresh.extend(
+            chunk
+                .iter()
+                .map(|e| e.message_id.as_str())
+                .filter(|m| ids.contains(*m)),
+        );
+    }
+    Ok(fresh)
+}
+
+/// Write the effects of `events` (in their order): customers seen, order snapshots (the latest
+/// version wins), refunds (once by id), cancellations (the earliest stands), identities.
+pub async fn write_effects(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    shop: i64,
+    events: &[&Event],
     source: &str,
 ) -> Result<(), sqlx::Error> {
-    match &e.effect {
-        Effect::Order {
-            order_id,
-            customer_id,
-            total_minor,
-        } => {
-            upsert_order(
-                tx,
-                shop,
+    use std::collections::HashMap;
+    let mut seen: HashMap<&str, i64> = HashMap::new();
+    let mut orders: HashMap<&str, (&str, i64, i64, i64)> = HashMap::new();
+    let mut refunds: HashMap<&str, (&str, i64, i64)> = HashMap::new();
+    let mut cancels: HashMap<&str, i64> = HashMap::new();
+    let mut identities: HashMap<&str, (Option<&str>, &Value, i64)> = HashMap::new();
+    fn see<'a>(seen: &mut HashMap<&'a str, i64>, customer: &'a str, at: i64) {
+        let first = seen.entry(customer).or_insert(at);
+        *first = (*first).min(at);
+    }
+    for e in events {
+        match &e.effect {
+            Effect::Order {
                 order_id,
                 customer_id,
-                e.at,
-                *total_minor,
-                e.at,
-                source,
-            )
-            .await?;
+                placed_at,
+                total_minor,
+            } => {
+                see(&mut seen, customer_id, *placed_at);
+                let newer = orders.get(order_id.as_str()).is_none_or(|o| o.3 <= e.at);
+                if newer {
+                    orders.insert(order_id, (customer_id, *placed_at, *total_minor, e.at));
+                }
+            }
+            Effect::Refund {
+                order_id,
+                amount_minor,
+                refund_id,
+            } => {
+                let id = refund_id.as_deref().unwrap_or(&e.message_id);
+                refunds.entry(id).or_insert((order_id, *amount_minor, e.at));
+            }
+            Effect::Cancel { order_id } => {
+                let at = cancels.entry(order_id).or_insert(e.at);
+                *at = (*at).min(e.at);
+            }
+            Effect::Identify {
+                customer_id,
+                email,
+                traits,
+            } => {
+                see(&mut seen, customer_id, e.at);
+                let newer = identities
+                    .get(customer_id.as_str())
+                    .is_none_or(|i| i.2 <= e.at);
+                if newer {
+                    identities.insert(customer_id, (email.as_deref(), traits, e.at));
+                }
+            }
+            Effect::Activity {
+                customer_id: Some(c),
+            } => see(&mut seen, c, e.at),
+            Effect::Activity { customer_id: None } => {}
         }
-        Effect::Refund {
-            order_id,
-            amount_minor,
-        } => {
-            insert_refund(tx, shop, &e.message_id, order_id, *amount_minor, e.at).await?;
-        }
-        Effect::Cancel { order_id } => {
-            // The earliest cancellation stands, whichever copy arrives first.
-            sqlx::query(
-                "INSERT INTO cancellations (shop_id, order_id, cancelled_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (shop_id, order_id) DO UPDATE SET cancelled_at = excluded.cancelled_at \
-                 WHERE excluded.cancelled_at < cancellations.cancelled_at",
-            )
-            .bind(shop)
-            .bind(order_id)
-            .bind(e.at)
-            .execute(&mut **tx)
-            .await?;
-        }
-        Effect::Identify {
-            customer_id,
-            email,
-            traits,
-        } => {
-            seen(tx, shop, customer_id, e.at).await?;
-            sqlx::query(
-                "UPDATE customers SET email = COALESCE($3, email), traits = $4, traits_at = $5 \
-                 WHERE shop_id = $1 AND customer_id = $2 AND traits_at <= $5",
-            )
-            .bind(shop)
-            .bind(customer_id)
-            .bind(email.as_deref())
-            .bind(traits.to_string())
-            .bind(e.at)
-            .execute(&mut **tx)
-            .await?;
-        }
-        Effect::Activity {
-            customer_id: Some(customer_id),
-        } => seen(tx, shop, customer_id, e.at).await?,
-        Effect::Activity { customer_id: None } => {}
     }
-    Ok(())
-}
-
-/// The order as of `version_at`, unless the store has a later version; its customer is seen.
-#[allow(clippy::too_many_arguments)]
-pub async fn upsert_order(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    shop: i64,
-    order_id: &str,
-    customer_id: &str,
-    placed_at: i64,
-    total_minor: i64,
-    version_at: i64,
-    source: &str,
-) -> Result<(), sqlx::Error> {
-    seen(tx, shop, customer_id, placed_at).await?;
-    sqlx::query(
-        "INSERT INTO orders (shop_id, order_id, customer_id, placed_at, total_minor, version_at, source) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (shop_id, order_id) DO UPDATE SET customer_id = excluded.customer_id, \
-         placed_at = excluded.placed_at, total_minor = excluded.total_minor, version_at = excluded.version_at \
-         WHERE orders.version_at <= excluded.version_at",
-    )
-    .bind(shop)
-    .bind(order_id)
-    .bind(customer_id)
-    .bind(placed_at)
-    .bind(total_minor)
-    .bind(version_at)
-    .bind(source)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// A refund, once by its id.
-pub async fn insert_refund(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    shop: i64,
-    refund_id: &str,
-    order_id: &str,
-    amount_minor: i64,
-    at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO refunds (shop_id, refund_id, order_id, amount_minor, refunded_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (shop_id, refund_id) DO NOTHING",
-    )
-    .bind(shop)
-    .bind(refund_id)
-    .bind(order_id)
-    .bind(amount_minor)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// The customer exists, first seen no later than `at`.
-async fn seen(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    shop: i64,
-    customer_id: &str,
-    at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO customers (shop_id, customer_id, first_seen, updated_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (shop_id, customer_id) DO UPDATE SET \
-         first_seen = CASE WHEN excluded.first_seen < customers.first_seen THEN excluded.first_seen ELSE customers.first_seen END, \
-         updated_at = excluded.updated_at",
-    )
-    .bind(shop)
-    .bind(customer_id)
-    .bind(at)
-    .bind(crate::store::now())
-    .execute(&mut **tx)
-    .await?;
+    let now = crate::store::now();
+    let seen: Vec<_> = seen.into_iter().collect();
+    for chunk in seen.chunks(ROWS_PER_STATEMENT) {
+        let sql = multi_row(
+            "customers (shop_id, customer_id, first_seen, updated_at)",
+            chunk.len(),
+            4,
+            "ON CONFLICT (shop_id, customer_id) DO UPDATE SET \
+             first_seen = CASE WHEN excluded.first_seen < customers.first_seen THEN excluded.first_seen ELSE customers.first_seen END, \
+             updated_at = excluded.updated_at",
+        );
+        let mut q = sqlx::query(sql);
+        for (customer, first) in chunk {
+            q = q.bind(shop).bind(*customer).bind(*first).bind(now);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    let orders: Vec<_> = orders.into_iter().collect();
+    for chunk in orders.chunks(ROWS_PER_STATEMENT) {
+        let sql = multi_row(
+            "orders (shop_id, order_id, customer_id, placed_at, total_minor, version_at, source)",
+            chunk.len(),
+            7,
+            "ON CONFLICT (shop_id, order_id) DO UPDATE SET customer_id = excluded.customer_id, \
+             placed_at = excluded.placed_at, total_minor = excluded.total_minor, version_at = excluded.version_at \
+             WHERE orders.version_at <= excluded.version_at",
+        );
+        let mut q = sqlx::query(sql);
+        for (order, (customer, placed, total, version)) in chunk {
+            q = q
+                .bind(shop)
+                .bind(*order)
+                .bind(*customer)
+                .bind(*placed)
+                .bind(*total)
+                .bind(*version)
+                .bind(source);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    let refunds: Vec<_> = refunds.into_iter().collect();
+    for chunk in refunds.chunks(ROWS_PER_STATEMENT) {
+        let sql = multi_row(
+            "refunds (shop_id, refund_id, order_id, amount_minor, refunded_at)",
+            chunk.len(),
+            5,
+            "ON CONFLICT (shop_id, refund_id) DO NOTHING",
+        );
+        let mut q = sqlx::query(sql);
+        for (refund, (order, amount, at)) in chunk {
+            q = q
+                .bind(shop)
+                .bind(*refund)
+                .bind(*order)
+                .bind(*amount)
+                .bind(*at);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    let cancels: Vec<_> = cancels.into_iter().collect();
+    for chunk in cancels.chunks(ROWS_PER_STATEMENT) {
+        let sql = multi_row(
+            "cancellations (shop_id, order_id, cancelled_at)",
+            chunk.len(),
+            3,
+            "ON CONFLICT (shop_id, order_id) DO UPDATE SET cancelled_at = excluded.cancelled_at \
+             WHERE excluded.cancelled_at < cancellations.cancelled_at",
+        );
+        let mut q = sqlx::query(sql);
+        for (order, at) in chunk {
+            q = q.bind(shop).bind(*order).bind(*at);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for (customer, (email, traits, at)) in identities {
+        sqlx::query(
+            "UPDATE customers SET email = COALESCE($3, email), traits = $4, traits_at = $5 \
+             WHERE shop_id = $1 AND customer_id = $2 AND traits_at <= $5",
+        )
+        .bind(shop)
+        .bind(customer)
+        .bind(email)
+        .bind(traits.to_string())
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! backfill: it records history and triggers nothing.
 
 use crate::error::ApiError;
+use crate::events::{Effect, Event};
 use crate::shops::Shop;
 use axum::http::StatusCode;
 use clv_data::{DateParser, OrderLine, ReadOptions, RejectLog};
@@ -205,25 +206,39 @@ pub async fn import(
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "import", e.to_string())
             })?;
     let (orders, report) = gathered?;
-    let mut tx = pool.begin().await?;
-    for o in &orders {
-        crate::events::upsert_order(
-            &mut tx,
-            shop.id,
-            &o.order_id,
-            &o.customer_id,
-            o.placed_at,
-            o.total_minor,
-            o.placed_at,
-            "import",
-        )
-        .await?;
-        for (k, (minor, at)) in o.refunds.iter().enumerate() {
-            let refund_id = format!("import:{}:{}", o.order_id, k + 1);
-            crate::events::insert_refund(&mut tx, shop.id, &refund_id, &o.order_id, *minor, *at)
-                .await?;
+    let mut effects = Vec::with_capacity(orders.len());
+    for o in orders {
+        for (k, (amount_minor, at)) in o.refunds.iter().enumerate() {
+            let refund_id = Some(format!("import:{}:{}", o.order_id, k + 1));
+            let effect = Effect::Refund {
+                order_id: o.order_id.clone(),
+                amount_minor: *amount_minor,
+                refund_id,
+            };
+            effects.push(Event {
+                message_id: String::new(),
+                kind: String::new(),
+                at: *at,
+                effect,
+            });
         }
+        // An exported order's version is its own time: a newer event about it wins.
+        let effect = Effect::Order {
+            order_id: o.order_id,
+            customer_id: o.customer_id,
+            placed_at: o.placed_at,
+            total_minor: o.total_minor,
+        };
+        effects.push(Event {
+            message_id: String::new(),
+            kind: String::new(),
+            at: o.placed_at,
+            effect,
+        });
     }
+    let mut tx = pool.begin().await?;
+    let effects: Vec<&Event> = effects.iter().collect();
+    crate::events::write_effects(&mut tx, shop.id, &effects, "import").await?;
     tx.commit().await?;
     tracing::info!(
         shop = shop.id,

@@ -12,6 +12,7 @@ pub mod events;
 pub mod imports;
 pub mod money;
 pub mod rescore;
+pub mod shopify;
 pub mod shops;
 pub mod store;
 

@@ -128,3 +128,11 @@ pub async fn by_name(store: &Store, name: &str) -> Result<Shop, ServeError> {
     })?;
     Ok(load(store, id).await?)
 }
+
+/// Another key with `role` for `shop`; returns it (only its hash is stored).
+pub async fn new_key(store: &Store, shop: &Shop, role: Role) -> Result<String, ServeError> {
+    let mut tx = store.pool.begin().await?;
+    let key = auth::insert_key(&mut tx, shop.id, role).await?;
+    tx.commit().await?;
+    Ok(key)
+}
