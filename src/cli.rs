@@ -567,6 +567,16 @@ pub struct ServeArgs {
     /// Refit and rescore every shop this often (e.g. 24h); default only on POST /api/v1/rescore.
     #[arg(long, env = "CLV_RESCORE_EVERY", value_name = "DURATION")]
     pub rescore_every: Option<String>,
+    /// Requests a second each API key may make (bursts of a second's worth); a batch is one.
+    #[arg(long, env = "CLV_RATE_LIMIT", default_value_t = 1000.0, value_name = "N")]
+    pub rate_limit: f64,
+    /// Start on a fresh demo store in the temp folder: the CDNOW sample imported and scored into
+    /// shop `demo`; prints the URL and an admin key.
+    #[arg(long, conflicts_with = "database")]
+    pub demo: bool,
+    /// Log as JSON lines (for a log collector) instead of text.
+    #[arg(long, env = "CLV_LOG_JSON")]
+    pub log_json: bool,
 }
 
 #[derive(Subcommand, Debug)]

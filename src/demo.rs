@@ -7,7 +7,7 @@ use clap::Parser;
 use clv_data::Period;
 
 /// The CDNOW sample ships inside the binary so `clv demo` works from anywhere.
-const CDNOW: &str = include_str!("../tests/data/CDNOW_sample.txt");
+pub const CDNOW: &str = include_str!("../tests/data/CDNOW_sample.txt");
 
 /// How the CDNOW sample is read: whitespace-separated master id, customer id, yyyymmdd, CDs,
 /// dollars, followed to June 1998.

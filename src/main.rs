@@ -86,14 +86,17 @@ fn main() -> ExitCode {
         _ => "debug",
     };
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         // Colour only on a terminal: a redirected log stays plain text.
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()),
-        )
-        .init();
+        );
+    match &cli.command {
+        Command::Serve(args) if args.log_json => logs.json().init(),
+        _ => logs.init(),
+    }
     match progress::watching(|| run(&cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -13,15 +13,70 @@ pub fn serve(args: &ServeArgs, threads: usize) -> Result<()> {
         Some(text) => Some(clv_score::config::days(clv_data::time::parse_days(text)?)),
         None => None,
     };
-    let config = clv_serve::ServeConfig { listen: args.listen, threads, rescore_every };
+    anyhow::ensure!(
+        args.rate_limit.is_finite() && args.rate_limit > 0.0,
+        "--rate-limit {} is not a positive number of requests a second",
+        args.rate_limit
+    );
+    let config = clv_serve::ServeConfig {
+        listen: args.listen,
+        threads,
+        rescore_every,
+        requests_per_second: args.rate_limit,
+    };
+    let database = match args.demo {
+        true => demo_database()?,
+        false => args.database.database.clone(),
+    };
     runtime()?.block_on(async {
-        let store = clv_serve::Store::open(&args.database.database).await?;
-        let ready =
-            |at| eprintln!("clv serve: listening on http://{at} ({})", args.database.database);
+        let store = clv_serve::Store::open(&database).await?;
+        let demo_key = match args.demo {
+            true => Some(demo_shop(&store, threads).await?),
+            false => None,
+        };
+        let ready = |at| {
+            eprintln!("clv serve: listening on http://{at} ({database})");
+            if let Some(key) = &demo_key {
+                eprintln!("demo shop `demo` (CDNOW sample, scored as of 1998-06-30); its admin key:");
+                eprintln!("  {key}");
+                eprintln!("try: curl -s http://{at}/api/v1/customers/1981 -H \"Authorization: Bearer {key}\"");
+            }
+        };
         clv_serve::serve(store, config, ready, shutdown()).await?;
         eprintln!("clv serve: stopped");
         Ok(())
     })
+}
+
+/// A fresh SQLite file in the temp folder for `clv serve --demo`.
+fn demo_database() -> Result<String> {
+    let dir = std::env::temp_dir().join("clv-demo-serve");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    Ok(dir.join("clv.db").display().to_string())
+}
+
+/// The demo shop: the bundled CDNOW sample imported and scored; returns its admin key.
+async fn demo_shop(store: &clv_serve::Store, threads: usize) -> Result<String> {
+    let new = clv_serve::NewShop { name: "demo", timezone: "UTC", currency: "USD" };
+    let (shop, key) = clv_serve::create_shop(store, &new).await?;
+    let columns = clv_data::ColumnSpec {
+        customer: Some("2".into()),
+        date: Some("3".into()),
+        amount: Some("5".into()),
+        ..Default::default()
+    };
+    let read = clv_data::ReadOptions { columns, threads: 1, ..Default::default() };
+    let options = clv_serve::imports::ImportOptions { read, ..Default::default() };
+    let cdnow = crate::demo::CDNOW.as_bytes().to_vec();
+    let imported = clv_serve::imports::import(&store.writer, &shop, "CDNOW".into(), cdnow, options);
+    imported.await.map_err(|e| anyhow::anyhow!("importing the demo data: {}", e.message))?;
+    let state = clv_serve::api::AppState::new(store.clone(), threads, f64::INFINITY);
+    let as_of = chrono::NaiveDate::from_ymd_opt(1998, 6, 30);
+    let run = clv_serve::rescore::rescore(&state, &shop, as_of).await;
+    run.map_err(|e| anyhow::anyhow!("scoring the demo data: {}", e.message))?;
+    Ok(key)
 }
 
 /// Resolves on Ctrl-C or SIGTERM: requests in flight finish, new ones are refused.
@@ -79,7 +134,7 @@ pub fn import(args: &ImportArgs, threads: usize) -> Result<()> {
         let store = clv_serve::Store::open(&args.database.database).await?;
         let shop = clv_serve::shops::by_name(&store, &args.shop).await?;
         let name = path.display().to_string();
-        let report = clv_serve::imports::import(&store.pool, &shop, name, bytes, options)
+        let report = clv_serve::imports::import(&store.writer, &shop, name, bytes, options)
             .await
             .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message))?;
         for r in &report.examples {

@@ -16,20 +16,19 @@ struct Server {
     child: Child,
     base: String,
     http: ureq::Agent,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
     fn start(database: &str) -> Server {
+        Server::start_with(&["--database", database])
+    }
+
+    /// `clv serve` with `options`; what it logs after its first line is kept in `log`.
+    fn start_with(options: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_clv"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database",
-                database,
-                "--threads",
-                "1",
-            ])
+            .args(["serve", "--listen", "127.0.0.1:0", "--threads", "1"])
+            .args(options)
             .stderr(Stdio::piped())
             .spawn()
             .expect("clv serve starts");
@@ -42,10 +41,13 @@ impl Server {
             .unwrap_or_else(|| panic!("clv serve did not start: {first}"))
             .to_string();
         // Keep reading what it logs, so that it never writes into a closed pipe.
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
         std::thread::spawn(move || {
-            lines
-                .map_while(Result::ok)
-                .for_each(|l| eprintln!("clv serve: {l}"))
+            for line in lines.map_while(Result::ok) {
+                eprintln!("clv serve: {line}");
+                kept.lock().unwrap().push(line);
+            }
         });
         // A new connection per request: a refused request's unread body makes the server close
         // its connection, which a pooled client would only find on its next request.
@@ -54,7 +56,12 @@ impl Server {
             .max_idle_connections(0)
             .build()
             .into();
-        Server { child, base, http }
+        Server {
+            child,
+            base,
+            http,
+            log,
+        }
     }
 
     /// `method` `path` with `key` and an optional JSON body: (status, JSON answer).
@@ -887,4 +894,105 @@ fn shopify_webhooks_are_verified_applied_once_and_ordered_by_updated_at() {
         let (_, other_store) = server.call("GET", "/api/v1/shop", &other, None);
         assert_eq!(other_store["orders"], 0);
     }
+}
+
+/// A key over its rate is refused with 429 and when to retry; another key is not held back.
+/// Too little history gives an `insufficient` run that says why, and profiles repeat it.
+#[test]
+fn rate_limits_per_key_and_blank_predictions_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = &databases(dir.path(), "limits")[0];
+    let (a, b) = (shop(database, "a"), shop(database, "b"));
+    let server = Server::start_with(&["--database", database, "--rate-limit", "2"]);
+    // Bursts of ten, then two a second.
+    let statuses: Vec<u16> = (0..14)
+        .map(|_| server.call("GET", "/api/v1/shop", &a, None).0)
+        .collect();
+    assert_eq!(&statuses[..10], &[200; 10], "{statuses:?}");
+    let (status, answer) = server.call("GET", "/api/v1/shop", &a, None);
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (429, Some("rate_limited")),
+        "{answer}"
+    );
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("retry in"),
+        "{answer}"
+    );
+    assert_eq!(server.call("GET", "/api/v1/shop", &b, None).0, 200);
+
+    let batch: Vec<Value> = (0..3)
+        .map(|i| order_event(&format!("m{i}"), &format!("c{i}"), &format!("o{i}"), 10.0))
+        .collect();
+    assert_eq!(
+        server
+            .call(
+                "POST",
+                "/api/v1/events",
+                &b,
+                Some(&json!({ "batch": batch }))
+            )
+            .0,
+        200
+    );
+    let (status, run) = server.call(
+        "POST",
+        "/api/v1/rescore",
+        &b,
+        Some(&json!({ "as_of": "2024-06-01" })),
+    );
+    assert_eq!(
+        (status, run["status"].as_str()),
+        (200, Some("insufficient")),
+        "{run}"
+    );
+    assert!(
+        run["detail"]
+            .as_str()
+            .unwrap()
+            .contains("only 0 of 3 customers have ordered more than once"),
+        "{run}"
+    );
+    let (_, profile) = server.call("GET", "/api/v1/customers/c1", &b, None);
+    assert!(profile["predictions"].is_null());
+    let why = profile["predictions_blank_because"].as_str().unwrap();
+    assert!(
+        why.contains("could not fit") && why.contains("repeat customers"),
+        "{why}"
+    );
+}
+
+/// `clv serve --demo` starts on the CDNOW sample, scored, and says how to use it.
+#[test]
+fn the_demo_serves_the_cdnow_sample_scored() {
+    let server = Server::start_with(&["--demo"]);
+    let key = (0..100)
+        .find_map(|_| {
+            let found = server
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|l| l.trim().strip_prefix("clv_").map(|k| format!("clv_{k}")));
+            found.or_else(|| {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                None
+            })
+        })
+        .expect("the demo prints a key");
+    let (status, profile) = server.call("GET", "/api/v1/customers/1981", &key, None);
+    assert_eq!(status, 200, "{profile}");
+    assert!(
+        profile["predictions"]["p_alive"]
+            .as_f64()
+            .is_some_and(|p| p > 0.0 && p <= 1.0),
+        "{profile}"
+    );
+    assert_eq!(
+        server.call("GET", "/api/v1/shop", &key, None).1["orders"],
+        6919
+    );
 }

@@ -272,6 +272,13 @@ impl Histories {
             .sum()
     }
 
+    /// Customers with more than one purchase period in the main window.
+    pub fn repeat_customers(&self) -> u64 {
+        self.iter_stored()
+            .filter(|c| c.main.periods.len() > 1)
+            .count() as u64
+    }
+
     /// Purchase periods in the holdout window, all customers together.
     pub fn holdout_purchases(&self) -> u64 {
         self.parts.iter().map(|p| p.holdout_periods).sum()

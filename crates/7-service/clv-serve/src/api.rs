@@ -25,11 +25,18 @@ pub struct AppState {
     pub store: Store,
     /// Threads a rescore uses.
     pub threads: usize,
+    /// Requests each key may make, per second and in a burst.
+    pub limits: std::sync::Arc<crate::auth::RateLimits>,
 }
 
 impl AppState {
-    pub fn new(store: Store, threads: usize) -> Self {
-        AppState { store, threads }
+    pub fn new(store: Store, threads: usize, requests_per_second: f64) -> Self {
+        let limits = std::sync::Arc::new(crate::auth::RateLimits::new(requests_per_second));
+        AppState {
+            store,
+            threads,
+            limits,
+        }
     }
 
     pub async fn shop(&self, id: i64) -> Result<Shop, ApiError> {
@@ -149,7 +156,7 @@ where
         .ok_or_else(|| {
             ApiError::invalid("Idempotency-Key", "is 1 to 255 visible ASCII characters")
         })?;
-    let pool = &state.store.pool;
+    let pool = &state.store.writer;
     let request = hex::encode(Sha256::digest(body));
     let shop = caller.shop.id;
     // A claim older than this belongs to a request that died with its process.
@@ -316,7 +323,7 @@ async fn create_key(
         })?;
         let role = Role::parse(&request.role)
             .ok_or_else(|| ApiError::invalid("role", "is read, write or admin"))?;
-        let mut tx = state.store.pool.begin().await?;
+        let mut tx = state.store.writer.begin().await?;
         let key = crate::auth::insert_key(&mut tx, caller.shop.id, role).await?;
         tx.commit().await?;
         Ok((
@@ -342,7 +349,7 @@ async fn events(
     caller.require(Role::Write)?;
     idempotent(&state, &caller, &headers, &body, || async {
         let events = crate::events::parse_body(&json_body(&body)?, &caller.shop)?;
-        let applied = crate::events::apply(&state.store.pool, &caller.shop, &events).await?;
+        let applied = crate::events::apply(&state.store.writer, &caller.shop, &events).await?;
         Ok((
             StatusCode::OK,
             serde_json::to_value(applied).unwrap_or_default(),
@@ -458,7 +465,7 @@ async fn import(
     let options = query.options()?;
     idempotent(&state, &caller, &headers, &body, || async {
         let report = crate::imports::import(
-            &state.store.pool,
+            &state.store.writer,
             &caller.shop,
             "upload".into(),
             body.to_vec(),
@@ -664,7 +671,7 @@ async fn set_shopify_secret(
                 "is the app's client secret (at least 16 characters)",
             ));
         }
-        crate::shopify::set_secret(&state.store.pool, caller.shop.id, &request.secret).await?;
+        crate::shopify::set_secret(&state.store.writer, caller.shop.id, &request.secret).await?;
         let url = format!("/webhooks/shopify/{}", caller.shop.id);
         Ok((StatusCode::OK, json!({ "webhook_path": url })))
     })
@@ -694,7 +701,7 @@ async fn shopify_webhook(
     let shop = state.shop(id).await?;
     let payload = json_body(&body)?;
     let events = crate::shopify::events(&shop, &headers, &payload)?;
-    let applied = crate::events::apply(&state.store.pool, &shop, &events).await?;
+    let applied = crate::events::apply(&state.store.writer, &shop, &events).await?;
     Ok((
         StatusCode::OK,
         Json(serde_json::to_value(applied).unwrap_or_default()),

@@ -125,10 +125,54 @@ impl FromRequestParts<AppState> for Caller {
         if sha256_hex(secret) != hash {
             return Err(wrong());
         }
+        state.limits.take(key_id)?;
         let shop = state.shop(shop_id).await?;
         Ok(Caller {
             shop,
             role: Role::parse(&role).unwrap_or(Role::Read),
         })
+    }
+}
+
+/// A token bucket per key: `rate` requests a second on average, bursts of up to one second's
+/// worth (at least 10). In memory: each process counts its own requests.
+pub struct RateLimits {
+    rate: f64,
+    burst: f64,
+    buckets: std::sync::Mutex<std::collections::HashMap<String, (f64, std::time::Instant)>>,
+}
+
+impl RateLimits {
+    pub fn new(rate: f64) -> Self {
+        RateLimits {
+            rate,
+            burst: rate.max(10.0),
+            buckets: Default::default(),
+        }
+    }
+
+    /// Take one request of `key`'s allowance, or say when to retry.
+    pub fn take(&self, key: &str) -> Result<(), ApiError> {
+        let now = std::time::Instant::now();
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (tokens, last) = buckets.entry(key.to_string()).or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            return Ok(());
+        }
+        let wait_ms = ((1.0 - *tokens) / self.rate * 1000.0).ceil();
+        Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "more than {} requests a second with this key: retry in {wait_ms} ms (send events in batches)",
+                self.rate
+            ),
+        ))
     }
 }

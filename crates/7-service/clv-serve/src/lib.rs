@@ -32,6 +32,8 @@ pub struct ServeConfig {
     pub threads: usize,
     /// Refit and rescore every shop this often; `None`: only on request.
     pub rescore_every: Option<Duration>,
+    /// Requests a second each API key may make (bursts of a second's worth).
+    pub requests_per_second: f64,
 }
 
 /// Serve `store` until `shutdown` resolves, then drain in-flight requests. `ready` receives the
@@ -48,7 +50,7 @@ pub async fn serve(
     let bound = listener
         .local_addr()
         .map_err(|e| ServeError::Listen(config.listen, e))?;
-    let state = api::AppState::new(store, config.threads);
+    let state = api::AppState::new(store, config.threads, config.requests_per_second);
     let scheduler = config.rescore_every.map(|every| {
         let state = state.clone();
         tokio::spawn(async move { rescore::every(state, every).await })

@@ -123,11 +123,30 @@ struct Prediction {
 const CHUNK: usize = 5_000;
 
 /// Score `histories` and send the predictions chunk by chunk; returns the run's description.
+/// Fewer repeat buyers than this and the purchase models cannot be told apart from noise.
+pub const MIN_REPEAT_CUSTOMERS: u64 = 20;
+
+/// Why `histories` are too little to fit, if they are (as Klaviyo says why its predictions are
+/// blank, rather than showing numbers from a fit that means nothing).
+pub fn insufficient(histories: &Histories) -> Option<String> {
+    let repeat = histories.repeat_customers();
+    (repeat < MIN_REPEAT_CUSTOMERS).then(|| {
+        format!(
+            "only {repeat} of {} customers have ordered more than once; predictions need at least \
+             {MIN_REPEAT_CUSTOMERS} repeat customers (import more history, or wait for more orders)",
+            histories.len()
+        )
+    })
+}
+
 fn score(
     histories: &Histories,
     threads: usize,
     out: &tokio::sync::mpsc::Sender<Vec<Prediction>>,
 ) -> Result<String, String> {
+    if let Some(why) = insufficient(histories) {
+        return Err(why);
+    }
     let config = ValuationConfig {
         threads,
         ..Default::default()
@@ -184,7 +203,7 @@ pub async fn rescore(
     shop: &Shop,
     as_of: Option<chrono::NaiveDate>,
 ) -> Result<Run, ApiError> {
-    let pool = &state.store.pool;
+    let (pool, writer) = (&state.store.pool, &state.store.writer);
     let as_of = as_of.unwrap_or_else(|| {
         chrono::Utc::now()
             .with_timezone(&shop.timezone)
@@ -196,7 +215,7 @@ pub async fn rescore(
     .bind(shop.id)
     .bind(as_of.to_string())
     .bind(crate::store::now())
-    .fetch_one(pool)
+    .fetch_one(writer)
     .await?;
     let started = std::time::Instant::now();
     let lines = lines(pool, shop.id).await?;
@@ -208,12 +227,14 @@ pub async fn rescore(
         drop(lines);
         score(&h, threads, &sender)
     });
-    // Written in one transaction: a run's predictions appear whole or not at all.
-    let mut tx = pool.begin().await?;
+    // A chunk a transaction, so that ingest goes on between them: readers see a run's
+    // predictions only once it is marked done, so they appear whole or not at all.
     let mut customers = 0u64;
     while let Some(chunk) = chunks.recv().await {
         customers += chunk.len() as u64;
+        let mut tx = writer.begin().await?;
         insert_predictions(&mut tx, shop.id, run_id, &chunk).await?;
+        tx.commit().await?;
     }
     let outcome = scoring.await.map_err(|e| {
         ApiError::new(
@@ -233,6 +254,7 @@ pub async fn rescore(
         customers,
         detail,
     };
+    let mut tx = writer.begin().await?;
     if status == "done" {
         // Keep this run and the one before it.
         sqlx::query(

@@ -57,7 +57,7 @@ pub async fn create_shop(store: &Store, new: &NewShop<'_>) -> Result<(Shop, Stri
             "a shop name is 1 to 200 characters".into(),
         ));
     }
-    let mut tx = store.pool.begin().await?;
+    let mut tx = store.writer.begin().await?;
     let taken: Option<(i64,)> = sqlx::query_as("SELECT id FROM shops WHERE name = $1")
         .bind(name)
         .fetch_optional(&mut *tx)
@@ -131,7 +131,7 @@ pub async fn by_name(store: &Store, name: &str) -> Result<Shop, ServeError> {
 
 /// Another key with `role` for `shop`; returns it (only its hash is stored).
 pub async fn new_key(store: &Store, shop: &Shop, role: Role) -> Result<String, ServeError> {
-    let mut tx = store.pool.begin().await?;
+    let mut tx = store.writer.begin().await?;
     let key = auth::insert_key(&mut tx, shop.id, role).await?;
     tx.commit().await?;
     Ok(key)

@@ -11,10 +11,14 @@ pub enum Backend {
     Postgres,
 }
 
-/// The shared store: a connection pool and which database it talks to.
+/// The shared store: connection pools and which database it talks to.
 #[derive(Clone)]
 pub struct Store {
+    /// For reads (and, on PostgreSQL, writes too).
     pub pool: AnyPool,
+    /// For writes: on SQLite one connection, so writers queue in the pool instead of retrying
+    /// against the database's single write lock; on PostgreSQL the same pool as `pool`.
+    pub writer: AnyPool,
     pub backend: Backend,
 }
 
@@ -39,29 +43,39 @@ impl Store {
             }
             (format!("sqlite://{path}?mode=rwc"), Backend::Sqlite)
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL: readers do not block the writer. NORMAL: a commit survives the
-                        // process being killed (it is in the WAL), not the machine losing power.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+        let options = AnyPoolOptions::new().after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL: readers do not block the writer. NORMAL: a commit survives the
+                    // process being killed (it is in the WAL), not the machine losing power.
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
+                    )
+                    .await?;
+                }
+                Ok(())
             })
-            .connect(&url)
-            .await?;
+        });
+        let (pool, writer) = match backend {
+            Backend::Sqlite => {
+                let pool = options.clone().max_connections(4).connect(&url).await?;
+                (pool, options.max_connections(1).connect(&url).await?)
+            }
+            Backend::Postgres => {
+                let pool = options.max_connections(16).connect(&url).await?;
+                (pool.clone(), pool)
+            }
+        };
         match backend {
-            Backend::Sqlite => SQLITE.run(&pool).await?,
-            Backend::Postgres => POSTGRES.run(&pool).await?,
+            Backend::Sqlite => SQLITE.run(&writer).await?,
+            Backend::Postgres => POSTGRES.run(&writer).await?,
         }
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     /// The database's own integrity checks; the problems found (none: empty).
