@@ -27,15 +27,19 @@ pub struct AppState {
     pub threads: usize,
     /// Requests each key may make, per second and in a burst.
     pub limits: std::sync::Arc<crate::auth::RateLimits>,
+    /// Keys recently looked up.
+    pub keys: std::sync::Arc<crate::auth::KeyCache>,
 }
 
 impl AppState {
     pub fn new(store: Store, threads: usize, requests_per_second: f64) -> Self {
         let limits = std::sync::Arc::new(crate::auth::RateLimits::new(requests_per_second));
+        let keys = std::sync::Arc::new(crate::auth::KeyCache::new());
         AppState {
             store,
             threads,
             limits,
+            keys,
         }
     }
 
@@ -130,6 +134,16 @@ fn json_body(body: &Bytes) -> Result<Value, ApiError> {
             format!("the body is not JSON: {e}"),
         )
     })
+}
+
+/// The body as a `T`, or a 422 at `field` showing the expected `shape`.
+fn typed_body<T: serde::de::DeserializeOwned>(
+    body: &Bytes,
+    field: &str,
+    shape: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_value(json_body(body)?)
+        .map_err(|_| ApiError::invalid(field, format!("send {shape}")))
 }
 
 /// Run `handle` once per Idempotency-Key: a repeat with the same key and body gets the stored
@@ -318,9 +332,11 @@ async fn create_key(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
     idempotent(&state, &caller, &headers, &body, || async {
-        let request: NewKey = serde_json::from_value(json_body(&body)?).map_err(|_| {
-            ApiError::invalid("role", "send {\"role\": \"read\" | \"write\" | \"admin\"}")
-        })?;
+        let request: NewKey = typed_body(
+            &body,
+            "role",
+            "{\"role\": \"read\" | \"write\" | \"admin\"}",
+        )?;
         let role = Role::parse(&request.role)
             .ok_or_else(|| ApiError::invalid("role", "is read, write or admin"))?;
         let mut tx = state.store.writer.begin().await?;
@@ -559,6 +575,17 @@ async fn customers(
     Ok(Json(json!({ "customers": rows, "next": next })))
 }
 
+/// A customer's row with the last finished run and its prediction.
+#[derive(sqlx::FromRow)]
+struct Profile {
+    email: Option<String>,
+    traits: String,
+    first_seen: i64,
+    run_status: Option<String>,
+    run_detail: Option<String>,
+    scores: Option<String>,
+}
+
 /// One customer: profile, orders, historic value, latest predictions or why they are blank.
 #[utoipa::path(get, path = "/api/v1/customers/{id}", params(("id" = String, Path, description = "The customer's id")), responses(
     (status = 200, description = "The customer", body = Object),
@@ -571,14 +598,28 @@ async fn customer(
 ) -> Result<Json<Value>, ApiError> {
     let shop = &caller.shop;
     let pool = &state.store.pool;
-    let found: Option<(Option<String>, String, i64)> = sqlx::query_as(
-        "SELECT email, traits, first_seen FROM customers WHERE shop_id = $1 AND customer_id = $2",
+    // The profile, the last finished run and its prediction in one round trip.
+    let found: Option<Profile> = sqlx::query_as(
+        "SELECT c.email, c.traits, c.first_seen, r.status AS run_status, r.detail AS run_detail, p.scores \
+         FROM customers c \
+         LEFT JOIN score_runs r ON r.id = \
+           (SELECT MAX(id) FROM score_runs WHERE shop_id = $1 AND status <> 'running') \
+         LEFT JOIN predictions p ON p.shop_id = c.shop_id AND p.run_id = r.id AND p.customer_id = c.customer_id \
+         WHERE c.shop_id = $1 AND c.customer_id = $2",
     )
     .bind(shop.id)
     .bind(&id)
     .fetch_optional(pool)
     .await?;
-    let Some((email, traits, first_seen)) = found else {
+    let Some(Profile {
+        email,
+        traits,
+        first_seen,
+        run_status,
+        run_detail,
+        scores,
+    }) = found
+    else {
         return Err(ApiError::not_found(format!(
             "no customer `{id}` in this shop"
         )));
@@ -609,26 +650,17 @@ async fn customer(
                     "refunded_minor": refunded, "cancelled": cancelled.is_some() })
         })
         .collect();
-    let run = latest_run(&state, shop.id).await?;
-    let stored: Option<(String,)> = match &run {
-        Some((run_id, _, _)) => sqlx::query_as(
-            "SELECT scores FROM predictions WHERE shop_id = $1 AND run_id = $2 AND customer_id = $3",
-        )
-        .bind(shop.id)
-        .bind(run_id)
-        .bind(&id)
-        .fetch_optional(pool)
-        .await?,
-        None => None,
-    };
-    let predictions = stored.and_then(|(s,)| serde_json::from_str::<Value>(&s).ok());
-    let blank_because = match (&predictions, &run) {
+    let predictions = scores.and_then(|s| serde_json::from_str::<Value>(&s).ok());
+    let blank_because = match (&predictions, run_status.as_deref()) {
         (Some(_), _) => None,
         (None, None) => Some("no rescore has run yet: POST /api/v1/rescore".to_string()),
-        (None, Some((_, status, detail))) if status != "done" => {
-            Some(format!("the last rescore could not fit: {detail}"))
+        (None, Some("done")) => {
+            Some("the customer's orders arrived after the last rescore".to_string())
         }
-        (None, Some(_)) => Some("the customer's orders arrived after the last rescore".to_string()),
+        (None, Some(_)) => Some(format!(
+            "the last rescore could not fit: {}",
+            run_detail.unwrap_or_default()
+        )),
     };
     Ok(Json(json!({
         "customer_id": id,
@@ -663,8 +695,7 @@ async fn set_shopify_secret(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
     idempotent(&state, &caller, &headers, &body, || async {
-        let request: ShopifySecret = serde_json::from_value(json_body(&body)?)
-            .map_err(|_| ApiError::invalid("secret", "send {\"secret\": \"…\"}"))?;
+        let request: ShopifySecret = typed_body(&body, "secret", "{\"secret\": \"…\"}")?;
         if request.secret.len() < 16 {
             return Err(ApiError::invalid(
                 "secret",

@@ -115,22 +115,30 @@ impl FromRequestParts<AppState> for Caller {
             .strip_prefix("clv_")
             .and_then(|k| k.split_once('_'))
             .ok_or_else(wrong)?;
-        let row: Option<(i64, String, String)> =
-            sqlx::query_as("SELECT shop_id, secret_sha256, role FROM api_keys WHERE key_id = $1")
+        let caller = match state.keys.get(key_id) {
+            Some((hash, caller)) => (sha256_hex(secret) == hash).then_some(caller),
+            None => {
+                let row: Option<(i64, String, String)> = sqlx::query_as(
+                    "SELECT shop_id, secret_sha256, role FROM api_keys WHERE key_id = $1",
+                )
                 .bind(key_id)
                 .fetch_optional(&state.store.pool)
                 .await?;
-        let (shop_id, hash, role) = row.ok_or_else(wrong)?;
-        // Digests compared, not secrets: timing tells nothing about the secret.
-        if sha256_hex(secret) != hash {
-            return Err(wrong());
-        }
+                let (shop_id, hash, role) = row.ok_or_else(wrong)?;
+                let shop = state.shop(shop_id).await?;
+                let caller = Caller {
+                    shop,
+                    role: Role::parse(&role).unwrap_or(Role::Read),
+                };
+                // Digests compared, not secrets: timing tells nothing about the secret.
+                let right = sha256_hex(secret) == hash;
+                state.keys.put(key_id, hash, caller.clone());
+                right.then_some(caller)
+            }
+        };
+        let caller = caller.ok_or_else(wrong)?;
         state.limits.take(key_id)?;
-        let shop = state.shop(shop_id).await?;
-        Ok(Caller {
-            shop,
-            role: Role::parse(&role).unwrap_or(Role::Read),
-        })
+        Ok(caller)
     }
 }
 
@@ -174,5 +182,53 @@ impl RateLimits {
                 self.rate
             ),
         ))
+    }
+}
+
+/// Keys looked up recently, by key id: (secret digest, caller), for [`KEY_CACHE_FOR`]. Saves a
+/// lookup of the key and its shop on every request; a key's role or shop changes at most this
+/// much later than the store.
+pub struct KeyCache {
+    keys: std::sync::Mutex<std::collections::HashMap<String, (String, Caller, std::time::Instant)>>,
+}
+
+/// How long a looked-up key is trusted without asking the store again.
+pub const KEY_CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl KeyCache {
+    pub fn new() -> Self {
+        KeyCache {
+            keys: Default::default(),
+        }
+    }
+
+    fn get(&self, key_id: &str) -> Option<(String, Caller)> {
+        let keys = self
+            .keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (hash, caller, at) = keys.get(key_id)?;
+        (at.elapsed() < KEY_CACHE_FOR).then(|| (hash.clone(), caller.clone()))
+    }
+
+    fn put(&self, key_id: &str, hash: String, caller: Caller) {
+        let mut keys = self
+            .keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Only keys that exist are kept; a full cache starts over.
+        if keys.len() >= 100_000 {
+            keys.clear();
+        }
+        keys.insert(
+            key_id.to_string(),
+            (hash, caller, std::time::Instant::now()),
+        );
+    }
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        KeyCache::new()
     }
 }

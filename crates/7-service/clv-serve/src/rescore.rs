@@ -279,35 +279,20 @@ pub async fn rescore(
     Ok(run)
 }
 
-/// Rows per INSERT: 7 values each, under SQLite's 32,766 parameters.
-const ROWS_PER_INSERT: usize = 1_000;
-
 async fn insert_predictions(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     shop: i64,
     run_id: i64,
     rows: &[Prediction],
 ) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        // `$n` placeholders written out: sqlx's query builder writes `?` for `Any`, which
-        // PostgreSQL does not take.
-        let values: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                format!(
-                    "(${})",
-                    (1..=7)
-                        .map(|c| (r * 7 + c).to_string())
-                        .collect::<Vec<_>>()
-                        .join(", $")
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO predictions (shop_id, run_id, customer_id, p_alive, expected_purchases, predicted_clv, scores) VALUES {}",
-            values.join(", ")
+    for chunk in rows.chunks(crate::events::ROWS_PER_STATEMENT) {
+        let sql = crate::events::multi_row(
+            "predictions (shop_id, run_id, customer_id, p_alive, expected_purchases, predicted_clv, scores)",
+            chunk.len(),
+            7,
+            "",
         );
-        // Only placeholders are formatted into it; every value is bound.
-        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut insert = sqlx::query(sql);
         for p in chunk {
             insert = insert
                 .bind(shop)
