@@ -335,6 +335,39 @@ fn cdnow_imported_through_the_api_scores_as_the_cli_and_replays_change_nothing()
             assert_eq!(status, 200);
             same_row(id, &profile["predictions"], want);
         }
+        // A filtered list, page by page, is the CLI's rows filtered by hand.
+        let filter = "p_alive%20%3C%200.3%20and%20predicted_clv%20%3E%2020";
+        let (mut listed, mut after) = (Vec::new(), String::new());
+        loop {
+            let path = format!("/api/v1/customers?limit=100&after={after}&where={filter}");
+            let (status, page) = server.call("GET", &path, &clean, None);
+            assert_eq!(status, 200, "{page}");
+            let ids = page["customers"].as_array().unwrap().iter();
+            listed.extend(ids.map(|c| c["customer_id"].as_str().unwrap().to_string()));
+            match page["next"].as_str() {
+                Some(next) => after = next.to_string(),
+                None => break,
+            }
+        }
+        let number = |row: &serde_json::Map<String, Value>, k: &str| row[k].as_f64().unwrap();
+        let mut by_hand: Vec<String> = (cli.iter())
+            .filter(|(_, r)| number(r, "p_alive") < 0.3 && number(r, "predicted_clv") > 20.0)
+            .map(|(id, _)| id.clone())
+            .collect();
+        by_hand.sort();
+        assert!(by_hand.len() > 10, "{}", by_hand.len());
+        assert_eq!(listed, by_hand);
+        let (status, refused) = server.call(
+            "GET",
+            "/api/v1/customers?where=email%20%3D%201",
+            &clean,
+            None,
+        );
+        assert_eq!(
+            (status, refused["error"]["field"].as_str()),
+            (422, Some("where")),
+            "{refused}"
+        );
 
         // Every event three times, shuffled, then the history imported again, into a second
         // shop of the same store.

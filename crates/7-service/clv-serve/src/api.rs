@@ -518,6 +518,11 @@ struct Page {
     /// Customers after this id (the previous page's `next`).
     after: Option<String>,
     limit: Option<i64>,
+    /// Conditions on the last rescore's predictions, e.g. `p_alive < 0.3 and predicted_clv > 200`
+    /// (p_alive, expected_purchases, predicted_clv; < <= > >= = !=).
+    #[serde(rename = "where")]
+    #[param(rename = "where")]
+    filter: Option<String>,
 }
 
 /// The latest finished run of `shop`, if any.
@@ -558,17 +563,30 @@ async fn customers(
     }
     let shop = caller.shop.id;
     let run = latest_run(&state, shop).await?.map_or(-1, |r| r.0);
-    let rows: Vec<ListedCustomer> = sqlx::query_as(
+    let conditions = match &page.filter {
+        Some(text) => crate::conditions::parse(text).map_err(|e| ApiError::invalid("where", e))?,
+        None => Vec::new(),
+    };
+    let mut sql = String::from(
         "SELECT c.customer_id, c.email, p.p_alive, p.expected_purchases, p.predicted_clv FROM customers c \
          LEFT JOIN predictions p ON p.shop_id = c.shop_id AND p.customer_id = c.customer_id AND p.run_id = $2 \
-         WHERE c.shop_id = $1 AND c.customer_id > $3 ORDER BY c.customer_id LIMIT $4",
-    )
-    .bind(shop)
-    .bind(run)
-    .bind(page.after.unwrap_or_default())
-    .bind(limit)
-    .fetch_all(&state.store.pool)
-    .await?;
+         WHERE c.shop_id = $1 AND c.customer_id > $3",
+    );
+    for (i, c) in conditions.iter().enumerate() {
+        sql.push_str(" AND ");
+        sql.push_str(&c.sql(5 + i));
+    }
+    sql.push_str(" ORDER BY c.customer_id LIMIT $4");
+    // Column names come from a fixed list and every value is bound.
+    let mut query = sqlx::query_as::<_, ListedCustomer>(sqlx::AssertSqlSafe(sql))
+        .bind(shop)
+        .bind(run)
+        .bind(page.after.unwrap_or_default())
+        .bind(limit);
+    for c in &conditions {
+        query = query.bind(c.value);
+    }
+    let rows = query.fetch_all(&state.store.pool).await?;
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.customer_id.clone()))
         .flatten();

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod conditions;
 pub mod error;
 pub mod events;
 pub mod imports;
