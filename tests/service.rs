@@ -1029,3 +1029,46 @@ fn the_demo_serves_the_cdnow_sample_scored() {
         6919
     );
 }
+
+/// Two `clv serve` processes on one database share scheduled rescores: every slot of every shop
+/// is claimed by one of them and run once.
+#[test]
+fn two_processes_run_each_scheduled_rescore_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for database in databases(dir.path(), "leases") {
+        let key = shop(&database, "shared");
+        // 0.00002 days: a slot every 1.7 s.
+        let every = [
+            "--database",
+            database.as_str(),
+            "--rescore-every",
+            "0.00002d",
+        ];
+        let (one, two) = (Server::start_with(&every), Server::start_with(&every));
+        let batch: Vec<Value> = (0..3)
+            .map(|i| order_event(&format!("m{i}"), "c", &format!("o{i}"), 5.0))
+            .collect();
+        assert_eq!(
+            one.call(
+                "POST",
+                "/api/v1/events",
+                &key,
+                Some(&json!({ "batch": batch }))
+            )
+            .0,
+            200
+        );
+        std::thread::sleep(std::time::Duration::from_secs(6));
+        drop((one, two));
+        let server = Server::start(&database);
+        let (_, store) = server.call("GET", "/api/v1/shop", &key, None);
+        let (runs, claims) = (
+            store["rescores"].as_i64().unwrap(),
+            store["scheduled_rescores"].as_i64().unwrap(),
+        );
+        assert!(claims >= 2, "{database}: {store}");
+        // Each claimed slot ran once (without claims both would run every slot: twice as many
+        // runs); the kill may catch each process between its claim and its run.
+        assert!(runs <= claims && runs >= claims - 2, "{database}: {store}");
+    }
+}

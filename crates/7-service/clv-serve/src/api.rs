@@ -264,6 +264,8 @@ struct StoreTotals {
     refunded_minor: i64,
     customers: i64,
     events: i64,
+    rescores: i64,
+    scheduled_rescores: i64,
 }
 
 /// The shop, what its store holds, and its last rescore.
@@ -289,7 +291,9 @@ async fn shop(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
          (SELECT COUNT(*) FROM refunds WHERE shop_id = $1) AS refunds, \
          (SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM refunds WHERE shop_id = $1) AS refunded_minor, \
          (SELECT COUNT(*) FROM customers WHERE shop_id = $1) AS customers, \
-         (SELECT COUNT(*) FROM events WHERE shop_id = $1) AS events",
+         (SELECT COUNT(*) FROM events WHERE shop_id = $1) AS events, \
+         (SELECT COUNT(*) FROM score_runs WHERE shop_id = $1) AS rescores, \
+         (SELECT COUNT(*) FROM job_claims WHERE shop_id = $1 AND job = 'rescore') AS scheduled_rescores",
     )
     .bind(s.id)
     .fetch_one(&state.store.pool)
@@ -306,6 +310,8 @@ async fn shop(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
         "refunded_minor": totals.refunded_minor,
         "customers": totals.customers,
         "events": totals.events,
+        "rescores": totals.rescores,
+        "scheduled_rescores": totals.scheduled_rescores,
         "last_rescore": run.map(|r| json!({
             "run_id": r.id, "as_of": r.as_of, "status": r.status, "detail": r.detail, "customers": r.customers,
         })),

@@ -308,25 +308,72 @@ async fn insert_predictions(
     Ok(())
 }
 
-/// Rescore every shop every `every`, until the task is dropped.
+/// How long a claimed scheduled rescore is its process's before another may take it over.
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Claim slot `slot` of `shop`'s scheduled rescore for `owner`: true when this process is to run
+/// it. The claim is a row under a unique key, so of several processes exactly one gets it.
+async fn claim(state: &AppState, shop: i64, slot: i64, owner: &str) -> Result<bool, sqlx::Error> {
+    let now = crate::store::now();
+    let claimed: Option<(String,)> = sqlx::query_as(
+        "INSERT INTO job_claims (shop_id, job, slot, owner, claimed_at) VALUES ($1, 'rescore', $2, $3, $4) \
+         ON CONFLICT (shop_id, job, slot) DO UPDATE SET owner = excluded.owner, claimed_at = excluded.claimed_at \
+         WHERE job_claims.finished_at IS NULL AND job_claims.claimed_at < $5 RETURNING owner",
+    )
+    .bind(shop)
+    .bind(slot)
+    .bind(owner)
+    .bind(now)
+    .bind(now - LEASE.as_secs() as i64)
+    .fetch_optional(&state.store.writer)
+    .await?;
+    Ok(claimed.is_some_and(|(o,)| o == owner))
+}
+
+/// Rescore every shop once per `every` (the slot is the time divided by `every`), until the task
+/// is dropped. Several processes on one database share the work: each slot of each shop is run
+/// by the one that claims it.
 pub async fn every(state: AppState, every: std::time::Duration) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.tick().await;
+    let owner = format!("{}-{}", std::process::id(), crate::store::now());
+    let period = every.as_secs_f64().max(1e-3);
+    let check = (every / 4).clamp(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(60),
+    );
+    let mut ticks = tokio::time::interval(check);
     loop {
         ticks.tick().await;
+        let slot = (crate::store::now_f64() / period).floor() as i64;
         let Ok(shops) = crate::shops::all(&state.store).await else {
             continue;
         };
         for id in shops {
-            let shop = match state.shop(id).await {
-                Ok(s) => s,
+            match claim(&state, id, slot, &owner).await {
+                Ok(true) => {}
+                Ok(false) => continue,
                 Err(e) => {
-                    tracing::warn!(shop = id, error = e.message, "scheduled rescore");
+                    tracing::warn!(shop = id, error = %e, "claiming a scheduled rescore");
                     continue;
                 }
+            }
+            let outcome = match state.shop(id).await {
+                Ok(shop) => rescore(&state, &shop, None).await.map(|_| ()),
+                Err(e) => Err(e),
             };
-            if let Err(e) = rescore(&state, &shop, None).await {
+            if let Err(e) = outcome {
                 tracing::warn!(shop = id, error = e.message, "scheduled rescore");
+            }
+            let finished = sqlx::query(
+                "UPDATE job_claims SET finished_at = $4 WHERE shop_id = $1 AND job = 'rescore' AND slot = $2 AND owner = $3",
+            )
+            .bind(id)
+            .bind(slot)
+            .bind(&owner)
+            .bind(crate::store::now())
+            .execute(&state.store.writer)
+            .await;
+            if let Err(e) = finished {
+                tracing::warn!(shop = id, error = %e, "finishing a scheduled rescore");
             }
         }
     }

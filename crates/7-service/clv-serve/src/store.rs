@@ -114,7 +114,7 @@ impl Store {
 }
 
 /// Every table of the store.
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 13] = [
     "shops",
     "api_keys",
     "customers",
@@ -125,6 +125,8 @@ const TABLES: [&str; 11] = [
     "idempotency_keys",
     "score_runs",
     "predictions",
+    "job_claims",
+    "integrations",
     "_sqlx_migrations",
 ];
 
@@ -133,4 +135,11 @@ pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Seconds since 1970, UTC, with the fraction.
+pub fn now_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
