@@ -1072,3 +1072,78 @@ fn two_processes_run_each_scheduled_rescore_once() {
         assert!(runs <= claims && runs >= claims - 2, "{database}: {store}");
     }
 }
+
+/// While a shop's rescore runs, another is refused with 409 (one running rescore a shop), and a
+/// repeat of the running request's Idempotency-Key gets 409 too; afterwards the key replays the
+/// first answer.
+#[test]
+fn one_rescore_of_a_shop_at_a_time_and_a_running_key_is_a_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("orders.csv");
+    let simulated = Command::new(env!("CARGO_BIN_EXE_clv"))
+        .args([
+            "simulate",
+            "--customers",
+            "20000",
+            "--seed",
+            "5",
+            "-o",
+            log.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(simulated.status.success());
+    let orders = std::fs::read_to_string(&log).unwrap();
+    for database in databases(dir.path(), "running") {
+        let server = Server::start(&database);
+        let key = shop(&database, "busy");
+        let auth = format!("Bearer {key}");
+        let (status, report) = server.raw(
+            "POST",
+            "/api/v1/imports",
+            &[("Authorization", &auth)],
+            orders.clone(),
+        );
+        assert_eq!(status, 200, "{report}");
+        let body = json!({ "as_of": "2024-12-29" });
+        let rescore = |idempotency: Option<&str>| {
+            let mut headers = vec![("Authorization", auth.as_str())];
+            headers.extend(idempotency.map(|k| ("Idempotency-Key", k)));
+            server.call_with("POST", "/api/v1/rescore", &headers, Some(&body))
+        };
+        std::thread::scope(|scope| {
+            let first = scope.spawn(|| rescore(Some("r1")));
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let (status, answer) = rescore(Some("r1"));
+            assert_eq!(
+                (status, answer["error"]["code"].as_str()),
+                (409, Some("in_flight")),
+                "{answer}"
+            );
+            let (status, answer) = rescore(None);
+            assert_eq!(
+                (status, answer["error"]["code"].as_str()),
+                (409, Some("rescore_running")),
+                "{answer}"
+            );
+            let first = first.join().unwrap();
+            assert_eq!(
+                (first.0, first.1["status"].as_str()),
+                (200, Some("done")),
+                "{}",
+                first.1
+            );
+            assert_eq!(
+                rescore(Some("r1")),
+                first,
+                "the key replays the first answer"
+            );
+        });
+        let (status, again) = rescore(None);
+        assert_eq!(
+            (status, again["status"].as_str()),
+            (200, Some("done")),
+            "{again}"
+        );
+    }
+}

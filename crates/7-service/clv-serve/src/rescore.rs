@@ -203,20 +203,61 @@ pub async fn rescore(
     shop: &Shop,
     as_of: Option<chrono::NaiveDate>,
 ) -> Result<Run, ApiError> {
-    let (pool, writer) = (&state.store.pool, &state.store.writer);
+    let writer = &state.store.writer;
     let as_of = as_of.unwrap_or_else(|| {
         chrono::Utc::now()
             .with_timezone(&shop.timezone)
             .date_naive()
     });
-    let (run_id,): (i64,) = sqlx::query_as(
+    let now = crate::store::now();
+    // A run left `running` past the lease belongs to a process that died: it failed.
+    sqlx::query("UPDATE score_runs SET status = 'failed', detail = 'abandoned (its process stopped)' WHERE shop_id = $1 AND status = 'running' AND started_at < $2")
+        .bind(shop.id)
+        .bind(now - LEASE.as_secs() as i64)
+        .execute(writer)
+        .await?;
+    // The partial unique index admits one running rescore per shop.
+    let inserted = sqlx::query_as::<_, (i64,)>(
         "INSERT INTO score_runs (shop_id, as_of, started_at, status) VALUES ($1, $2, $3, 'running') RETURNING id",
     )
     .bind(shop.id)
     .bind(as_of.to_string())
-    .bind(crate::store::now())
+    .bind(now)
     .fetch_one(writer)
-    .await?;
+    .await;
+    let run_id = match inserted {
+        Ok((id,)) => id,
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "rescore_running",
+                "a rescore of this shop is running: its result will be in GET /api/v1/shop",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let outcome = run(state, shop, as_of, run_id).await;
+    if outcome.is_err() {
+        let failed = sqlx::query("UPDATE score_runs SET status = 'failed', finished_at = $2 WHERE id = $1 AND status = 'running'")
+            .bind(run_id)
+            .bind(crate::store::now())
+            .execute(writer)
+            .await;
+        if let Err(e) = failed {
+            tracing::warn!(run_id, error = %e, "marking a rescore failed");
+        }
+    }
+    outcome
+}
+
+/// The body of run `run_id`: read, score, write, mark done.
+async fn run(
+    state: &AppState,
+    shop: &Shop,
+    as_of: chrono::NaiveDate,
+    run_id: i64,
+) -> Result<Run, ApiError> {
+    let (pool, writer) = (&state.store.pool, &state.store.writer);
     let started = std::time::Instant::now();
     let lines = lines(pool, shop.id).await?;
     tracing::info!(shop = shop.id, lines = lines.len(), elapsed = ?started.elapsed(), "rescore: read");
