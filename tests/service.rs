@@ -245,13 +245,21 @@ fn send(server: &Server, key: &str, events: &[Value]) -> (u64, u64) {
 
 /// `clv score` on the CDNOW file: customer id → row.
 fn cli_scores(dir: &std::path::Path) -> Vec<(String, serde_json::Map<String, Value>)> {
-    let out = dir.join("scores.json");
+    cli_scores_as_of(dir, "1998-06-30")
+}
+
+/// `clv score` on the CDNOW file observed to `as_of`: customer id → row.
+fn cli_scores_as_of(
+    dir: &std::path::Path,
+    as_of: &str,
+) -> Vec<(String, serde_json::Map<String, Value>)> {
+    let out = dir.join(format!("scores-{as_of}.json"));
     let cdnow = data("CDNOW_sample.txt");
     let mut args = vec!["score", cdnow.to_str().unwrap()];
     args.extend(CDNOW_COLUMNS);
     args.extend([
         "--observation-end",
-        "1998-06-30",
+        as_of,
         "--threads",
         "1",
         "-o",
@@ -1146,4 +1154,61 @@ fn one_rescore_of_a_shop_at_a_time_and_a_running_key_is_a_conflict() {
             "{again}"
         );
     }
+}
+
+/// Customers whose P(alive) fell below 0.3 between two rescores are those `clv score` puts at or
+/// above 0.3 as of the first day and below it as of the second, by hand.
+#[test]
+fn changes_between_rescores_are_the_cli_scores_compared_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let p_alive = |as_of| -> std::collections::HashMap<String, f64> {
+        let rows = cli_scores_as_of(dir.path(), as_of);
+        rows.into_iter()
+            .map(|(id, r)| (id, r["p_alive"].as_f64().unwrap()))
+            .collect()
+    };
+    let (before, after) = (p_alive("1997-12-31"), p_alive("1998-06-30"));
+    let mut by_hand: Vec<String> = after
+        .iter()
+        .filter(|(id, p)| **p < 0.3 && before[*id] >= 0.3)
+        .map(|(id, _)| id.clone())
+        .collect();
+    by_hand.sort();
+    assert!(by_hand.len() > 10, "{}", by_hand.len());
+    let database = &databases(dir.path(), "changes")[0];
+    let server = Server::start(database);
+    let key = shop(database, "cdnow");
+    import(&server, &key);
+    let (_, none_yet) = server.call("GET", "/api/v1/changes", &key, None);
+    assert!(
+        none_yet["why_empty"]
+            .as_str()
+            .unwrap()
+            .contains("two finished rescores"),
+        "{none_yet}"
+    );
+    for as_of in ["1997-12-31", "1998-06-30"] {
+        let (status, run) = server.call(
+            "POST",
+            "/api/v1/rescore",
+            &key,
+            Some(&json!({ "as_of": as_of })),
+        );
+        assert_eq!(
+            (status, run["status"].as_str()),
+            (200, Some("done")),
+            "{run}"
+        );
+    }
+    let (status, changes) = server.call("GET", "/api/v1/changes?p_alive_below=0.3", &key, None);
+    assert_eq!(status, 200, "{changes}");
+    assert_eq!(
+        (changes["from_as_of"].as_str(), changes["to_as_of"].as_str()),
+        (Some("1997-12-31"), Some("1998-06-30"))
+    );
+    let mut listed: Vec<String> = (changes["customers"].as_array().unwrap().iter())
+        .map(|c| c["customer_id"].as_str().unwrap().to_string())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, by_hand);
 }

@@ -86,6 +86,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(rescore))
         .routes(routes!(customers))
         .routes(routes!(customer))
+        .routes(routes!(changes))
         .routes(routes!(set_shopify_secret))
         .split_for_parts()
 }
@@ -762,4 +763,71 @@ async fn shopify_webhook(
         Json(serde_json::to_value(applied).unwrap_or_default()),
     )
         .into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ChangesQuery {
+    /// The P(alive) threshold (default 0.3): customers at or above it in the run before, below
+    /// it now.
+    p_alive_below: Option<f64>,
+}
+
+#[derive(sqlx::FromRow, serde::Serialize)]
+struct Change {
+    customer_id: String,
+    p_alive_before: f64,
+    p_alive: f64,
+    predicted_clv: Option<f64>,
+}
+
+/// Customers whose P(alive) fell below a threshold between the last two finished rescores, the
+/// most valuable first (at most 1,000): who to win back now.
+#[utoipa::path(get, path = "/api/v1/changes", params(ChangesQuery), responses(
+    (status = 200, description = "The runs compared and the customers who crossed", body = Object),
+    (status = 422, description = "A bad threshold", body = ApiError),
+))]
+async fn changes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ChangesQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let threshold = query.p_alive_below.unwrap_or(0.3);
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(ApiError::invalid(
+            "p_alive_below",
+            "is a probability, 0 to 1",
+        ));
+    }
+    let shop = caller.shop.id;
+    let runs: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, as_of FROM score_runs WHERE shop_id = $1 AND status = 'done' ORDER BY id DESC LIMIT 2",
+    )
+    .bind(shop)
+    .fetch_all(&state.store.pool)
+    .await?;
+    let [(now, now_as_of), (before, before_as_of)] = &runs[..] else {
+        return Ok(Json(json!({
+            "customers": [],
+            "why_empty": "changes need two finished rescores: POST /api/v1/rescore again later",
+        })));
+    };
+    let crossed: Vec<Change> = sqlx::query_as(
+        "SELECT cur.customer_id, prev.p_alive AS p_alive_before, cur.p_alive, cur.predicted_clv \
+         FROM predictions cur JOIN predictions prev ON prev.shop_id = cur.shop_id \
+           AND prev.customer_id = cur.customer_id AND prev.run_id = $3 \
+         WHERE cur.shop_id = $1 AND cur.run_id = $2 AND cur.p_alive < $4 AND prev.p_alive >= $4 \
+         ORDER BY cur.predicted_clv DESC, cur.customer_id LIMIT 1000",
+    )
+    .bind(shop)
+    .bind(now)
+    .bind(before)
+    .bind(threshold)
+    .fetch_all(&state.store.pool)
+    .await?;
+    Ok(Json(json!({
+        "from_as_of": before_as_of,
+        "to_as_of": now_as_of,
+        "customers": crossed,
+    })))
 }
