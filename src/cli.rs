@@ -553,23 +553,39 @@ fn currency_code(code: &str) -> Result<String, String> {
 /// The service's database: a SQLite file (created on first use) or `postgres://…`.
 #[derive(Args, Debug)]
 pub struct DatabaseArgs {
-    #[arg(long, env = "CLV_DATABASE", default_value = "clv-data/clv.db", value_name = "URL|FILE")]
-    pub database: String,
+    /// Default: clv-data/clv.db (or the config file's `database`).
+    #[arg(long, env = "CLV_DATABASE", value_name = "URL|FILE")]
+    pub database: Option<String>,
+}
+
+/// Where the store is when nothing says.
+pub const DEFAULT_DATABASE: &str = "clv-data/clv.db";
+
+impl DatabaseArgs {
+    /// The database asked for, else the default.
+    pub fn url(&self) -> &str {
+        self.database.as_deref().unwrap_or(DEFAULT_DATABASE)
+    }
 }
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// Address to listen on (port 0: any free port, printed at start).
-    #[arg(long, env = "CLV_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: std::net::SocketAddr,
+    /// A TOML file with any of `database`, `listen`, `rescore_every`, `rate_limit`; flags and
+    /// environment variables take precedence over it.
+    #[arg(long, env = "CLV_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (port 0: any free port, printed at start). Default 127.0.0.1:8080.
+    #[arg(long, env = "CLV_LISTEN")]
+    pub listen: Option<std::net::SocketAddr>,
     /// Refit and rescore every shop this often (e.g. 24h); default only on POST /api/v1/rescore.
     #[arg(long, env = "CLV_RESCORE_EVERY", value_name = "DURATION")]
     pub rescore_every: Option<String>,
     /// Requests a second each API key may make (bursts of a second's worth); a batch is one.
-    #[arg(long, env = "CLV_RATE_LIMIT", default_value_t = 1000.0, value_name = "N")]
-    pub rate_limit: f64,
+    /// Default 1000.
+    #[arg(long, env = "CLV_RATE_LIMIT", value_name = "N")]
+    pub rate_limit: Option<f64>,
     /// Start on a fresh demo store in the temp folder: the CDNOW sample imported and scored into
     /// shop `demo`; prints the URL and an admin key.
     #[arg(long, conflicts_with = "database")]

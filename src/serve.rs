@@ -8,25 +8,45 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")
 }
 
+/// `clv serve --config FILE`: settings that flags and environment variables did not give.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    database: Option<String>,
+    listen: Option<std::net::SocketAddr>,
+    rescore_every: Option<String>,
+    rate_limit: Option<f64>,
+}
+
+fn config_file(path: Option<&std::path::Path>) -> Result<ConfigFile> {
+    let Some(path) = path else { return Ok(ConfigFile::default()) };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{}: the service's config file", path.display()))
+}
+
 pub fn serve(args: &ServeArgs, threads: usize) -> Result<()> {
-    let rescore_every = match &args.rescore_every {
+    let file = config_file(args.config.as_deref())?;
+    let rescore_every = match args.rescore_every.as_ref().or(file.rescore_every.as_ref()) {
         Some(text) => Some(clv_score::config::days(clv_data::time::parse_days(text)?)),
         None => None,
     };
+    let rate_limit = args.rate_limit.or(file.rate_limit).unwrap_or(1000.0);
     anyhow::ensure!(
-        args.rate_limit.is_finite() && args.rate_limit > 0.0,
-        "--rate-limit {} is not a positive number of requests a second",
-        args.rate_limit
+        rate_limit.is_finite() && rate_limit > 0.0,
+        "rate limit {rate_limit} is not a positive number of requests a second"
     );
-    let config = clv_serve::ServeConfig {
-        listen: args.listen,
-        threads,
-        rescore_every,
-        requests_per_second: args.rate_limit,
-    };
+    let listen = args.listen.or(file.listen).unwrap_or(([127, 0, 0, 1], 8080).into());
+    let config =
+        clv_serve::ServeConfig { listen, threads, rescore_every, requests_per_second: rate_limit };
     let database = match args.demo {
         true => demo_database()?,
-        false => args.database.database.clone(),
+        false => args
+            .database
+            .database
+            .clone()
+            .or(file.database)
+            .unwrap_or(crate::cli::DEFAULT_DATABASE.into()),
     };
     runtime()?.block_on(async {
         let store = clv_serve::Store::open(&database).await?;
@@ -104,10 +124,10 @@ pub fn shop(command: &ShopCommand) -> Result<()> {
         ShopCommand::Create { name, timezone, currency, database } => {
             (name, timezone, currency, database)
         }
-        ShopCommand::Key { name, role, database } => return key(name, role, &database.database),
+        ShopCommand::Key { name, role, database } => return key(name, role, database.url()),
     };
     runtime()?.block_on(async {
-        let store = clv_serve::Store::open(&database.database).await?;
+        let store = clv_serve::Store::open(database.url()).await?;
         let new = clv_serve::NewShop { name, timezone, currency };
         let (shop, key) = clv_serve::create_shop(&store, &new).await?;
         eprintln!(
@@ -131,7 +151,7 @@ pub fn import(args: &ImportArgs, threads: usize) -> Result<()> {
         strict: input.strict,
     };
     runtime()?.block_on(async {
-        let store = clv_serve::Store::open(&args.database.database).await?;
+        let store = clv_serve::Store::open(args.database.url()).await?;
         let shop = clv_serve::shops::by_name(&store, &args.shop).await?;
         let name = path.display().to_string();
         let report = clv_serve::imports::import(&store.writer, &shop, name, bytes, options)
@@ -150,7 +170,7 @@ pub fn import(args: &ImportArgs, threads: usize) -> Result<()> {
 
 pub fn store(command: &StoreCommand) -> Result<()> {
     let StoreCommand::Check { database } = command;
-    let database = &database.database;
+    let database = database.url();
     runtime()?.block_on(async {
         let store = clv_serve::Store::open(database).await?;
         let problems = store.check().await?;

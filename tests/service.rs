@@ -1212,3 +1212,39 @@ fn changes_between_rescores_are_the_cli_scores_compared_by_hand() {
     listed.sort();
     assert_eq!(listed, by_hand);
 }
+
+/// `--config FILE` sets what flags and environment variables do not; an unknown setting is an
+/// error that names it.
+#[test]
+fn a_config_file_sets_what_flags_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("from-config.db");
+    let config = dir.path().join("clv.toml");
+    let text = format!(
+        "database = {:?}\nrate_limit = 2.0\nlisten = \"127.0.0.1:1\"\n",
+        database.display().to_string()
+    );
+    std::fs::write(&config, text).unwrap();
+    let key = shop(database.to_str().unwrap(), "configured");
+    // --listen (given by the harness) wins over the file's.
+    let server = Server::start_with(&["--config", config.to_str().unwrap()]);
+    let statuses: Vec<u16> = (0..12)
+        .map(|_| server.call("GET", "/api/v1/shop", &key, None).0)
+        .collect();
+    assert_eq!(&statuses[..10], &[200; 10]);
+    assert!(
+        statuses[10..].contains(&429),
+        "the file's rate limit: {statuses:?}"
+    );
+    drop(server);
+    std::fs::write(&config, "databse = \"x.db\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_clv"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("databse") && stderr.contains("clv.toml"),
+        "{stderr}"
+    );
+}
