@@ -6,6 +6,7 @@ use crate::output::{resolve_format, write_chunked, write_table, write_to};
 use anyhow::{Context, Result};
 use clv_data::time::{format_date, parse_days, DAY};
 use clv_data::{thousands, DateParser, Period, TimeUnit};
+use clv_parquet::TableFormat;
 use clv_sim::{CatalogueOptions, GammaGamma, PurchaseProcess, SimulationOptions};
 use clv_summary::{
     metrics_table, shop_metrics, summary_chunked, MetricsOptions, ShopMetrics, SummaryOptions,
@@ -22,7 +23,7 @@ pub fn summary(args: &SummaryArgs, threads: usize) -> Result<()> {
     let options = SummaryOptions { time_unit, include_first: args.include_first, threads };
     let table = summary_chunked(&histories, options);
     let to_terminal =
-        resolve_format(&args.output) == OutputFormat::Table && args.output.output.is_none();
+        resolve_format(&args.output) == TableFormat::Text && args.output.output.is_none();
     write_chunked(&table, &args.output, threads)?;
     let line = clv_report::text::summary_line(&histories, time_unit);
     if to_terminal {
@@ -42,8 +43,8 @@ pub fn metrics(args: &MetricsArgs, threads: usize) -> Result<()> {
     let m = metrics_of(&histories, args.window, args.cac);
     let out = &args.output;
     let text = match resolve_format(out) {
-        OutputFormat::Json => serde_json::to_string_pretty(&m)? + "\n",
-        OutputFormat::Table => clv_report::text::metrics(&m),
+        TableFormat::Json => serde_json::to_string_pretty(&m)? + "\n",
+        TableFormat::Text => clv_report::text::metrics(&m),
         _ => {
             write_table(&metrics_table(&m), out, threads)?;
             return Ok(());

@@ -2,8 +2,7 @@
 //! valuation crate does the work, results printed or written.
 
 use crate::cli::{
-    Discounting, FitArgs, Intervals, ModelArgs, OutputFormat, RetentionArgs, ScoreArgs,
-    ValidateArgs,
+    Discounting, FitArgs, Intervals, ModelArgs, RetentionArgs, ScoreArgs, ValidateArgs,
 };
 use crate::input::load;
 use crate::output::write_text;
@@ -11,6 +10,7 @@ use anyhow::{Context, Result};
 use clv_data::numeric::{is_summary_header, read_numeric_columns, read_subscriptions};
 use clv_data::{DateParser, Period, RejectLog};
 use clv_models::{DataInfo, LoadedModel, ModelKind, SavedModel, SbgParams};
+use clv_parquet::TableFormat;
 use clv_report::text;
 use clv_score::discrete::{self, Tenures};
 use clv_score::{FitOutcome, FitTarget, ValuationConfig};
@@ -205,11 +205,9 @@ pub fn validate(args: &ValidateArgs, threads: usize) -> Result<()> {
         clv_score::validate::validation(&histories, args.time_unit, &args.models, options)?;
     v.not_compared.iter().for_each(|(m, e)| eprintln!("{m}: not compared: {e}"));
     match crate::output::resolve_format(&args.output) {
-        OutputFormat::Json => {
-            write_text(&args.output, &(serde_json::to_string_pretty(&v)? + "\n"))?
-        }
-        OutputFormat::Table => write_text(&args.output, &text::validation(&v))?,
-        OutputFormat::Csv | OutputFormat::Parquet => {
+        TableFormat::Json => write_text(&args.output, &(serde_json::to_string_pretty(&v)? + "\n"))?,
+        TableFormat::Text => write_text(&args.output, &text::validation(&v))?,
+        TableFormat::Csv | TableFormat::Parquet => {
             crate::output::write_table(&v.table(), &args.output, threads)?;
         }
     }

@@ -10,14 +10,15 @@ use std::io::{self, BufWriter};
 const TERMINAL_ROWS: usize = 20;
 
 /// The explicit `--format`, else what the `-o` extension says, else a terminal table.
-pub fn resolve_format(out: &OutputArgs) -> OutputFormat {
-    let by_extension = |path: &std::path::PathBuf| match TableFormat::of(path) {
-        TableFormat::Text => OutputFormat::Table,
-        TableFormat::Csv => OutputFormat::Csv,
-        TableFormat::Json => OutputFormat::Json,
-        TableFormat::Parquet => OutputFormat::Parquet,
-    };
-    out.format.or(out.output.as_ref().map(by_extension)).unwrap_or(OutputFormat::Table)
+pub fn resolve_format(out: &OutputArgs) -> TableFormat {
+    let explicit = out.format.map(|f| match f {
+        OutputFormat::Table => TableFormat::Text,
+        OutputFormat::Csv => TableFormat::Csv,
+        OutputFormat::Json => TableFormat::Json,
+        OutputFormat::Parquet => TableFormat::Parquet,
+    });
+    let by_extension = || out.output.as_deref().map(TableFormat::of);
+    explicit.or_else(by_extension).unwrap_or(TableFormat::Text)
 }
 
 /// Write `table` (CSV formatted on `threads` threads); `--format table` prints the first rows.
@@ -50,12 +51,7 @@ pub fn write_to(table: &Table<'_>, path: &std::path::Path, threads: usize) -> Re
 
 fn write_timed(rows: Rows<'_, '_>, out: &OutputArgs, threads: usize) -> Result<bool> {
     let started = std::time::Instant::now();
-    let format = match resolve_format(out) {
-        OutputFormat::Table => TableFormat::Text,
-        OutputFormat::Csv => TableFormat::Csv,
-        OutputFormat::Json => TableFormat::Json,
-        OutputFormat::Parquet => TableFormat::Parquet,
-    };
+    let format = resolve_format(out);
     match &out.output {
         Some(path) => {
             let file = std::fs::File::create(path)

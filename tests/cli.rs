@@ -3,16 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 mod common;
-use common::{data, CDNOW_COLUMNS};
+use common::{clv, data, CDNOW_COLUMNS};
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn clv(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_clv"))
-        .args(args)
-        .output()
-        .expect("clv runs")
-}
 
 fn ok(args: &[&str]) -> Output {
     let out = clv(args);

@@ -6,16 +6,8 @@ use clv_data::{OrderLine, Period, SerialFeed};
 use clv_score::{ValuationConfig, ValuationError};
 use clv_summary::{Histories, Ledger, LedgerOptions};
 mod common;
-use common::{data, CDNOW_COLUMNS};
+use common::{clv, data, CDNOW_COLUMNS};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn clv(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_clv"))
-        .args(args)
-        .output()
-        .expect("clv runs")
-}
 
 /// CDNOW's order lines as a shop's database would hand them over: parsed here by hand from the
 /// whitespace-separated sample (customer id, yyyymmdd, dollars), not by clv's readers.

@@ -21,10 +21,7 @@ fn cdnow() -> PathBuf {
 
 /// `clv ARGS`: (success, stdout, stderr).
 fn clv(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_clv"))
-        .args(args)
-        .output()
-        .expect("clv runs");
+    let out = common::clv(args);
     let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
     (out.status.success(), text(&out.stdout), text(&out.stderr))
 }

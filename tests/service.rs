@@ -159,20 +159,17 @@ fn databases(dir: &std::path::Path, name: &str) -> Vec<String> {
 
 /// A shop on `database` and its admin key.
 fn shop(database: &str, name: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_clv"))
-        .args([
-            "shop",
-            "create",
-            name,
-            "--timezone",
-            "UTC",
-            "--currency",
-            "USD",
-            "--database",
-            database,
-        ])
-        .output()
-        .unwrap();
+    let out = common::clv(&[
+        "shop",
+        "create",
+        name,
+        "--timezone",
+        "UTC",
+        "--currency",
+        "USD",
+        "--database",
+        database,
+    ]);
     assert!(
         out.status.success(),
         "{}",
@@ -265,11 +262,7 @@ fn cli_scores_as_of(
         "-o",
         out.to_str().unwrap(),
     ]);
-    let status = Command::new(env!("CARGO_BIN_EXE_clv"))
-        .args(&args)
-        .output()
-        .unwrap()
-        .status;
+    let status = common::clv(&args).status;
     assert!(status.success());
     let rows: Vec<serde_json::Map<String, Value>> =
         serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap();
@@ -785,10 +778,7 @@ fn killed_mid_ingest_ten_times_nothing_is_lost_or_doubled() {
             "{database}"
         );
         drop(server);
-        let check = Command::new(env!("CARGO_BIN_EXE_clv"))
-            .args(["store", "check", "--database", &database])
-            .output()
-            .unwrap();
+        let check = common::clv(&["store", "check", "--database", &database]);
         assert!(
             check.status.success(),
             "{}",
@@ -1088,18 +1078,15 @@ fn two_processes_run_each_scheduled_rescore_once() {
 fn one_rescore_of_a_shop_at_a_time_and_a_running_key_is_a_conflict() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("orders.csv");
-    let simulated = Command::new(env!("CARGO_BIN_EXE_clv"))
-        .args([
-            "simulate",
-            "--customers",
-            "20000",
-            "--seed",
-            "5",
-            "-o",
-            log.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let simulated = common::clv(&[
+        "simulate",
+        "--customers",
+        "20000",
+        "--seed",
+        "5",
+        "-o",
+        log.to_str().unwrap(),
+    ]);
     assert!(simulated.status.success());
     let orders = std::fs::read_to_string(&log).unwrap();
     for database in databases(dir.path(), "running") {
@@ -1238,10 +1225,7 @@ fn a_config_file_sets_what_flags_do_not() {
     );
     drop(server);
     std::fs::write(&config, "databse = \"x.db\"\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_clv"))
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = common::clv(&["serve", "--config", config.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && stderr.contains("databse") && stderr.contains("clv.toml"),

@@ -1,7 +1,16 @@
-//! What the binary's test files share: where the committed data is and how the CDNOW sample is
-//! read.
+//! What the binary's test files share: running `clv`, where the committed data is and how the
+//! CDNOW sample is read.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `clv ARGS`, run to the end.
+pub fn clv(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_clv"))
+        .args(args)
+        .output()
+        .expect("clv runs")
+}
 
 /// A file under `tests/data`.
 pub fn data(name: &str) -> PathBuf {

@@ -144,27 +144,56 @@ impl<'a> Table<'a> {
 
     /// A JSON array of row objects.
     pub fn write_json(&self, mut out: impl Write) -> io::Result<()> {
-        let keys: Vec<String> = self
-            .columns
-            .iter()
-            .map(|c| serde_json::to_string(&c.name).expect("string serialises"))
-            .collect();
+        let keys = self.json_keys();
         let mut scratch = Cell::default();
         out.write_all(b"[")?;
         for row in 0..self.rows() {
-            out.write_all(if row == 0 { b"\n{" } else { b",\n{" })?;
-            for (i, c) in self.columns.iter().enumerate() {
-                if i > 0 {
-                    out.write_all(b",")?;
-                }
-                out.write_all(keys[i].as_bytes())?;
-                out.write_all(b":")?;
-                out.write_all(scratch.render(&c.values, row, true))?;
-            }
-            out.write_all(b"}")?;
+            out.write_all(if row == 0 { b"\n" } else { b",\n" })?;
+            self.write_json_row(row, &keys, &mut scratch, &mut out)?;
         }
         out.write_all(b"\n]\n")?;
         out.flush()
+    }
+
+    /// Each row as its own JSON object, in the text [`Table::write_json`] writes.
+    pub fn json_rows(&self) -> Vec<String> {
+        let keys = self.json_keys();
+        let mut scratch = Cell::default();
+        let mut text = Vec::new();
+        (0..self.rows())
+            .map(|row| {
+                text.clear();
+                self.write_json_row(row, &keys, &mut scratch, &mut text)
+                    .expect("writing to memory");
+                String::from_utf8_lossy(&text).into_owned()
+            })
+            .collect()
+    }
+
+    fn json_keys(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .map(|c| serde_json::to_string(&c.name).expect("string serialises"))
+            .collect()
+    }
+
+    fn write_json_row(
+        &self,
+        row: usize,
+        keys: &[String],
+        scratch: &mut Cell,
+        out: &mut impl Write,
+    ) -> io::Result<()> {
+        out.write_all(b"{")?;
+        for (i, c) in self.columns.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            out.write_all(keys[i].as_bytes())?;
+            out.write_all(b":")?;
+            out.write_all(scratch.render(&c.values, row, true))?;
+        }
+        out.write_all(b"}")
     }
 
     /// An aligned plain-text table of the first `max_rows` rows, for the terminal.

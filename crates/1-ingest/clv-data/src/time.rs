@@ -384,6 +384,22 @@ impl DateParser {
             None => utc,
         }
     }
+
+    /// UTC seconds of shop-local seconds: the inverse of [`DateParser::utc_to_local`]. A local
+    /// time that a DST change skips reads as the hour after; a repeated hour as its first
+    /// occurrence.
+    pub fn local_to_utc(&self, local: i64) -> i64 {
+        if self.zone == Tz::UTC {
+            return local;
+        }
+        let Some(naive) = DateTime::from_timestamp(local, 0).map(|d| d.naive_utc()) else {
+            return local;
+        };
+        let at = |naive| self.zone.from_local_datetime(&naive).earliest();
+        at(naive)
+            .or_else(|| at(naive + chrono::Duration::hours(1)))
+            .map_or(local, |t| t.timestamp())
+    }
 }
 
 fn is_date_only(text: &str) -> bool {
@@ -543,6 +559,33 @@ mod tests {
 
     fn ymd(y: i32, m: u32, d: u32) -> i64 {
         date_to_local(NaiveDate::from_ymd_opt(y, m, d).unwrap())
+    }
+
+    #[test]
+    fn local_to_utc_inverts_utc_to_local() {
+        let berlin = DateParser::new(None, "Europe/Berlin").unwrap();
+        let hour = 3600;
+        // (local, UTC): winter +1 h, summer +2 h; 02:30 on 2024-03-31 does not exist (read as
+        // 03:30, +2 h); 02:30 on 2024-10-27 happens twice (the first, +2 h).
+        let cases = [
+            (ymd(2024, 1, 15) + 12 * hour, ymd(2024, 1, 15) + 11 * hour),
+            (ymd(2024, 7, 1), ymd(2024, 6, 30) + 22 * hour),
+            (
+                ymd(2024, 3, 31) + 2 * hour + 1800,
+                ymd(2024, 3, 31) + hour + 1800,
+            ),
+            (
+                ymd(2024, 10, 27) + 2 * hour + 1800,
+                ymd(2024, 10, 27) + 1800,
+            ),
+        ];
+        for (local, utc) in cases {
+            assert_eq!(berlin.local_to_utc(local), utc, "{}", format_date(local));
+        }
+        for (local, _) in &cases[..2] {
+            assert_eq!(berlin.utc_to_local(berlin.local_to_utc(*local)), *local);
+        }
+        assert_eq!(DateParser::utc().local_to_utc(12_345), 12_345);
     }
 
     #[test]

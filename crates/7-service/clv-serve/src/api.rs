@@ -147,11 +147,13 @@ fn typed_body<T: serde::de::DeserializeOwned>(
         .map_err(|_| ApiError::invalid(field, format!("send {shape}")))
 }
 
-/// Run `handle` once per Idempotency-Key: a repeat with the same key and body gets the stored
-/// response; a repeat while the first runs gets 409; the same key with another body, 422.
-async fn idempotent<F, Fut>(
+/// What every mutating endpoint does around its work: refuse a key without `role`, then run
+/// `handle` once per Idempotency-Key (a repeat with the same key and body gets the stored
+/// response; a repeat while the first runs gets 409; the same key with another body, 422).
+async fn mutation<F, Fut>(
     state: &AppState,
     caller: &Caller,
+    role: Role,
     headers: &HeaderMap,
     body: &Bytes,
     handle: F,
@@ -160,6 +162,7 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<(StatusCode, Value), ApiError>> + Send,
 {
+    caller.require(role)?;
     let Some(key) = headers.get("idempotency-key") else {
         let (status, value) = handle().await?;
         return Ok((status, Json(value)).into_response());
@@ -282,20 +285,21 @@ async fn shop(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
     .bind(s.id)
     .fetch_optional(&state.store.pool)
     .await?;
-    let totals: StoreTotals = sqlx::query_as(
+    let totals: StoreTotals = sqlx::query_as(concat!(
         "SELECT \
-         (SELECT COUNT(*) FROM orders o WHERE o.shop_id = $1 AND NOT EXISTS \
-           (SELECT 1 FROM cancellations c WHERE c.shop_id = o.shop_id AND c.order_id = o.order_id)) AS orders, \
-         (SELECT CAST(COALESCE(SUM(total_minor), 0) AS BIGINT) FROM orders o WHERE o.shop_id = $1 AND NOT EXISTS \
-           (SELECT 1 FROM cancellations c WHERE c.shop_id = o.shop_id AND c.order_id = o.order_id)) AS order_total_minor, \
+         live.orders, live.order_total_minor, back.refunds, back.refunded_minor, \
          (SELECT COUNT(*) FROM cancellations WHERE shop_id = $1) AS cancelled, \
-         (SELECT COUNT(*) FROM refunds WHERE shop_id = $1) AS refunds, \
-         (SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM refunds WHERE shop_id = $1) AS refunded_minor, \
          (SELECT COUNT(*) FROM customers WHERE shop_id = $1) AS customers, \
          (SELECT COUNT(*) FROM events WHERE shop_id = $1) AS events, \
          (SELECT COUNT(*) FROM score_runs WHERE shop_id = $1) AS rescores, \
-         (SELECT COUNT(*) FROM job_claims WHERE shop_id = $1 AND job = 'rescore') AS scheduled_rescores",
-    )
+         (SELECT COUNT(*) FROM job_claims WHERE shop_id = $1 AND job = 'rescore') AS scheduled_rescores \
+         FROM (SELECT COUNT(*) AS refunds, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS refunded_minor \
+               FROM refunds WHERE shop_id = $1) back, \
+         (SELECT COUNT(*) AS orders, CAST(COALESCE(SUM(total_minor), 0) AS BIGINT) AS order_total_minor \
+               FROM orders o WHERE o.shop_id = $1 AND ",
+        crate::store::live!(),
+        ") live"
+    ))
     .bind(s.id)
     .fetch_one(&state.store.pool)
     .await?;
@@ -337,8 +341,7 @@ async fn create_key(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
-    idempotent(&state, &caller, &headers, &body, || async {
+    mutation(&state, &caller, Role::Admin, &headers, &body, || async {
         let request: NewKey = typed_body(
             &body,
             "role",
@@ -346,9 +349,7 @@ async fn create_key(
         )?;
         let role = Role::parse(&request.role)
             .ok_or_else(|| ApiError::invalid("role", "is read, write or admin"))?;
-        let mut tx = state.store.writer.begin().await?;
-        let key = crate::auth::insert_key(&mut tx, caller.shop.id, role).await?;
-        tx.commit().await?;
+        let key = crate::shops::new_key(&state.store, &caller.shop, role).await?;
         Ok((
             StatusCode::CREATED,
             json!({ "key": key, "role": role.name() }),
@@ -369,8 +370,7 @@ async fn events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Write)?;
-    idempotent(&state, &caller, &headers, &body, || async {
+    mutation(&state, &caller, Role::Write, &headers, &body, || async {
         let events = crate::events::parse_body(&json_body(&body)?, &caller.shop)?;
         let applied = crate::events::apply(&state.store.writer, &caller.shop, &events).await?;
         Ok((
@@ -392,15 +392,13 @@ async fn rescore(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Write)?;
-    idempotent(&state, &caller, &headers, &body, || async {
-        let request = json_body(&body)?;
-        let as_of = match request.get("as_of") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(d)) => Some(d.parse::<chrono::NaiveDate>().map_err(|_| {
+    mutation(&state, &caller, Role::Write, &headers, &body, || async {
+        let request: RescoreRequest = typed_body(&body, "as_of", "{\"as_of\": \"YYYY-MM-DD\"}")?;
+        let as_of = match request.as_of {
+            None => None,
+            Some(d) => Some(d.parse::<chrono::NaiveDate>().map_err(|_| {
                 ApiError::invalid("as_of", format!("`{d}` is not a date: use YYYY-MM-DD"))
             })?),
-            Some(_) => return Err(ApiError::invalid("as_of", "is a date string, YYYY-MM-DD")),
         };
         let run = crate::rescore::rescore(&state, &caller.shop, as_of).await?;
         Ok((
@@ -484,9 +482,8 @@ async fn import(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Write)?;
     let options = query.options()?;
-    idempotent(&state, &caller, &headers, &body, || async {
+    mutation(&state, &caller, Role::Write, &headers, &body, || async {
         let report = crate::imports::import(
             &state.store.writer,
             &caller.shop,
@@ -504,7 +501,6 @@ async fn import(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)] // The schema of the body `rescore` reads as JSON.
 struct RescoreRequest {
     /// YYYY-MM-DD: the last day of history to use.
     as_of: Option<String>,
@@ -513,7 +509,7 @@ struct RescoreRequest {
 /// The `Idempotency-Key` header: a repeat with the same key gets the first answer.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
-#[allow(dead_code)] // Documentation of a header `idempotent` reads.
+#[allow(dead_code)] // Documentation of a header `mutation` reads.
 struct IdempotencyKey {
     #[param(rename = "Idempotency-Key")]
     idempotency_key: Option<String>,
@@ -532,18 +528,13 @@ struct Page {
     filter: Option<String>,
 }
 
-/// The latest finished run of `shop`, if any.
-async fn latest_run(
-    state: &AppState,
-    shop: i64,
-) -> Result<Option<(i64, String, String)>, ApiError> {
-    Ok(sqlx::query_as(
-        "SELECT id, status, COALESCE(detail, '') FROM score_runs WHERE shop_id = $1 AND status <> 'running' ORDER BY id DESC LIMIT 1",
-    )
-    .bind(shop)
-    .fetch_optional(&state.store.pool)
-    .await?)
+/// The id of shop `$1`'s last run that is not still running (none: NULL).
+macro_rules! last_finished_run {
+    () => {
+        "(SELECT MAX(id) FROM score_runs WHERE shop_id = $1 AND status <> 'running')"
+    };
 }
+const LAST_FINISHED_RUN: &str = last_finished_run!();
 
 #[derive(sqlx::FromRow, serde::Serialize)]
 struct ListedCustomer {
@@ -569,25 +560,24 @@ async fn customers(
         return Err(ApiError::invalid("limit", "is 1 to 1000"));
     }
     let shop = caller.shop.id;
-    let run = latest_run(&state, shop).await?.map_or(-1, |r| r.0);
     let conditions = match &page.filter {
         Some(text) => crate::conditions::parse(text).map_err(|e| ApiError::invalid("where", e))?,
         None => Vec::new(),
     };
     let mut sql = String::from(
         "SELECT c.customer_id, c.email, p.p_alive, p.expected_purchases, p.predicted_clv FROM customers c \
-         LEFT JOIN predictions p ON p.shop_id = c.shop_id AND p.customer_id = c.customer_id AND p.run_id = $2 \
-         WHERE c.shop_id = $1 AND c.customer_id > $3",
+         LEFT JOIN predictions p ON p.shop_id = c.shop_id AND p.customer_id = c.customer_id AND p.run_id = ",
     );
+    sql.push_str(LAST_FINISHED_RUN);
+    sql.push_str(" WHERE c.shop_id = $1 AND c.customer_id > $2");
     for (i, c) in conditions.iter().enumerate() {
         sql.push_str(" AND ");
-        sql.push_str(&c.sql(5 + i));
+        sql.push_str(&c.sql(4 + i));
     }
-    sql.push_str(" ORDER BY c.customer_id LIMIT $4");
+    sql.push_str(" ORDER BY c.customer_id LIMIT $3");
     // Column names come from a fixed list and every value is bound.
     let mut query = sqlx::query_as::<_, ListedCustomer>(sqlx::AssertSqlSafe(sql))
         .bind(shop)
-        .bind(run)
         .bind(page.after.unwrap_or_default())
         .bind(limit);
     for c in &conditions {
@@ -624,14 +614,13 @@ async fn customer(
     let shop = &caller.shop;
     let pool = &state.store.pool;
     // The profile, the last finished run and its prediction in one round trip.
-    let found: Option<Profile> = sqlx::query_as(
+    let found: Option<Profile> = sqlx::query_as(concat!(
         "SELECT c.email, c.traits, c.first_seen, r.status AS run_status, r.detail AS run_detail, p.scores \
-         FROM customers c \
-         LEFT JOIN score_runs r ON r.id = \
-           (SELECT MAX(id) FROM score_runs WHERE shop_id = $1 AND status <> 'running') \
-         LEFT JOIN predictions p ON p.shop_id = c.shop_id AND p.run_id = r.id AND p.customer_id = c.customer_id \
+         FROM customers c LEFT JOIN score_runs r ON r.id = ",
+        last_finished_run!(),
+        " LEFT JOIN predictions p ON p.shop_id = c.shop_id AND p.run_id = r.id AND p.customer_id = c.customer_id \
          WHERE c.shop_id = $1 AND c.customer_id = $2",
-    )
+    ))
     .bind(shop.id)
     .bind(&id)
     .fetch_optional(pool)
@@ -718,8 +707,7 @@ async fn set_shopify_secret(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
-    idempotent(&state, &caller, &headers, &body, || async {
+    mutation(&state, &caller, Role::Admin, &headers, &body, || async {
         let request: ShopifySecret = typed_body(&body, "secret", "{\"secret\": \"…\"}")?;
         if request.secret.len() < 16 {
             return Err(ApiError::invalid(
@@ -753,7 +741,7 @@ async fn shopify_webhook(
     let secret = crate::shopify::secret(&state.store.pool, id)
         .await?
         .ok_or_else(unknown)?;
-    crate::shopify::authenticate(Some(&secret), &headers, &body)?;
+    crate::shopify::authenticate(&secret, &headers, &body)?;
     let shop = state.shop(id).await?;
     let payload = json_body(&body)?;
     let events = crate::shopify::events(&shop, &headers, &payload)?;

@@ -111,14 +111,17 @@ pub fn parse_body(body: &Value, shop: &Shop) -> Result<Vec<Event>, ApiError> {
     }
 }
 
+/// `field` of the event at `path` (`batch[3]`, or empty for a lone event), as errors name it.
+fn field_at(path: &str, field: &str) -> String {
+    if path.is_empty() {
+        field.to_string()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
 fn text<'v>(event: &'v Value, path: &str, field: &str) -> Result<Option<&'v str>, ApiError> {
-    let at = |f: &str| {
-        if path.is_empty() {
-            f.to_string()
-        } else {
-            format!("{path}.{f}")
-        }
-    };
+    let at = |f: &str| field_at(path, f);
     let mut value = event;
     for part in field.split('.') {
         match value.get(part) {
@@ -139,13 +142,7 @@ fn text<'v>(event: &'v Value, path: &str, field: &str) -> Result<Option<&'v str>
 }
 
 fn parse_event(event: &Value, shop: &Shop, path: &str) -> Result<Event, ApiError> {
-    let at = |f: &str| {
-        if path.is_empty() {
-            f.to_string()
-        } else {
-            format!("{path}.{f}")
-        }
-    };
+    let at = |f: &str| field_at(path, f);
     if !event.is_object() {
         return Err(ApiError::invalid(at(""), "an event is a JSON object"));
     }
@@ -213,15 +210,8 @@ fn parse_event(event: &Value, shop: &Shop, path: &str) -> Result<Event, ApiError
                 )
             })?;
         if let Some(code) = text(event, path, "properties.currency")? {
-            if !code.eq_ignore_ascii_case(shop.currency.code()) {
-                return Err(ApiError::invalid(
-                    at("properties.currency"),
-                    format!(
-                        "is {code}, the shop keeps {}: convert before sending",
-                        shop.currency.code()
-                    ),
-                ));
-            }
+            (shop.accepts_currency(code))
+                .map_err(|m| ApiError::invalid(at("properties.currency"), m))?;
         }
         to_minor(value, shop.minor_digits())
             .map_err(|m| ApiError::invalid(at(&format!("properties.{field}")), m))

@@ -79,7 +79,7 @@ fn gather(
     let mut problems = Vec::<String>::new();
     let mut sink = |line: &OrderLine<'_>| {
         let customer = String::from_utf8_lossy(line.customer).into_owned();
-        let utc = local_to_utc(shop, line.time);
+        let utc = dates.local_to_utc(line.time);
         let amount = line.value.abs() * scale;
         let minor = amount.round();
         if (amount - minor).abs() > 1e-6 * amount.max(1.0) {
@@ -171,23 +171,6 @@ fn gather(
         refunds: orders.iter().map(|o| o.refunds.len() as u64).sum(),
     };
     Ok((orders, report))
-}
-
-/// Shop-local seconds to UTC: an hour skipped by a DST change reads as the hour after; a repeated
-/// hour as its first occurrence.
-fn local_to_utc(shop: &Shop, local: i64) -> i64 {
-    use chrono::TimeZone;
-    let Some(naive) = chrono::DateTime::from_timestamp(local, 0).map(|d| d.naive_utc()) else {
-        return local;
-    };
-    match shop.timezone.from_local_datetime(&naive) {
-        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.timestamp(),
-        chrono::LocalResult::None => shop
-            .timezone
-            .from_local_datetime(&(naive + chrono::Duration::hours(1)))
-            .earliest()
-            .map_or(local, |t| t.timestamp()),
-    }
 }
 
 /// Import `input` into `shop`: all of it, or nothing and why.

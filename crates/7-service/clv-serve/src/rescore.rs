@@ -36,17 +36,10 @@ struct Line {
     refund: bool,
 }
 
-/// Orders `o` that no cancellation names.
-macro_rules! live {
-    () => {
-        "NOT EXISTS (SELECT 1 FROM cancellations c WHERE c.shop_id = o.shop_id AND c.order_id = o.order_id)"
-    };
-}
-
 async fn lines(pool: &AnyPool, shop: i64) -> Result<Vec<Line>, sqlx::Error> {
     let orders: Vec<(String, String, i64, i64)> = sqlx::query_as(concat!(
         "SELECT o.customer_id, o.order_id, o.placed_at, o.total_minor FROM orders o WHERE o.shop_id = $1 AND ",
-        live!()
+        crate::store::live!()
     ))
     .bind(shop)
     .fetch_all(pool)
@@ -54,7 +47,7 @@ async fn lines(pool: &AnyPool, shop: i64) -> Result<Vec<Line>, sqlx::Error> {
     let refunds: Vec<(String, String, i64, i64)> = sqlx::query_as(concat!(
         "SELECT o.customer_id, r.order_id, r.refunded_at, r.amount_minor FROM refunds r \
          JOIN orders o ON o.shop_id = r.shop_id AND o.order_id = r.order_id WHERE r.shop_id = $1 AND ",
-        live!()
+        crate::store::live!()
     ))
     .bind(shop)
     .fetch_all(pool)
@@ -122,7 +115,6 @@ struct Prediction {
 /// writing this one, and memory holds two chunks, not every customer's row.
 const CHUNK: usize = 5_000;
 
-/// Score `histories` and send the predictions chunk by chunk; returns the run's description.
 /// Fewer repeat buyers than this and the purchase models cannot be told apart from noise.
 pub const MIN_REPEAT_CUSTOMERS: u64 = 20;
 
@@ -139,6 +131,7 @@ pub fn insufficient(histories: &Histories) -> Option<String> {
     })
 }
 
+/// Score `histories` and send the predictions chunk by chunk; returns the run's description.
 fn score(
     histories: &Histories,
     threads: usize,
@@ -156,38 +149,29 @@ fn score(
     for w in valuation.fits.warnings() {
         detail.push_str(&format!("\n{w}"));
     }
-    let mut json = Vec::new();
     for start in (0..valuation.len()).step_by(CHUNK) {
-        let rows = start..(start + CHUNK).min(valuation.len());
-        let table = valuation.table(rows.clone());
-        let scores = valuation.scores(rows);
-        json.clear();
-        table.write_json(&mut json).map_err(|e| e.to_string())?;
-        // `write_json` puts one row object per line between `[` and `]`.
-        let objects = std::str::from_utf8(&json)
-            .map_err(|e| e.to_string())?
-            .lines();
-        let objects = objects
-            .filter(|l| l.starts_with('{'))
-            .map(|l| l.trim_end_matches(','));
-        let ids = match table
-            .columns
-            .iter()
-            .find(|c| c.name == "customer_id")
-            .map(|c| &c.values)
-        {
-            Some(clv_data::Values::Text(ids)) => ids,
-            _ => return Err("the scores have no customer_id column".into()),
+        let table = valuation.table(start..(start + CHUNK).min(valuation.len()));
+        // The typed columns come from the same table as the JSON: the customers are scored once.
+        let floats = |name| match table.column(name) {
+            Some(clv_data::Values::Float(v)) => Some(v),
+            _ => None,
         };
-        let chunk: Vec<Prediction> = objects
-            .zip(ids.iter())
+        let (Some(p_alive), Some(expected)) = (floats("p_alive"), floats("expected_purchases"))
+        else {
+            return Err("the scores have no p_alive or expected_purchases column".into());
+        };
+        let clv = floats("predicted_clv");
+        let Some(clv_data::Values::Text(ids)) = table.column("customer_id") else {
+            return Err("the scores have no customer_id column".into());
+        };
+        let chunk: Vec<Prediction> = (table.json_rows().into_iter().zip(ids.iter()))
             .enumerate()
-            .map(|(i, (object, id))| Prediction {
+            .map(|(i, (scores, id))| Prediction {
                 customer_id: id.to_string(),
-                p_alive: scores.p_alive.value[i],
-                expected_purchases: scores.expected_purchases.value[i],
-                predicted_clv: scores.with_value.then(|| scores.predicted_clv.value[i]),
-                scores: object.to_string(),
+                p_alive: p_alive[i],
+                expected_purchases: expected[i],
+                predicted_clv: clv.map(|v| v[i]),
+                scores,
             })
             .collect();
         if out.blocking_send(chunk).is_err() {

@@ -74,16 +74,7 @@ pub async fn set_secret(pool: &sqlx::AnyPool, shop: i64, secret: &str) -> Result
 }
 
 /// Check a delivery's signature against the shop's secret.
-pub fn authenticate(
-    secret: Option<&str>,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(), ApiError> {
-    let Some(secret) = secret else {
-        return Err(unauthorized(
-            "this shop has no Shopify secret: set it with POST /api/v1/integrations/shopify",
-        ));
-    };
+pub fn authenticate(secret: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
     let signature = headers
         .get("x-shopify-hmac-sha256")
         .and_then(|h| h.to_str().ok());
@@ -201,12 +192,8 @@ pub fn events(shop: &Shop, headers: &HeaderMap, payload: &Value) -> Result<Vec<E
     let order_id = id_of(payload.get("id"))
         .ok_or_else(|| ApiError::invalid("id", "the order's id is missing"))?;
     if let Some(code) = payload.get("currency").and_then(Value::as_str) {
-        if !code.eq_ignore_ascii_case(shop.currency.code()) {
-            return Err(ApiError::invalid(
-                "currency",
-                format!("is {code}, the shop keeps {}", shop.currency.code()),
-            ));
-        }
+        shop.accepts_currency(code)
+            .map_err(|m| ApiError::invalid("currency", m))?;
     }
     let customer = payload.get("customer").and_then(|c| id_of(c.get("id")));
     let customer = customer.or_else(|| {

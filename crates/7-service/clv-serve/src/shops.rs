@@ -20,6 +20,17 @@ impl Shop {
     pub fn minor_digits(&self) -> u32 {
         self.currency.exponent().unwrap_or(0) as u32
     }
+
+    /// Money in `code` is refused unless it is the shop's currency: nothing is converted.
+    pub fn accepts_currency(&self, code: &str) -> Result<(), String> {
+        if code.eq_ignore_ascii_case(self.currency.code()) {
+            return Ok(());
+        }
+        let own = self.currency.code();
+        Err(format!(
+            "is {code}, the shop keeps {own}: convert before sending"
+        ))
+    }
 }
 
 /// What `clv shop create` asks for.
@@ -130,7 +141,7 @@ pub async fn by_name(store: &Store, name: &str) -> Result<Shop, ServeError> {
 }
 
 /// Another key with `role` for `shop`; returns it (only its hash is stored).
-pub async fn new_key(store: &Store, shop: &Shop, role: Role) -> Result<String, ServeError> {
+pub async fn new_key(store: &Store, shop: &Shop, role: Role) -> Result<String, sqlx::Error> {
     let mut tx = store.writer.begin().await?;
     let key = auth::insert_key(&mut tx, shop.id, role).await?;
     tx.commit().await?;

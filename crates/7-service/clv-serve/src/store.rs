@@ -130,6 +130,14 @@ const TABLES: [&str; 13] = [
     "_sqlx_migrations",
 ];
 
+/// SQL: orders `o` that no cancellation names (the orders that count).
+macro_rules! live {
+    () => {
+        "NOT EXISTS (SELECT 1 FROM cancellations c WHERE c.shop_id = o.shop_id AND c.order_id = o.order_id)"
+    };
+}
+pub(crate) use live;
+
 /// Seconds since 1970, UTC.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
