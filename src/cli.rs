@@ -597,6 +597,17 @@ pub struct ServeArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ShopCommand {
+    /// Add a dashboard user to a shop: the password is read from CLV_PASSWORD or, when that is
+    /// not set, from the first line of standard input (never from the command line).
+    User {
+        name: String,
+        email: String,
+        /// read, write or admin.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Make another API key for a shop (e.g. when its admin key is lost) and print it once.
     Key {
         name: String,

@@ -50,16 +50,17 @@ pub fn serve(args: &ServeArgs, threads: usize) -> Result<()> {
     };
     runtime()?.block_on(async {
         let store = clv_serve::Store::open(&database).await?;
-        let demo_key = match args.demo {
+        let demo = match args.demo {
             true => Some(demo_shop(&store, threads).await?),
             false => None,
         };
         let ready = |at| {
             eprintln!("clv serve: listening on http://{at} ({database})");
-            if let Some(key) = &demo_key {
+            if let Some((key, password)) = &demo {
                 eprintln!("demo shop `demo` (CDNOW sample, scored as of 1998-06-30); its admin key:");
                 eprintln!("  {key}");
                 eprintln!("try: curl -s http://{at}/api/v1/customers/1981 -H \"Authorization: Bearer {key}\"");
+                eprintln!("dashboard: http://{at}/ (log in as {DEMO_USER}, password {password})");
             }
         };
         clv_serve::serve(store, config, ready, shutdown()).await?;
@@ -77,8 +78,12 @@ fn demo_database() -> Result<String> {
     Ok(dir.join("clv.db").display().to_string())
 }
 
-/// The demo shop: the bundled CDNOW sample imported and scored; returns its admin key.
-async fn demo_shop(store: &clv_serve::Store, threads: usize) -> Result<String> {
+/// The dashboard user of the demo shop.
+const DEMO_USER: &str = "demo@example.com";
+
+/// The demo shop: the bundled CDNOW sample imported and scored, and a dashboard user; returns
+/// its admin key and the user's password (random each time).
+async fn demo_shop(store: &clv_serve::Store, threads: usize) -> Result<(String, String)> {
     let new = clv_serve::NewShop { name: "demo", timezone: "UTC", currency: "USD" };
     let (shop, key) = clv_serve::create_shop(store, &new).await?;
     let columns = clv_data::ColumnSpec {
@@ -96,7 +101,10 @@ async fn demo_shop(store: &clv_serve::Store, threads: usize) -> Result<String> {
     let as_of = chrono::NaiveDate::from_ymd_opt(1998, 6, 30);
     let run = clv_serve::rescore::rescore(&state, &shop, as_of).await;
     run.map_err(|e| anyhow::anyhow!("scoring the demo data: {}", e.message))?;
-    Ok(key)
+    let password = clv_serve::users::random_secret(16);
+    let admin = clv_serve::auth::Role::Admin;
+    clv_serve::users::create(store, shop.id, DEMO_USER, &password, admin).await?;
+    Ok((key, password))
 }
 
 /// Resolves on Ctrl-C or SIGTERM: requests in flight finish, new ones are refused.
@@ -125,6 +133,9 @@ pub fn shop(command: &ShopCommand) -> Result<()> {
             (name, timezone, currency, database)
         }
         ShopCommand::Key { name, role, database } => return key(name, role, database.url()),
+        ShopCommand::User { name, email, role, database } => {
+            return user(name, email, role, database.url())
+        }
     };
     runtime()?.block_on(async {
         let store = clv_serve::Store::open(database.url()).await?;
@@ -181,9 +192,32 @@ pub fn store(command: &StoreCommand) -> Result<()> {
     })
 }
 
-fn key(name: &str, role: &str, database: &str) -> Result<()> {
-    let role = clv_serve::auth::Role::parse(role)
-        .with_context(|| format!("--role {role}: use read, write or admin"))?;
+fn role(text: &str) -> Result<clv_serve::auth::Role> {
+    clv_serve::auth::Role::parse(text)
+        .with_context(|| format!("--role {text}: use read, write or admin"))
+}
+
+fn user(name: &str, email: &str, role_name: &str, database: &str) -> Result<()> {
+    let role = role(role_name)?;
+    let password = match std::env::var("CLV_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    runtime()?.block_on(async {
+        let store = clv_serve::Store::open(database).await?;
+        let shop = clv_serve::shops::by_name(&store, name).await?;
+        clv_serve::users::create(&store, shop.id, email, &password, role).await?;
+        eprintln!("added {} user {email} to shop `{}`: log in at /login", role.name(), shop.name);
+        Ok(())
+    })
+}
+
+fn key(name: &str, role_name: &str, database: &str) -> Result<()> {
+    let role = role(role_name)?;
     runtime()?.block_on(async {
         let store = clv_serve::Store::open(database).await?;
         let shop = clv_serve::shops::by_name(&store, name).await?;

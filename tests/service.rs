@@ -1232,3 +1232,436 @@ fn a_config_file_sets_what_flags_do_not() {
         "{stderr}"
     );
 }
+
+/// `clv ARGS… -o FILE.json` on the CDNOW file observed to 1998-06-30, read back.
+fn cli_json(dir: &std::path::Path, command: &str) -> Value {
+    let out = dir.join(format!("{command}.json"));
+    let cdnow = data("CDNOW_sample.txt");
+    let mut args = vec![command, cdnow.to_str().unwrap()];
+    args.extend(CDNOW_COLUMNS);
+    args.extend(["--observation-end", "1998-06-30", "--threads", "1"]);
+    args.extend(["-o", out.to_str().unwrap()]);
+    let run = common::clv(&args);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap()
+}
+
+/// `got` equals `want`: numbers within 1e-9 relative, everything else exactly, at every depth.
+fn same_json(path: &str, got: &Value, want: &Value) {
+    match (got, want) {
+        (Value::Number(g), Value::Number(w)) => {
+            let (g, w) = (g.as_f64().unwrap(), w.as_f64().unwrap());
+            assert!(
+                (g - w).abs() <= 1e-9 * w.abs().max(1e-300),
+                "{path}: {g} vs {w}"
+            );
+        }
+        (Value::Array(g), Value::Array(w)) => {
+            assert_eq!(g.len(), w.len(), "{path}: lengths");
+            for (i, (g, w)) in g.iter().zip(w).enumerate() {
+                same_json(&format!("{path}[{i}]"), g, w);
+            }
+        }
+        (Value::Object(g), Value::Object(w)) => {
+            let keys = |m: &serde_json::Map<String, Value>| m.keys().cloned().collect::<Vec<_>>();
+            assert_eq!(keys(g), keys(w), "{path}: keys");
+            for (k, w) in w {
+                same_json(&format!("{path}.{k}"), &g[k], w);
+            }
+        }
+        _ => assert_eq!(got, want, "{path}"),
+    }
+}
+
+/// Every customer of the shop as `GET /api/v1/customers?where=…` lists them, page by page.
+fn every_customer(server: &Server, key: &str, filter: &str) -> Vec<Value> {
+    let filter: String = form_urlencoded::byte_serialize(filter.as_bytes()).collect();
+    let (mut all, mut after) = (Vec::new(), String::new());
+    loop {
+        let path = format!("/api/v1/customers?limit=1000&after={after}&where={filter}");
+        let (status, page) = server.call("GET", &path, key, None);
+        assert_eq!(status, 200, "{page}");
+        all.extend(page["customers"].as_array().unwrap().iter().cloned());
+        match page["next"].as_str() {
+            Some(next) => after = next.to_string(),
+            None => return all,
+        }
+    }
+}
+
+/// The RFM segment and value tier of every customer, the groups' sizes and the shop metrics a
+/// rescore stores are what `clv segments` and `clv metrics` say on the same file; a saved
+/// segment holds the customers the CLI's rows, filtered by hand, hold.
+#[test]
+fn segments_tiers_and_metrics_are_the_clis_and_saved_segments_count_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli_segments = cli_json(dir.path(), "segments");
+    let cli_metrics = cli_json(dir.path(), "metrics");
+    let cli_rows = cli_segments.as_array().unwrap();
+    assert_eq!(cli_rows.len(), 2357);
+    let text = |r: &Value, k: &str| r[k].as_str().unwrap().to_string();
+    let by_id: std::collections::HashMap<String, &Value> = cli_rows
+        .iter()
+        .map(|r| (text(r, "customer_id"), r))
+        .collect();
+    let tally = |k: &str| {
+        let mut counts = std::collections::BTreeMap::<String, i64>::new();
+        cli_rows
+            .iter()
+            .for_each(|r| *counts.entry(text(r, k)).or_default() += 1);
+        counts
+    };
+    for database in databases(dir.path(), "segments") {
+        let server = Server::start(&database);
+        let (key, other) = (shop(&database, "a"), shop(&database, "b"));
+        let (_, metrics) = server.call("GET", "/api/v1/metrics", &key, None);
+        assert!(metrics["why_empty"].is_string(), "{metrics}");
+        import(&server, &key);
+        let body = json!({ "as_of": "1998-06-30" });
+        assert_eq!(
+            server.call("POST", "/api/v1/rescore", &key, Some(&body)).0,
+            200
+        );
+
+        let listed = every_customer(&server, &key, "");
+        assert_eq!(listed.len(), 2357);
+        for c in &listed {
+            let want = by_id[&text(c, "customer_id")];
+            assert_eq!(
+                (&c["segment"], &c["tier"]),
+                (&want["segment"], &want["tier"]),
+                "{c}"
+            );
+        }
+        let (_, groups) = server.call("GET", "/api/v1/segments", &key, None);
+        let counts = |list: &Value| -> std::collections::BTreeMap<String, i64> {
+            let rows = list.as_array().unwrap().iter();
+            rows.filter(|g| g["customers"].as_i64() > Some(0))
+                .map(|g| (text(g, "name"), g["customers"].as_i64().unwrap()))
+                .collect()
+        };
+        assert_eq!(counts(&groups["rfm"]), tally("segment"), "{groups}");
+        assert_eq!(counts(&groups["tiers"]), tally("tier"), "{groups}");
+        assert_eq!(
+            groups["rfm"].as_array().unwrap().len(),
+            11,
+            "every rule, empty ones too"
+        );
+
+        let (_, metrics) = server.call("GET", "/api/v1/metrics", &key, None);
+        assert_eq!(metrics["as_of"], "1998-06-30");
+        same_json("metrics", &metrics["metrics"], &cli_metrics);
+        let months = metrics["months"].as_array().unwrap();
+        assert_eq!(months.len(), 18);
+        let new: u64 = months
+            .iter()
+            .map(|m| m["new_customers"].as_u64().unwrap())
+            .sum();
+        assert_eq!(new, 2357);
+
+        // A saved segment: its size and members are the CLI's rows filtered by hand.
+        let conditions = "p_alive < 0.3 and segment = \"champions\" and tier != 'rest'";
+        let wanted: Vec<String> = cli_rows
+            .iter()
+            .filter(|r| {
+                r["p_alive"].as_f64() < Some(0.3)
+                    && r["segment"] == "champions"
+                    && r["tier"] != "rest"
+            })
+            .map(|r| text(r, "customer_id"))
+            .collect();
+        assert!(wanted.len() > 5, "{}", wanted.len());
+        let body = json!({ "name": "Champions slipping", "conditions": conditions });
+        let (status, saved) = server.call("POST", "/api/v1/segments", &key, Some(&body));
+        assert_eq!(
+            (status, saved["customers"].as_u64()),
+            (201, Some(wanted.len() as u64)),
+            "{saved}"
+        );
+        let members: Vec<String> = (every_customer(&server, &key, conditions).iter())
+            .map(|c| text(c, "customer_id"))
+            .collect();
+        let mut sorted = wanted.clone();
+        sorted.sort();
+        assert_eq!(members, sorted);
+        let path = format!("/api/v1/segments/{}", saved["id"]);
+        assert_eq!(server.call("GET", &path, &key, None).1, saved);
+        assert_eq!(
+            server.call("GET", &path, &other, None).0,
+            404,
+            "another shop's segment"
+        );
+        let (_, theirs) = server.call("GET", "/api/v1/segments", &other, None);
+        assert_eq!(theirs["saved"], json!([]));
+        for (body, status, field) in [
+            (body.clone(), 409, None),
+            (
+                json!({ "name": "x", "conditions": "colour = 'red'" }),
+                422,
+                Some("conditions"),
+            ),
+            (
+                json!({ "name": " ", "conditions": "p_alive < 1" }),
+                422,
+                Some("name"),
+            ),
+            (json!({ "name": "x" }), 422, Some("conditions")),
+        ] {
+            let (got, answer) = server.call("POST", "/api/v1/segments", &key, Some(&body));
+            assert_eq!(
+                (got, answer["error"]["field"].as_str()),
+                (status, field),
+                "{body}: {answer}"
+            );
+        }
+    }
+}
+
+/// A dashboard request: (status, response headers, body text); redirects are not followed.
+fn page(
+    server: &Server,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    form: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let request = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", server.base))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .unwrap();
+    let mut response = agent.run(request).expect("the server answers");
+    let headers = (response.headers().iter())
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    let status = response.status().as_u16();
+    (
+        status,
+        headers,
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+fn header<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str> {
+    headers
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// The `name=value` part of the Set-Cookie for `name`.
+fn set_cookie(headers: &[(String, String)], name: &str) -> Option<String> {
+    header(headers, "set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.split(';').next().unwrap().to_string())
+}
+
+/// The value of the hidden `csrf` field of a page.
+fn csrf_field(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    html[at..at + html[at..].find('"').unwrap()].to_string()
+}
+
+/// Log in as `email`: the session cookie and the page's CSRF token.
+fn log_in(server: &Server, email: &str, password: &str) -> (String, String) {
+    let (_, headers, html) = page(server, "GET", "/login", "", &[]);
+    let login = set_cookie(&headers, "clv_login").unwrap();
+    let token = csrf_field(&html);
+    let form = [("email", email), ("password", password), ("csrf", &token)];
+    let (status, headers, _) = page(server, "POST", "/login", &login, &form);
+    assert_eq!((status, header(&headers, "location")), (303, vec!["/"]));
+    let cookie = header(&headers, "set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("clv_session="))
+        .unwrap();
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(flag), "{cookie} lacks {flag}");
+    }
+    let session = cookie.split(';').next().unwrap().to_string();
+    let (_, _, home) = page(server, "GET", "/", &session, &[]);
+    (session, csrf_field(&home))
+}
+
+/// Add a dashboard user with `clv shop user`, the password in CLV_PASSWORD.
+fn add_user(
+    database: &str,
+    shop: &str,
+    email: &str,
+    password: &str,
+    role: &str,
+) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_clv"))
+        .args([
+            "shop",
+            "user",
+            shop,
+            email,
+            "--role",
+            role,
+            "--database",
+            database,
+        ])
+        .env("CLV_PASSWORD", password)
+        .output()
+        .unwrap()
+}
+
+/// The dashboard: every page needs a session; login refuses a wrong password and a form without
+/// its CSRF cookie; the session cookie is HttpOnly and SameSite; a form without the session's
+/// CSRF token, or from a read-only user, changes nothing; a user sees only their shop; logging
+/// out ends the session.
+#[test]
+fn dashboard_sessions_are_safe_and_users_see_only_their_shop() {
+    let dir = tempfile::tempdir().unwrap();
+    for database in databases(dir.path(), "dashboard") {
+        let server = Server::start(&database);
+        let (a, b) = (shop(&database, "a"), shop(&database, "b"));
+        let batch = json!({ "batch": [order_event("a-1", "alice", "o-a", 10.0)] });
+        assert_eq!(
+            server.call("POST", "/api/v1/events", &a, Some(&batch)).0,
+            200
+        );
+        let batch = json!({ "batch": [order_event("b-1", "bob", "o-b", 99.0)] });
+        assert_eq!(
+            server.call("POST", "/api/v1/events", &b, Some(&batch)).0,
+            200
+        );
+        assert!(add_user(
+            &database,
+            "a",
+            "ann@a.example",
+            "correct horse battery",
+            "admin"
+        )
+        .status
+        .success());
+        assert!(add_user(
+            &database,
+            "b",
+            "ben@b.example",
+            "another long secret",
+            "read"
+        )
+        .status
+        .success());
+        let refused = add_user(
+            &database,
+            "a",
+            "ann@a.example",
+            "correct horse battery",
+            "admin",
+        );
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("exists already"));
+        let refused = add_user(&database, "a", "short@a.example", "short", "admin");
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("too short"));
+
+        for path in [
+            "/",
+            "/customers",
+            "/customers/alice",
+            "/segments",
+            "/customer-rows",
+            "/segment-preview",
+        ] {
+            let (status, headers, _) = page(&server, "GET", path, "", &[]);
+            assert_eq!(
+                (status, header(&headers, "location")),
+                (303, vec!["/login"]),
+                "{path}"
+            );
+            let (status, _, _) = page(&server, "GET", path, "clv_session=forged", &[]);
+            assert_eq!(status, 303, "{path} with a forged cookie");
+        }
+        // A wrong password, and a login form posted without its cookie, start no session.
+        let (_, headers, html) = page(&server, "GET", "/login", "", &[]);
+        let (login, token) = (
+            set_cookie(&headers, "clv_login").unwrap(),
+            csrf_field(&html),
+        );
+        let wrong = [
+            ("email", "ann@a.example"),
+            ("password", "wrong password"),
+            ("csrf", &token),
+        ];
+        let (status, headers, html) = page(&server, "POST", "/login", &login, &wrong);
+        assert_eq!((status, set_cookie(&headers, "clv_session")), (401, None));
+        assert!(html.contains("Wrong email or password"));
+        let right = [
+            ("email", "ann@a.example"),
+            ("password", "correct horse battery"),
+            ("csrf", &token),
+        ];
+        let (status, headers, _) = page(&server, "POST", "/login", "", &right);
+        assert_eq!((status, set_cookie(&headers, "clv_session")), (401, None));
+
+        let (ann, ann_csrf) = log_in(&server, "ANN@a.example", "correct horse battery");
+        let (status, headers, html) = page(&server, "GET", "/customers", &ann, &[]);
+        assert_eq!(status, 200);
+        assert!(html.contains(">alice<") && !html.contains("bob"), "{html}");
+        assert_eq!(header(&headers, "x-frame-options"), vec!["DENY"]);
+        assert!(header(&headers, "content-security-policy")[0].contains("default-src 'self'"));
+        assert_eq!(
+            page(&server, "GET", "/customers/bob", &ann, &[]).0,
+            404,
+            "shop b's customer"
+        );
+        let (status, _, html) = page(&server, "GET", "/customers/alice", &ann, &[]);
+        assert!(status == 200 && html.contains("10.00 USD"), "{html}");
+        // Hostile text is shown as text.
+        let (_, _, html) = page(&server, "GET", "/customer-rows?q=%3Cscript%3E", &ann, &[]);
+        assert!(!html.contains("<script>"), "{html}");
+
+        // Forms need the session's CSRF token; read-only users cannot save.
+        let segment = [("name", "keepers"), ("conditions", "p_alive > 0.5")];
+        for token in ["", "wrong"] {
+            let form = [segment[0], segment[1], ("csrf", token)];
+            assert_eq!(
+                page(&server, "POST", "/segments", &ann, &form).0,
+                403,
+                "csrf {token:?}"
+            );
+        }
+        let form = [segment[0], segment[1], ("csrf", &ann_csrf)];
+        let (status, headers, _) = page(&server, "POST", "/segments", &ann, &form);
+        assert_eq!(
+            (status, header(&headers, "location")),
+            (303, vec!["/segments"])
+        );
+        let (_, saved) = server.call("GET", "/api/v1/segments", &a, None);
+        assert_eq!(saved["saved"][0]["name"], "keepers", "{saved}");
+        let (ben, ben_csrf) = log_in(&server, "ben@b.example", "another long secret");
+        let form = [segment[0], segment[1], ("csrf", &ben_csrf)];
+        let (status, _, html) = page(&server, "POST", "/segments", &ben, &form);
+        assert!(status == 422 && html.contains("may only read"), "{status}");
+        let (_, _, html) = page(&server, "GET", "/segments", &ben, &[]);
+        assert!(
+            !html.contains("keepers"),
+            "shop a's segment shown to shop b"
+        );
+        assert_eq!(
+            server.call("GET", "/api/v1/segments", &b, None).1["saved"],
+            json!([])
+        );
+
+        // Logging out ends the session for good.
+        let logout = [("csrf", ann_csrf.as_str())];
+        assert_eq!(page(&server, "POST", "/logout", &ann, &logout).0, 303);
+        assert_eq!(page(&server, "GET", "/", &ann, &[]).0, 303);
+    }
+}

@@ -18,7 +18,7 @@ pub use ledger::{
     CustomerHistory, Histories, InOrder, Ledger, LedgerOptions, LedgerStats, PurchasePeriod,
     WindowError, WindowHistory,
 };
-pub use metrics::{metrics_table, shop_metrics, MetricsOptions, ShopMetrics};
+pub use metrics::{metrics_table, monthly, shop_metrics, MetricsOptions, Month, ShopMetrics};
 pub use summary::{
     summarise, summary_chunked, summary_columns, summary_rows, summary_table, HoldoutColumns,
     HoldoutRow, SummaryColumns, SummaryOptions, SummaryRow,

@@ -15,7 +15,7 @@ pub struct MetricsOptions {
     pub cac: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ShopMetrics {
     pub first_order: String,
     pub observation_end: String,
@@ -32,12 +32,12 @@ pub struct ShopMetrics {
     pub cohorts: Vec<Cohort>,
     /// The same by calendar quarter (`month` is then `YYYY-Qn`), when the data span at least
     /// [`QUARTERS_FROM_MONTHS`] months.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cohorts_by_quarter: Option<Vec<Cohort>>,
 }
 
 /// Customers who bought in the previous window, and how many of them bought again in the current.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Retention {
     pub window_days: u32,
     pub previous_window: [String; 2],
@@ -49,7 +49,7 @@ pub struct Retention {
     pub active_current: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Quantiles {
     pub mean: f64,
     pub p10: f64,
@@ -61,7 +61,7 @@ pub struct Quantiles {
     pub max: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LtvToCac {
     pub cac: f64,
     /// Mean historic CLV (net revenue per customer so far).
@@ -71,7 +71,7 @@ pub struct LtvToCac {
 
 /// Customers whose first purchase fell in `month`, and the share of them with a purchase in each
 /// month since (index 0 = the first month, always 1); by quarter the same with quarters.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Cohort {
     pub month: String,
     pub customers: u64,
@@ -219,6 +219,50 @@ fn cohorts(h: &Histories, end: i64, months: i64) -> Vec<Cohort> {
                 .collect(),
         })
         .collect()
+}
+
+/// One calendar month of the main window: net revenue, customers with an order, and customers
+/// whose first order it was.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Month {
+    pub month: String,
+    pub revenue: f64,
+    pub active_customers: u64,
+    pub new_customers: u64,
+}
+
+/// Every month from the first order to the end of the window (months without orders included,
+/// so a trend line does not skip them).
+pub fn monthly(h: &Histories) -> Vec<Month> {
+    let month = |t: i64| Period::Month.index(t);
+    let Some(first) = h.iter().map(|c| month(c.main.periods[0].time)).min() else {
+        return Vec::new();
+    };
+    let last = month(h.main_end()).max(first);
+    let mut months: Vec<Month> = (first..=last)
+        .map(|m| Month {
+            month: format_month(Period::Month.start(m)),
+            revenue: 0.0,
+            active_customers: 0,
+            new_customers: 0,
+        })
+        .collect();
+    for c in h.iter() {
+        let mut previous = None;
+        for p in c.main.periods {
+            let k = (month(p.time) - first) as usize;
+            months[k].revenue += p.value;
+            if previous != Some(k) {
+                months[k].active_customers += 1;
+                months[k].new_customers += u64::from(previous.is_none());
+                previous = Some(k);
+            }
+        }
+    }
+    for m in &mut months {
+        m.revenue = money(m.revenue);
+    }
+    months
 }
 
 /// Metrics as a long table (`metric`, `cohort`, `months_since`, `value`) for CSV and Parquet.

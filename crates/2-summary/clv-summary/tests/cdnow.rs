@@ -164,3 +164,45 @@ fn full_period_summary_matches_lifetimes() {
         "{revenue} vs {raw_total}"
     );
 }
+
+#[test]
+fn monthly_activity_matches_a_count_of_the_raw_lines() {
+    let histories = cdnow(None, "1998-06-30");
+    let months = clv_summary::monthly(&histories);
+    // The file's lines by month (YYYYMMDD dates): revenue, distinct buyers, buyers seen first.
+    let text = std::fs::read_to_string(data("CDNOW_sample.txt")).unwrap();
+    let mut naive: BTreeMap<String, (f64, HashSet<String>, HashSet<String>)> = BTreeMap::new();
+    let mut seen = HashSet::new();
+    let mut lines: Vec<(String, String, f64)> = text
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let month = format!("{}-{}", &f[2][..4], &f[2][4..6]);
+            (month, f[1].to_string(), f[4].parse().unwrap())
+        })
+        .collect();
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    for (month, customer, value) in lines {
+        let e = naive.entry(month).or_default();
+        e.0 += value;
+        if seen.insert(customer.clone()) {
+            e.2.insert(customer.clone());
+        }
+        e.1.insert(customer);
+    }
+    // January 1997 to June 1998: every month, in order.
+    assert_eq!(months.len(), 18);
+    assert_eq!(months.first().unwrap().month, "1997-01");
+    assert_eq!(months.last().unwrap().month, "1998-06");
+    for m in &months {
+        let (revenue, active, new) = &naive[&m.month];
+        assert!(
+            (m.revenue - revenue).abs() < 1e-6,
+            "{}: {} vs {revenue}",
+            m.month,
+            m.revenue
+        );
+        assert_eq!(m.active_customers, active.len() as u64, "{}", m.month);
+        assert_eq!(m.new_customers, new.len() as u64, "{}", m.month);
+    }
+}

@@ -67,30 +67,12 @@ pub fn value<'h>(
         return Err(ValuedError::Tiers);
     }
     cutoffs.dedup();
-    let rows = summary_rows(
-        histories,
-        SummaryOptions {
-            time_unit: TimeUnit::Day,
-            include_first: false,
-            threads: config.threads,
-        },
-    );
-    let end_day = histories.main_end().div_euclid(DAY) * DAY;
-    let recency_days: Vec<f64> = rows
-        .iter()
-        .map(|r| ((end_day - r.last_purchase) / DAY) as f64)
-        .collect();
-    let inputs: Vec<RfmInput> = rows
-        .iter()
-        .zip(&recency_days)
-        .map(|(r, &recency_days)| RfmInput {
-            recency_days,
-            frequency: (r.frequency + 1) as f64,
-            monetary: r.revenue,
-        })
-        .collect();
-    let scores = rfm::scores(&inputs);
-    let segment = scores.iter().map(|&s| rfm::segment_of(&rules, s)).collect();
+    let Rfm {
+        rows,
+        recency_days,
+        scores,
+        segment,
+    } = rfm(histories, &rules, config.threads);
     let scored = clv_score::value(histories, config).map(|v| Scored {
         columns: v.scores(0..v.len()),
         fits: v.fits,
@@ -109,6 +91,50 @@ pub fn value<'h>(
         tier,
         cutoffs,
     })
+}
+
+/// Every customer's summary row, days since the last order, RFM scores and segment (an index
+/// into `rules`), in summary (id) order.
+#[derive(Debug)]
+pub struct Rfm<'h> {
+    pub rows: Vec<SummaryRow<'h>>,
+    pub recency_days: Vec<f64>,
+    pub scores: Vec<RfmScore>,
+    pub segment: Vec<usize>,
+}
+
+/// Score and segment the customers of `histories` by recency, frequency and monetary value.
+pub fn rfm<'h>(histories: &'h Histories, rules: &[SegmentRule], threads: usize) -> Rfm<'h> {
+    let rows = summary_rows(
+        histories,
+        SummaryOptions {
+            time_unit: TimeUnit::Day,
+            include_first: false,
+            threads,
+        },
+    );
+    let end_day = histories.main_end().div_euclid(DAY) * DAY;
+    let recency_days: Vec<f64> = rows
+        .iter()
+        .map(|r| ((end_day - r.last_purchase) / DAY) as f64)
+        .collect();
+    let inputs: Vec<RfmInput> = rows
+        .iter()
+        .zip(&recency_days)
+        .map(|(r, &recency_days)| RfmInput {
+            recency_days,
+            frequency: (r.frequency + 1) as f64,
+            monetary: r.revenue,
+        })
+        .collect();
+    let scores = rfm::scores(&inputs);
+    let segment = scores.iter().map(|&s| rfm::segment_of(rules, s)).collect();
+    Rfm {
+        rows,
+        recency_days,
+        scores,
+        segment,
+    }
 }
 
 impl Valued<'_> {

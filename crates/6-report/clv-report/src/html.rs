@@ -454,7 +454,8 @@ fn block_html(out: &mut String, block: &Block, chart: &mut usize) {
     }
 }
 
-const STYLE: &str = r#"
+/// The report's style sheet: other pages (the dashboard) draw metrics, tables and charts with it.
+pub const STYLE: &str = r#"
 body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;color:#222;background:#fafafa;line-height:1.45}
 header{background:#1f3b63;color:#fff;padding:20px 24px}header h1{margin:0 0 4px;font-size:1.5em}header p{margin:0;opacity:.9}
 nav{padding:8px 24px;background:#e9eef5;font-size:.9em}nav a{margin-right:14px;color:#1f3b63}
@@ -474,6 +475,15 @@ td:first-child,th:first-child{text-align:left}.missing{color:#8a5a00;background:
 @media (max-width:600px){header{padding:14px}main{padding:4px 6px}section{padding:8px 10px}}
 @media print{nav{display:none}body{background:#fff}section{border:none;margin:8px 0}}
 "#;
+
+/// One block as HTML (charts as inline SVG, in a figure with id `chart-{index}`), for pages
+/// other than the report.
+pub fn block(block: &Block, index: usize) -> String {
+    let mut out = String::new();
+    let mut chart = index.saturating_sub(1);
+    block_html(&mut out, block, &mut chart);
+    out
+}
 
 /// The whole page.
 pub fn render(report: &Report) -> String {

@@ -8,6 +8,7 @@ use crate::view::{
 };
 use clv_data::thousands;
 use clv_score::Validation;
+use clv_summary::ShopMetrics;
 use serde_json::json;
 
 fn money(x: f64) -> String {
@@ -99,32 +100,41 @@ fn headline(v: &ReportView) -> Section {
 }
 
 fn cohorts(v: &ReportView) -> Section {
-    // Past two years of months, quarters: a 72 × 72 grid of cells is an unreadable strip.
-    let (cohorts, period) = match &v.metrics.cohorts_by_quarter {
-        Some(quarterly) => (quarterly, "quarter"),
-        None => (&v.metrics.cohorts, "month"),
-    };
-    let months = cohorts.iter().map(|c| c.retention.len()).max().unwrap_or(0);
+    let (heatmap, period) = cohort_heatmap(&v.metrics);
     Section {
         id: "cohorts".into(),
         title: "Cohort retention".into(),
         explanation: format!("Customers grouped by the {period} of their first order; each cell is the share of the group who ordered again in that {period} after it. Reading across a row shows how quickly a cohort fades; reading down a column compares cohorts at the same age.{}", if period == "quarter" { " The data span more than two years, so cohorts are quarters (the monthly cohorts are in the metrics)." } else { "" }),
-        blocks: vec![Block::Heatmap(Heatmap {
-            title: format!("Share of each first-order cohort ordering, by {period}s since the first order"),
-            x_label: format!("{period}s since first order"),
-            y_label: "cohort (customers)".into(),
-            x_labels: (0..months).map(|m| m.to_string()).collect(),
-            y_labels: cohorts
-                .iter()
-                .map(|c| format!("{} ({})", c.month, thousands(c.customers)))
-                .collect(),
-            values: cohorts
-                .iter()
-                .map(|c| (0..months).map(|m| c.retention.get(m).copied()).collect())
-                .collect(),
-            percent: true,
-        })],
+        blocks: vec![heatmap],
     }
+}
+
+/// The cohort retention heatmap of `m`, and whether its cohorts are months or quarters: past
+/// two years of months, quarters (a 72 × 72 grid of cells is an unreadable strip).
+pub fn cohort_heatmap(m: &ShopMetrics) -> (Block, &'static str) {
+    let (cohorts, period) = match &m.cohorts_by_quarter {
+        Some(quarterly) => (quarterly, "quarter"),
+        None => (&m.cohorts, "month"),
+    };
+    let months = cohorts.iter().map(|c| c.retention.len()).max().unwrap_or(0);
+    let heatmap = Block::Heatmap(Heatmap {
+        title: format!(
+            "Share of each first-order cohort ordering, by {period}s since the first order"
+        ),
+        x_label: format!("{period}s since first order"),
+        y_label: "cohort (customers)".into(),
+        x_labels: (0..months).map(|m| m.to_string()).collect(),
+        y_labels: cohorts
+            .iter()
+            .map(|c| format!("{} ({})", c.month, thousands(c.customers)))
+            .collect(),
+        values: cohorts
+            .iter()
+            .map(|c| (0..months).map(|m| c.retention.get(m).copied()).collect())
+            .collect(),
+        percent: true,
+    });
+    (heatmap, period)
 }
 
 fn segments(v: &ReportView) -> Section {

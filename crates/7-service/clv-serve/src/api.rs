@@ -87,6 +87,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(customers))
         .routes(routes!(customer))
         .routes(routes!(changes))
+        .routes(routes!(metrics))
+        .routes(routes!(segments, save_segment))
+        .routes(routes!(saved_segment))
         .routes(routes!(set_shopify_secret))
         .split_for_parts()
 }
@@ -100,6 +103,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, document) = api();
     let document = std::sync::Arc::new(document);
     routes
+        .merge(crate::dashboard::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route(
@@ -260,16 +264,16 @@ struct RunRow {
 /// What the store holds for a shop: orders (not cancelled) and their total, cancellations,
 /// refunds, customers and events applied.
 #[derive(sqlx::FromRow)]
-struct StoreTotals {
-    orders: i64,
-    order_total_minor: i64,
-    cancelled: i64,
-    refunds: i64,
-    refunded_minor: i64,
-    customers: i64,
-    events: i64,
-    rescores: i64,
-    scheduled_rescores: i64,
+pub struct StoreTotals {
+    pub orders: i64,
+    pub order_total_minor: i64,
+    pub cancelled: i64,
+    pub refunds: i64,
+    pub refunded_minor: i64,
+    pub customers: i64,
+    pub events: i64,
+    pub rescores: i64,
+    pub scheduled_rescores: i64,
 }
 
 /// The shop, what its store holds, and its last rescore.
@@ -285,24 +289,7 @@ async fn shop(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
     .bind(s.id)
     .fetch_optional(&state.store.pool)
     .await?;
-    let totals: StoreTotals = sqlx::query_as(concat!(
-        "SELECT \
-         live.orders, live.order_total_minor, back.refunds, back.refunded_minor, \
-         (SELECT COUNT(*) FROM cancellations WHERE shop_id = $1) AS cancelled, \
-         (SELECT COUNT(*) FROM customers WHERE shop_id = $1) AS customers, \
-         (SELECT COUNT(*) FROM events WHERE shop_id = $1) AS events, \
-         (SELECT COUNT(*) FROM score_runs WHERE shop_id = $1) AS rescores, \
-         (SELECT COUNT(*) FROM job_claims WHERE shop_id = $1 AND job = 'rescore') AS scheduled_rescores \
-         FROM (SELECT COUNT(*) AS refunds, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS refunded_minor \
-               FROM refunds WHERE shop_id = $1) back, \
-         (SELECT COUNT(*) AS orders, CAST(COALESCE(SUM(total_minor), 0) AS BIGINT) AS order_total_minor \
-               FROM orders o WHERE o.shop_id = $1 AND ",
-        crate::store::live!(),
-        ") live"
-    ))
-    .bind(s.id)
-    .fetch_one(&state.store.pool)
-    .await?;
+    let totals = totals(&state.store, s.id).await?;
     Ok(Json(json!({
         "id": s.id,
         "name": s.name,
@@ -321,6 +308,28 @@ async fn shop(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
             "run_id": r.id, "as_of": r.as_of, "status": r.status, "detail": r.detail, "customers": r.customers,
         })),
     })))
+}
+
+/// What the store holds for `shop` now.
+pub async fn totals(store: &Store, shop: i64) -> Result<StoreTotals, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT \
+         live.orders, live.order_total_minor, back.refunds, back.refunded_minor, \
+         (SELECT COUNT(*) FROM cancellations WHERE shop_id = $1) AS cancelled, \
+         (SELECT COUNT(*) FROM customers WHERE shop_id = $1) AS customers, \
+         (SELECT COUNT(*) FROM events WHERE shop_id = $1) AS events, \
+         (SELECT COUNT(*) FROM score_runs WHERE shop_id = $1) AS rescores, \
+         (SELECT COUNT(*) FROM job_claims WHERE shop_id = $1 AND job = 'rescore') AS scheduled_rescores \
+         FROM (SELECT COUNT(*) AS refunds, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS refunded_minor \
+               FROM refunds WHERE shop_id = $1) back, \
+         (SELECT COUNT(*) AS orders, CAST(COALESCE(SUM(total_minor), 0) AS BIGINT) AS order_total_minor \
+               FROM orders o WHERE o.shop_id = $1 AND ",
+        crate::store::live!(),
+        ") live"
+    ))
+    .bind(shop)
+    .fetch_one(&store.pool)
+    .await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -515,17 +524,20 @@ struct IdempotencyKey {
     idempotency_key: Option<String>,
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-struct Page {
+pub struct Page {
     /// Customers after this id (the previous page's `next`).
-    after: Option<String>,
-    limit: Option<i64>,
+    pub after: Option<String>,
+    pub limit: Option<i64>,
     /// Conditions on the last rescore's predictions, e.g. `p_alive < 0.3 and predicted_clv > 200`
-    /// (p_alive, expected_purchases, predicted_clv; < <= > >= = !=).
+    /// or `segment = "At risk"` (p_alive, expected_purchases, predicted_clv: < <= > >= = !=;
+    /// segment, tier: = != a quoted name).
     #[serde(rename = "where")]
     #[param(rename = "where")]
-    filter: Option<String>,
+    pub filter: Option<String>,
+    /// Customers whose id starts with this, or whose email contains it.
+    pub q: Option<String>,
 }
 
 /// The id of shop `$1`'s last run that is not still running (none: NULL).
@@ -534,15 +546,71 @@ macro_rules! last_finished_run {
         "(SELECT MAX(id) FROM score_runs WHERE shop_id = $1 AND status <> 'running')"
     };
 }
-const LAST_FINISHED_RUN: &str = last_finished_run!();
+pub(crate) const LAST_FINISHED_RUN: &str = last_finished_run!();
 
 #[derive(sqlx::FromRow, serde::Serialize)]
-struct ListedCustomer {
-    customer_id: String,
-    email: Option<String>,
-    p_alive: Option<f64>,
-    expected_purchases: Option<f64>,
-    predicted_clv: Option<f64>,
+pub struct ListedCustomer {
+    pub customer_id: String,
+    pub email: Option<String>,
+    pub p_alive: Option<f64>,
+    pub expected_purchases: Option<f64>,
+    pub predicted_clv: Option<f64>,
+    pub segment: Option<String>,
+    pub tier: Option<String>,
+}
+
+/// A page of `shop`'s customers in id order with their latest predictions, and the `after` of
+/// the next page (none on the last).
+pub async fn list_customers(
+    store: &Store,
+    shop: i64,
+    page: &Page,
+) -> Result<(Vec<ListedCustomer>, Option<String>), ApiError> {
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit", "is 1 to 1000"));
+    }
+    let conditions = match &page.filter {
+        Some(text) if !text.trim().is_empty() => {
+            crate::conditions::parse(text).map_err(|e| ApiError::invalid("where", e))?
+        }
+        _ => Vec::new(),
+    };
+    let search = page.q.as_deref().map(str::trim).unwrap_or_default();
+    let mut sql = String::from(
+        "SELECT c.customer_id, c.email, p.p_alive, p.expected_purchases, p.predicted_clv, p.segment, p.tier \
+         FROM customers c LEFT JOIN predictions p ON p.shop_id = c.shop_id AND p.customer_id = c.customer_id AND p.run_id = ",
+    );
+    sql.push_str(LAST_FINISHED_RUN);
+    sql.push_str(" WHERE c.shop_id = $1 AND c.customer_id > $2");
+    if !search.is_empty() {
+        // $4 is the text as a LIKE pattern with its own wildcards escaped.
+        sql.push_str(" AND (LOWER(c.customer_id) LIKE $4 || '%' ESCAPE '\\' OR LOWER(COALESCE(c.email, '')) LIKE '%' || $4 || '%' ESCAPE '\\')");
+    }
+    let first = if search.is_empty() { 4 } else { 5 };
+    sql.push_str(&crate::conditions::sql(&conditions, first));
+    sql.push_str(" ORDER BY c.customer_id LIMIT $3");
+    // Column names come from a fixed list and every value is bound.
+    let mut query = sqlx::query_as::<_, ListedCustomer>(sqlx::AssertSqlSafe(sql))
+        .bind(shop)
+        .bind(page.after.clone().unwrap_or_default())
+        .bind(limit);
+    if !search.is_empty() {
+        let escaped = search
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        query = query.bind(escaped);
+    }
+    for c in &conditions {
+        query = c.bind(query);
+    }
+    let rows = query.fetch_all(&store.pool).await?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.customer_id.clone()))
+        .flatten();
+    Ok((rows, next))
 }
 
 /// Customers in id order with their latest predictions, a page at a time.
@@ -555,38 +623,7 @@ async fn customers(
     caller: Caller,
     Query(page): Query<Page>,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = page.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid("limit", "is 1 to 1000"));
-    }
-    let shop = caller.shop.id;
-    let conditions = match &page.filter {
-        Some(text) => crate::conditions::parse(text).map_err(|e| ApiError::invalid("where", e))?,
-        None => Vec::new(),
-    };
-    let mut sql = String::from(
-        "SELECT c.customer_id, c.email, p.p_alive, p.expected_purchases, p.predicted_clv FROM customers c \
-         LEFT JOIN predictions p ON p.shop_id = c.shop_id AND p.customer_id = c.customer_id AND p.run_id = ",
-    );
-    sql.push_str(LAST_FINISHED_RUN);
-    sql.push_str(" WHERE c.shop_id = $1 AND c.customer_id > $2");
-    for (i, c) in conditions.iter().enumerate() {
-        sql.push_str(" AND ");
-        sql.push_str(&c.sql(4 + i));
-    }
-    sql.push_str(" ORDER BY c.customer_id LIMIT $3");
-    // Column names come from a fixed list and every value is bound.
-    let mut query = sqlx::query_as::<_, ListedCustomer>(sqlx::AssertSqlSafe(sql))
-        .bind(shop)
-        .bind(page.after.unwrap_or_default())
-        .bind(limit);
-    for c in &conditions {
-        query = query.bind(c.value);
-    }
-    let rows = query.fetch_all(&state.store.pool).await?;
-    let next = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|r| r.customer_id.clone()))
-        .flatten();
+    let (rows, next) = list_customers(&state.store, caller.shop.id, &page).await?;
     Ok(Json(json!({ "customers": rows, "next": next })))
 }
 
@@ -611,8 +648,12 @@ async fn customer(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let shop = &caller.shop;
-    let pool = &state.store.pool;
+    Ok(Json(profile(&state.store, &caller.shop, &id).await?))
+}
+
+/// Customer `id` of `shop` as `GET /api/v1/customers/{id}` answers.
+pub async fn profile(store: &Store, shop: &Shop, id: &str) -> Result<Value, ApiError> {
+    let pool = &store.pool;
     // The profile, the last finished run and its prediction in one round trip.
     let found: Option<Profile> = sqlx::query_as(concat!(
         "SELECT c.email, c.traits, c.first_seen, r.status AS run_status, r.detail AS run_detail, p.scores \
@@ -622,7 +663,7 @@ async fn customer(
          WHERE c.shop_id = $1 AND c.customer_id = $2",
     ))
     .bind(shop.id)
-    .bind(&id)
+    .bind(id)
     .fetch_optional(pool)
     .await?;
     let Some(Profile {
@@ -645,7 +686,7 @@ async fn customer(
          WHERE o.shop_id = $1 AND o.customer_id = $2 ORDER BY o.placed_at, o.order_id",
     )
     .bind(shop.id)
-    .bind(&id)
+    .bind(id)
     .fetch_all(pool)
     .await?;
     // Historic value counts every order as it is now: new orders show at once, before a rescore.
@@ -676,7 +717,7 @@ async fn customer(
             run_detail.unwrap_or_default()
         )),
     };
-    Ok(Json(json!({
+    Ok(json!({
         "customer_id": id,
         "email": email,
         "traits": serde_json::from_str::<Value>(&traits).unwrap_or(Value::Null),
@@ -686,7 +727,7 @@ async fn customer(
         "orders": orders,
         "predictions": predictions,
         "predictions_blank_because": blank_because,
-    })))
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -818,4 +859,95 @@ async fn changes(
         "to_as_of": now_as_of,
         "customers": crossed,
     })))
+}
+
+/// The shop metrics, cohort retention and monthly revenue and active customers, as of the last
+/// rescore (which computes them from the same history it fits).
+#[utoipa::path(get, path = "/api/v1/metrics", responses(
+    (status = 200, description = "The metrics, or why there are none yet", body = Object),
+))]
+async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        match crate::segments::metrics(&state.store, caller.shop.id).await? {
+            Some((as_of, m)) => {
+                json!({ "as_of": as_of, "metrics": m["metrics"], "months": m["months"] })
+            }
+            None => {
+                json!({ "why_empty": "metrics are computed by a rescore: POST /api/v1/rescore" })
+            }
+        },
+    ))
+}
+
+/// RFM segments (with what to do about each), value tiers and saved segments, with their
+/// customers and predicted CLV as of the last rescore.
+#[utoipa::path(get, path = "/api/v1/segments", responses(
+    (status = 200, description = "The segments", body = crate::segments::Segments),
+))]
+async fn segments(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<crate::segments::Segments>, ApiError> {
+    Ok(Json(
+        crate::segments::segments(&state.store, caller.shop.id).await?,
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct NewSegment {
+    name: String,
+    /// As `GET /api/v1/customers?where=` takes them, e.g. `p_alive < 0.3 and predicted_clv > 200`.
+    conditions: String,
+}
+
+/// Save a segment: a name for conditions on the predictions. Its members are
+/// `GET /api/v1/customers?where=CONDITIONS`, as of each rescore.
+#[utoipa::path(post, path = "/api/v1/segments", request_body = NewSegment, params(IdempotencyKey), responses(
+    (status = 201, description = "Saved", body = crate::segments::Saved),
+    (status = 409, description = "The name is taken", body = ApiError),
+    (status = 422, description = "A bad name or condition", body = ApiError),
+))]
+async fn save_segment(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    mutation(&state, &caller, Role::Write, &headers, &body, || async {
+        let request: NewSegment = typed_body(
+            &body,
+            "conditions",
+            "{\"name\": \"…\", \"conditions\": \"p_alive < 0.3\"}",
+        )?;
+        let saved = crate::segments::save(
+            &state.store,
+            caller.shop.id,
+            &request.name,
+            &request.conditions,
+        )
+        .await?;
+        Ok((
+            StatusCode::CREATED,
+            serde_json::to_value(saved).unwrap_or_default(),
+        ))
+    })
+    .await
+}
+
+/// A saved segment and its size now.
+#[utoipa::path(get, path = "/api/v1/segments/{id}", params(("id" = i64, Path, description = "The saved segment's id")), responses(
+    (status = 200, description = "The segment", body = crate::segments::Saved),
+    (status = 404, description = "No such segment in this shop", body = ApiError),
+))]
+async fn saved_segment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<crate::segments::Saved>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("no saved segment `{id}` in this shop")))?;
+    Ok(Json(
+        crate::segments::saved(&state.store, caller.shop.id, id).await?,
+    ))
 }

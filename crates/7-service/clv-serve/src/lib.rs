@@ -1,6 +1,7 @@
 //! `clv serve`: the retention service. A store on SQLite (embedded, the default) or PostgreSQL,
 //! one code path for both; shops with API keys and roles; idempotent ingest of store events;
-//! predictions refreshed by the valuation crate from the stored order history; the HTTP API.
+//! predictions refreshed by the valuation crate from the stored order history; the HTTP API and
+//! the operator dashboard.
 //!
 //! The binary owns the runtime and the terminal: this crate returns values and errors and logs
 //! through `tracing`.
@@ -8,14 +9,17 @@
 pub mod api;
 pub mod auth;
 pub mod conditions;
+pub mod dashboard;
 pub mod error;
 pub mod events;
 pub mod imports;
 pub mod money;
 pub mod rescore;
+pub mod segments;
 pub mod shopify;
 pub mod shops;
 pub mod store;
+pub mod users;
 
 pub use error::{ApiError, ServeError};
 pub use shops::{create_shop, NewShop, Shop};

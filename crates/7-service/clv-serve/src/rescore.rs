@@ -108,7 +108,29 @@ struct Prediction {
     p_alive: f64,
     expected_purchases: f64,
     predicted_clv: Option<f64>,
+    segment: String,
+    tier: Option<String>,
     scores: String,
+}
+
+/// Value tiers a rescore assigns: the top 1%, 5% and 20% by predicted CLV, then the rest (as
+/// `clv segments` does by default).
+pub const TIER_PERCENTS: [f64; 3] = [1.0, 5.0, 20.0];
+
+/// How long ago "retention" looks: this window against the one before it.
+const RETENTION_WINDOW_DAYS: u32 = 90;
+
+/// The shop metrics, cohorts and monthly activity of `histories`, as stored with a run and
+/// shown by `GET /api/v1/metrics` and the dashboard.
+fn metrics(histories: &Histories) -> String {
+    let metrics = clv_summary::shop_metrics(
+        histories,
+        clv_summary::MetricsOptions {
+            window_days: RETENTION_WINDOW_DAYS,
+            cac: None,
+        },
+    );
+    serde_json::json!({ "metrics": metrics, "months": clv_summary::monthly(histories) }).to_string()
 }
 
 /// Customers per chunk handed from scoring to the writer: scoring the next chunk overlaps
@@ -145,6 +167,14 @@ fn score(
         ..Default::default()
     };
     let valuation = clv_score::value(histories, &config).map_err(|e| e.to_string())?;
+    let rules = clv_segments::rfm::default_rules();
+    let rfm = clv_segments::valued::rfm(histories, &rules, threads);
+    // Tiers rank every customer, so they need every CLV before the first chunk is written.
+    let cutoffs = TIER_PERCENTS.map(|p| p / 100.0);
+    let tiers = match valuation.scores(0..valuation.len()).predicted_clv.value {
+        clv if clv.is_empty() => Vec::new(),
+        clv => clv_segments::tiers::tiers(&clv, &cutoffs),
+    };
     let mut detail = valuation.describe();
     for w in valuation.fits.warnings() {
         detail.push_str(&format!("\n{w}"));
@@ -171,6 +201,10 @@ fn score(
                 p_alive: p_alive[i],
                 expected_purchases: expected[i],
                 predicted_clv: clv.map(|v| v[i]),
+                segment: rules[rfm.segment[start + i]].segment.clone(),
+                tier: tiers
+                    .get(start + i)
+                    .map(|&k| clv_segments::tiers::tier_name(&cutoffs, k)),
                 scores,
             })
             .collect();
@@ -248,9 +282,13 @@ async fn run(
     let (threads, for_scoring) = (state.threads, shop.clone());
     let (sender, mut chunks) = tokio::sync::mpsc::channel(1);
     let scoring = tokio::task::spawn_blocking(move || {
-        let h = histories(&for_scoring, &lines, as_of, threads)?;
+        let h = histories(&for_scoring, &lines, as_of, threads).map_err(|e| (None, e))?;
         drop(lines);
-        score(&h, threads, &sender)
+        let metrics = metrics(&h);
+        match score(&h, threads, &sender) {
+            Ok(detail) => Ok((metrics, detail)),
+            Err(why) => Err((Some(metrics), why)),
+        }
     });
     // A chunk a transaction, so that ingest goes on between them: readers see a run's
     // predictions only once it is marked done, so they appear whole or not at all.
@@ -268,9 +306,9 @@ async fn run(
             e.to_string(),
         )
     })?;
-    let (status, detail) = match outcome {
-        Ok(detail) => ("done", detail),
-        Err(why) => ("insufficient", why),
+    let (status, metrics, detail) = match outcome {
+        Ok((metrics, detail)) => ("done", Some(metrics), detail),
+        Err((metrics, why)) => ("insufficient", metrics, why),
     };
     let run = Run {
         run_id,
@@ -291,12 +329,13 @@ async fn run(
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("UPDATE score_runs SET status = $2, finished_at = $3, detail = $4, customers = $5 WHERE id = $1")
+    sqlx::query("UPDATE score_runs SET status = $2, finished_at = $3, detail = $4, customers = $5, metrics = $6 WHERE id = $1")
         .bind(run_id)
         .bind(&run.status)
         .bind(crate::store::now())
         .bind(&run.detail)
         .bind(run.customers as i64)
+        .bind(metrics)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -312,9 +351,9 @@ async fn insert_predictions(
 ) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(crate::events::ROWS_PER_STATEMENT) {
         let sql = crate::events::multi_row(
-            "predictions (shop_id, run_id, customer_id, p_alive, expected_purchases, predicted_clv, scores)",
+            "predictions (shop_id, run_id, customer_id, p_alive, expected_purchases, predicted_clv, segment, tier, scores)",
             chunk.len(),
-            7,
+            9,
             "",
         );
         let mut insert = sqlx::query(sql);
@@ -326,6 +365,8 @@ async fn insert_predictions(
                 .bind(p.p_alive)
                 .bind(p.expected_purchases)
                 .bind(p.predicted_clv)
+                .bind(&p.segment)
+                .bind(&p.tier)
                 .bind(&p.scores);
         }
         insert.execute(&mut **tx).await?;
