@@ -1665,3 +1665,163 @@ fn dashboard_sessions_are_safe_and_users_see_only_their_shop() {
         assert_eq!(page(&server, "GET", "/", &ann, &[]).0, 303);
     }
 }
+
+/// Strings meant to break out of a SQL literal, a LIKE pattern, a header or a JSON string, a NUL,
+/// and one of a megabyte.
+fn hostile_strings() -> Vec<String> {
+    [
+        "x' OR '1'='1",
+        "'; DROP TABLE orders; --",
+        "\" OR 1=1 --",
+        "%_\\%' ESCAPE '",
+        "a\u{0}b",
+        "\u{202e}ünïcødé ✓",
+    ]
+    .map(String::from)
+    .into_iter()
+    .chain([("x".repeat(1 << 20))])
+    .collect()
+}
+
+/// The body of every JSON request schema in the OpenAPI document, each string property set to
+/// `value` in turn (path, method, body).
+fn string_fields(document: &Value, value: &str) -> Vec<(String, String, Value)> {
+    let schemas = &document["components"]["schemas"];
+    let mut out = Vec::new();
+    for (path, methods) in document["paths"].as_object().unwrap() {
+        for (method, op) in methods.as_object().unwrap() {
+            let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+            let schema = match schema["$ref"].as_str() {
+                Some(r) => &schemas[r.rsplit('/').next().unwrap()],
+                None => schema,
+            };
+            let Some(properties) = schema["properties"].as_object() else {
+                continue;
+            };
+            for (name, p) in properties {
+                let typed = |t: &str| {
+                    p["type"] == t || p["type"].as_array().is_some_and(|a| a.contains(&json!(t)))
+                };
+                if typed("string") {
+                    out.push((path.clone(), method.to_uppercase(), json!({ name: value })));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Hostile and huge strings in every string field (query and path parameters, JSON bodies,
+/// every text field of an event, an uploaded export) are answered with a 2xx or a 4xx, never a
+/// 5xx; whatever is stored is stored as sent; the store stays whole.
+#[test]
+fn hostile_and_huge_strings_in_every_field_are_harmless() {
+    let dir = tempfile::tempdir().unwrap();
+    for database in databases(dir.path(), "hostile") {
+        let server = Server::start(&database);
+        let key = shop(&database, "a");
+        let batch = json!({ "batch": [order_event("seed", "seed", "o-seed", 10.0)] });
+        assert_eq!(
+            server.call("POST", "/api/v1/events", &key, Some(&batch)).0,
+            200
+        );
+        let (_, document) = server.call_with("GET", "/api/openapi.json", &[], None);
+        let mut stored = 0;
+        for (i, h) in hostile_strings().iter().enumerate() {
+            // Percent-encoded for a path segment as well as a query (a space is %20, not +).
+            // URLs carry at most 64 KiB: the megabyte string goes in bodies, 16 KiB of it in URLs.
+            let in_url = &h[..h.len().min(16 << 10)];
+            let encoded: String = form_urlencoded::byte_serialize(in_url.as_bytes()).collect();
+            let encoded = encoded.replace('+', "%20");
+            let mut tried = 0;
+            for (path, methods) in document["paths"].as_object().unwrap() {
+                for (method, op) in methods.as_object().unwrap() {
+                    let params = op["parameters"].as_array().cloned().unwrap_or_default();
+                    for p in params.iter().filter(|p| p["in"] != "header") {
+                        let name = p["name"].as_str().unwrap();
+                        let url = match p["in"].as_str() {
+                            Some("path") => path.replace(&format!("{{{name}}}"), &encoded),
+                            _ => format!("{}?{name}={encoded}", path.replace("{id}", "seed")),
+                        };
+                        let method = method.to_uppercase();
+                        let (status, answer) = server.call(&method, &url, &key, Some(&json!({})));
+                        assert!(status < 500, "{method} {url}: {status} {answer}");
+                        tried += 1;
+                    }
+                }
+            }
+            for (path, method, body) in string_fields(&document, h) {
+                let (status, answer) = server.call(&method, &path, &key, Some(&body));
+                assert!(
+                    status < 500,
+                    "{method} {path} {}: {status} {answer}",
+                    &body.to_string()[..80.min(body.to_string().len())]
+                );
+                tried += 1;
+            }
+            assert!(tried > 15, "{tried} fields tried");
+            // Every text field of an event.
+            for field in [
+                "messageId",
+                "userId",
+                "anonymousId",
+                "event",
+                "type",
+                "timestamp",
+                "order_id",
+                "currency",
+                "email",
+            ] {
+                let mut event = order_event(
+                    &format!("m-{i}-{field}"),
+                    &format!("c-{i}-{field}"),
+                    &format!("o-{i}-{field}"),
+                    1.0,
+                );
+                match field {
+                    "order_id" | "currency" => event["properties"][field] = json!(h),
+                    "email" => event["traits"] = json!({ "email": h }),
+                    _ => event[field] = json!(h),
+                }
+                let (status, answer) = server.call(
+                    "POST",
+                    "/api/v1/events",
+                    &key,
+                    Some(&json!({ "batch": [event] })),
+                );
+                assert!(status == 200 || status == 422, "{field}: {status} {answer}");
+                if status == 200 && field == "userId" {
+                    let (status, profile) =
+                        server.call("GET", &format!("/api/v1/customers/{encoded}"), &key, None);
+                    assert_eq!(
+                        (status, profile["customer_id"].as_str()),
+                        (200, Some(in_url))
+                    );
+                    stored += 1;
+                }
+            }
+            // An export whose customer and order ids are the string.
+            let csv = format!(
+                "customer,date,amount,order\n\"{}\",2024-01-05,12.50,\"{}\"\n",
+                h.replace('"', "\"\""),
+                h.replace('"', "\"\"")
+            );
+            let (status, answer) = server.raw(
+                "POST",
+                "/api/v1/imports?customer_col=customer&date_col=date&amount_col=amount&order_col=order",
+                &[("Authorization", &format!("Bearer {key}")), ("content-type", "text/csv")],
+                csv,
+            );
+            assert!(status < 500, "import: {status} {answer}");
+        }
+        assert!(stored >= 4, "{stored} hostile ids stored and read back");
+        let (status, shop) = server.call("GET", "/api/v1/shop", &key, None);
+        assert_eq!(status, 200, "{shop}");
+        let check = common::clv(&["store", "check", "--database", &database]);
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+}

@@ -115,6 +115,7 @@ pub fn router(state: AppState) -> Router {
             get(move || async move { Json(document.as_ref().clone()) }),
         )
         .fallback(|| async { ApiError::not_found("no such endpoint: see /api/openapi.json") })
+        .layer(axum::middleware::from_fn(refuse_nul_in_url))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
@@ -132,13 +133,63 @@ fn json_body(body: &Bytes) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Ok(json!({}));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_json",
             format!("the body is not JSON: {e}"),
         )
-    })
+    })?;
+    match nul_at(&value, "") {
+        Some(path) => Err(ApiError::invalid(
+            path,
+            "contains a NUL character (\\u0000), which no text field takes: remove it",
+        )),
+        None => Ok(value),
+    }
+}
+
+/// The path of the first string (or key) in `value` with a NUL character: PostgreSQL's text
+/// cannot hold one, so none is taken on either database.
+fn nul_at(value: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::String(s) => s.contains('\0').then(|| path.to_string()),
+        Value::Array(items) => {
+            (items.iter().enumerate()).find_map(|(i, v)| nul_at(v, &format!("{path}[{i}]")))
+        }
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let at = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                return Some(at);
+            }
+            nul_at(v, &at)
+        }),
+        _ => None,
+    }
+}
+
+/// Refuse a URL with a NUL character in it (only `%00` decodes to one), before any handler.
+async fn refuse_nul_in_url(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let uri = request.uri().to_string();
+    if uri
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+    {
+        return ApiError::invalid(
+            "url",
+            "contains a NUL character (%00), which no parameter takes: remove it",
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// The body as a `T`, or a 422 at `field` showing the expected `shape`.

@@ -92,7 +92,7 @@ const TRACKED: [&str; 6] = [
 ];
 
 /// Longest id or name accepted (ids longer than this are not ids).
-const MAX_ID: usize = 256;
+pub const MAX_ID: usize = 256;
 
 /// The events of a request body: `{"batch": [...]}` or one event object.
 pub fn parse_body(body: &Value, shop: &Shop) -> Result<Vec<Event>, ApiError> {

@@ -79,6 +79,21 @@ fn gather(
     let mut problems = Vec::<String>::new();
     let mut sink = |line: &OrderLine<'_>| {
         let customer = String::from_utf8_lossy(line.customer).into_owned();
+        // PostgreSQL's text cannot hold a NUL, so neither database takes one; ids are as long
+        // as events may send them (an index entry has a size limit).
+        let ids = [Some(line.customer), line.order];
+        let bad = |id: &[u8]| id.contains(&0) || id.len() > crate::events::MAX_ID;
+        if ids.into_iter().flatten().any(bad) {
+            if problems.len() < 5 {
+                let shown: String = customer.chars().take(40).collect();
+                problems.push(format!(
+                    "customer {}: a customer or order id with a NUL character (\\0) or longer than {} bytes: fix it in the export",
+                    shown.escape_debug(),
+                    crate::events::MAX_ID
+                ));
+            }
+            return;
+        }
         let utc = dates.local_to_utc(line.time);
         let amount = line.value.abs() * scale;
         let minor = amount.round();
