@@ -167,6 +167,7 @@ pub fn load_with_products(
     let mut products = ProductLog::new(end, keep_orders);
     let also: &mut dyn FnMut(&OrderLine<'_>) = &mut |line| products.push(line);
     let histories = load(input, Period::Day, None, threads, Some(also))?;
+    products.sort_ids();
     Ok((histories, products))
 }
 
@@ -176,6 +177,7 @@ pub fn read_products(input: &InputArgs, end: Option<i64>, keep_orders: bool) -> 
     let mut products = ProductLog::new(end, keep_orders);
     let started = std::time::Instant::now();
     let (report, rejects) = read_orders(input, &dates, &mut |line| products.push(line))?;
+    products.sort_ids();
     tracing::info!(rows = report.rows, elapsed = ?started.elapsed(), "read");
     eprint!("{}", text::read_report(&report, &rejects, None));
     eprintln!("{}", text::product_lines(&products));

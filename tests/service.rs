@@ -1825,3 +1825,164 @@ fn hostile_and_huge_strings_in_every_field_are_harmless() {
         );
     }
 }
+
+/// The basket sample's reading options, for the CLI and for `POST /api/v1/imports`.
+const BASKET_COLUMNS: [(&str, &str); 6] = [
+    ("customer-col", "customer_id"),
+    ("date-col", "date"),
+    ("amount-col", "amount"),
+    ("order-col", "order_id"),
+    ("sku-col", "sku"),
+    ("quantity-col", "quantity"),
+];
+
+/// `clv COMMAND` on the basket sample with `extra` options, `-o FILE.json` read back.
+fn cli_products(dir: &std::path::Path, command: &str, extra: &[&str]) -> Value {
+    let out = dir.join(format!("{command}-products.json"));
+    let file = data("baskets_sample.csv");
+    let mut args: Vec<String> = vec![command.into(), file.display().to_string()];
+    for (flag, column) in BASKET_COLUMNS {
+        args.extend([format!("--{flag}"), column.into()]);
+    }
+    args.extend(extra.iter().map(|e| e.to_string()));
+    args.extend(["-o".into(), out.display().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = common::clv(&args);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap()
+}
+
+/// Products from order lines: the basket sample imported with its SKU column, and the same
+/// orders sent as Order Completed events with `properties.products`, give the cycles and
+/// reminders of `clv replenish` and the rules of `clv cross-sell` on the file; a resent order
+/// with fewer lines replaces its lines.
+#[test]
+fn products_from_order_lines_are_the_clis_replenish_and_cross_sell() {
+    let dir = tempfile::tempdir().unwrap();
+    let as_of = "2024-12-31";
+    let cycles = cli_products(
+        dir.path(),
+        "replenish",
+        &[
+            "--as-of",
+            as_of,
+            "--cycles",
+            dir.path().join("cycles.json").to_str().unwrap(),
+        ],
+    );
+    let cli_cycles: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("cycles.json")).unwrap()).unwrap();
+    let rules = cli_products(dir.path(), "cross-sell", &["--observation-end", as_of]);
+    assert!(cycles.as_array().unwrap().len() > 50 && rules.as_array().unwrap().len() > 100);
+    let text = std::fs::read_to_string(data("baskets_sample.csv")).unwrap();
+    // The file's orders as events: one Order Completed per order, its lines as products.
+    let mut orders: std::collections::BTreeMap<String, (String, String, Vec<Value>, f64)> =
+        Default::default();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (quantity, amount): (f64, f64) = (f[4].parse().unwrap(), f[5].parse().unwrap());
+        let o =
+            orders
+                .entry(f[1].to_string())
+                .or_insert((f[0].into(), f[2].into(), Vec::new(), 0.0));
+        o.2.push(json!({ "sku": f[3], "quantity": quantity, "price": format!("{:.2}", amount / quantity) }));
+        o.3 += amount;
+    }
+    let events: Vec<Value> = (orders.iter())
+        .map(|(id, (customer, day, products, total))| json!({
+            "type": "track", "event": "Order Completed", "messageId": format!("m-{id}"), "userId": customer,
+            "timestamp": format!("{day}T12:00:00Z"),
+            "properties": { "order_id": id, "total": format!("{total:.2}"), "products": products },
+        }))
+        .collect();
+    let query: String = (BASKET_COLUMNS.iter())
+        .map(|(flag, column)| format!("{}={column}", flag.replace('-', "_")))
+        .collect::<Vec<_>>()
+        .join("&");
+    for database in databases(dir.path(), "products") {
+        let server = Server::start(&database);
+        let (imported, sent) = (shop(&database, "imported"), shop(&database, "sent"));
+        let (_, empty) = server.call("GET", "/api/v1/products", &imported, None);
+        assert!(empty["why_empty"].is_string(), "{empty}");
+        let (status, report) = server.raw(
+            "POST",
+            &format!("/api/v1/imports?{query}"),
+            &[
+                ("Authorization", &format!("Bearer {imported}")),
+                ("content-type", "text/csv"),
+            ],
+            text.clone(),
+        );
+        assert_eq!(
+            (status, report["rejected"].as_u64()),
+            (200, Some(0)),
+            "{report}"
+        );
+        for batch in events.chunks(500) {
+            let (status, answer) = server.call(
+                "POST",
+                "/api/v1/events",
+                &sent,
+                Some(&json!({ "batch": batch })),
+            );
+            assert_eq!(status, 200, "{answer}");
+        }
+        for key in [&imported, &sent] {
+            let (status, run) = server.call(
+                "POST",
+                "/api/v1/rescore",
+                key,
+                Some(&json!({ "as_of": as_of })),
+            );
+            assert_eq!(status, 200, "{run}");
+            let (_, products) = server.call("GET", "/api/v1/products", key, None);
+            assert_eq!(products["as_of"], as_of);
+            same_json("cycles", &products["cycles"], &cli_cycles);
+            same_json("reminders", &products["reminders"], &cycles);
+            same_json("rules", &products["rules"], &rules);
+        }
+        // The order resent later with one line: its other lines are gone.
+        let (id, (customer, day, lines, _)) = orders.iter().find(|o| o.1 .2.len() > 1).unwrap();
+        let resent = json!({
+            "type": "track", "event": "Order Completed", "messageId": format!("m-{id}-again"), "userId": customer,
+            "timestamp": format!("{day}T13:00:00Z"),
+            "properties": { "order_id": id, "total": "1.00", "products": [ { "sku": lines[0]["sku"], "quantity": 1, "price": "1.00" } ] },
+        });
+        assert_eq!(
+            server
+                .call("POST", "/api/v1/events", &sent, Some(&resent))
+                .0,
+            200
+        );
+        let count = |db: &str| {
+            let sql = format!("SELECT COUNT(*) FROM order_lines l JOIN shops s ON s.id = l.shop_id WHERE s.name = 'sent' AND l.order_id = '{id}'");
+            let out = if db.starts_with("postgres") {
+                Command::new("psql")
+                    .args([db, "-Atc", &sql])
+                    .output()
+                    .unwrap()
+            } else {
+                Command::new("sqlite3").args([db, &sql]).output().unwrap()
+            };
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        if database.starts_with("postgres")
+            || Command::new("sqlite3").arg("--version").output().is_ok()
+        {
+            assert_eq!(count(&database), "1", "{database}");
+        }
+        let bad = json!({ "batch": [{
+            "type": "track", "event": "Order Completed", "messageId": "bad", "userId": "c", "timestamp": "2024-01-01T00:00:00Z",
+            "properties": { "order_id": "bad", "total": 1, "products": [ { "sku": "a", "quantity": -1 } ] } }] });
+        let (status, answer) = server.call("POST", "/api/v1/events", &sent, Some(&bad));
+        assert_eq!(
+            (status, answer["error"]["field"].as_str()),
+            (422, Some("batch[0].properties.products[0].quantity")),
+            "{answer}"
+        );
+    }
+}

@@ -64,6 +64,26 @@ impl Interner {
         self.names.len()
     }
 
+    /// Renumber the ids in name order; returns each old id's new id.
+    fn sort(&mut self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| self.names[a as usize].cmp(&self.names[b as usize]));
+        let mut new_of = vec![0; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_of[old as usize] = new as u32;
+        }
+        let mut names: Vec<Option<Box<[u8]>>> = self.names.drain(..).map(Some).collect();
+        self.names = order
+            .iter()
+            .map(|&old| names[old as usize].take().expect("each id once"))
+            .collect();
+        for (name, id) in self.index.iter_mut() {
+            *id = new_of[*id as usize];
+            debug_assert_eq!(&self.names[*id as usize], name);
+        }
+        new_of
+    }
+
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
@@ -97,6 +117,28 @@ impl ProductLog {
             keep_orders,
             ..Default::default()
         }
+    }
+
+    /// Number customers, products and orders in name order, so that every result, ties
+    /// included, is the same whatever order the lines were read in (a file, or rows from a
+    /// database). Call once every line is in.
+    pub fn sort_ids(&mut self) {
+        let customers = self.customers.sort();
+        let skus = self.skus.sort();
+        let orders = self.orders.sort();
+        for line in &mut self.lines {
+            line.customer = customers[line.customer as usize];
+            line.sku = skus[line.sku as usize];
+            if line.order != NO_ORDER {
+                line.order = orders[line.order as usize];
+            }
+        }
+        let mut descriptions = vec![None; self.descriptions.len()];
+        for (old, d) in self.descriptions.drain(..).enumerate() {
+            descriptions[skus[old] as usize] = d;
+        }
+        self.descriptions = descriptions;
+        self.last_customer = Default::default();
     }
 
     pub fn push(&mut self, line: &OrderLine<'_>) {

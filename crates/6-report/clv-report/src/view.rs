@@ -19,7 +19,7 @@ pub const REMINDERS_PER_CUSTOMER: usize = 3;
 pub const MIN_SUPPORT: f64 = 0.001;
 pub const MIN_CONFIDENCE: f64 = 0.05;
 pub const MIN_LIFT: f64 = 1.0;
-const THRESHOLDS: basket::Thresholds = basket::Thresholds {
+pub const THRESHOLDS: basket::Thresholds = basket::Thresholds {
     min_support: MIN_SUPPORT,
     min_confidence: MIN_CONFIDENCE,
     min_lift: MIN_LIFT,

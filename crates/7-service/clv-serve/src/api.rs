@@ -88,6 +88,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(customer))
         .routes(routes!(changes))
         .routes(routes!(metrics))
+        .routes(routes!(products))
         .routes(routes!(segments, save_segment))
         .routes(routes!(saved_segment))
         .routes(routes!(set_shopify_secret))
@@ -1000,5 +1001,26 @@ async fn saved_segment(
         .map_err(|_| ApiError::not_found(format!("no saved segment `{id}` in this shop")))?;
     Ok(Json(
         crate::segments::saved(&state.store, caller.shop.id, id).await?,
+    ))
+}
+
+/// Each product's repeat-purchase cycle (median and quartile gaps between a customer's repeat
+/// purchases), the replenishment reminders due in the next 14 days, and the products bought
+/// together (association rules with support, confidence and lift), as of the last rescore, as
+/// `clv replenish` and `clv cross-sell` compute them.
+#[utoipa::path(get, path = "/api/v1/products", responses(
+    (status = 200, description = "Cycles, reminders and rules, or why there are none", body = Object),
+))]
+async fn products(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        match crate::segments::products(&state.store, caller.shop.id).await? {
+            Some((as_of, mut p)) => {
+                p["as_of"] = json!(as_of);
+                p
+            }
+            None => {
+                json!({ "why_empty": "products come from order lines: send properties.products in Order Completed events, Shopify line_items, or import with sku_col; then rescore" })
+            }
+        },
     ))
 }

@@ -50,6 +50,8 @@ pub enum Effect {
         /// When it was placed (the event's time is its version).
         placed_at: i64,
         total_minor: i64,
+        /// What it holds, by product (empty when the source does not say).
+        items: Vec<Item>,
     },
     /// Order Refunded: `amount_minor` of the order given back, once by `refund_id` (the
     /// platform's refund id; the event's messageId when it has none).
@@ -68,6 +70,14 @@ pub enum Effect {
     },
     /// Browsing and checkout events: recorded (journeys use them), no change to orders.
     Activity { customer_id: Option<String> },
+}
+
+/// A line of an order: a product, how many, and what they cost together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub sku: String,
+    pub quantity: f64,
+    pub amount_minor: i64,
 }
 
 /// One checked event.
@@ -139,6 +149,61 @@ fn text<'v>(event: &'v Value, path: &str, field: &str) -> Result<Option<&'v str>
         )),
         _ => Err(ApiError::invalid(at(field), "must be a string")),
     }
+}
+
+/// The `properties.products` of an order event (Segment's e-commerce spec): each a `sku` (or
+/// `product_id`), a `quantity` (default 1) and a unit `price` (default 0).
+fn products(event: &Value, path: &str, shop: &Shop) -> Result<Vec<Item>, ApiError> {
+    let Some(list) = event.get("properties").and_then(|p| p.get("products")) else {
+        return Ok(Vec::new());
+    };
+    let list = list.as_array().ok_or_else(|| {
+        ApiError::invalid(
+            field_at(path, "properties.products"),
+            "is a list of products",
+        )
+    })?;
+    let mut items = Vec::with_capacity(list.len());
+    for (i, p) in list.iter().enumerate() {
+        let at = format!("properties.products[{i}]");
+        let sku = match text(p, "", "sku")? {
+            Some(s) => s.to_string(),
+            None => match p.get("product_id") {
+                Some(Value::Number(n)) => n.to_string(),
+                _ => text(p, "", "product_id")?
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            field_at(path, &at),
+                            "a product needs its sku or product_id",
+                        )
+                    })?
+                    .to_string(),
+            },
+        };
+        let quantity = match p.get("quantity") {
+            None | Some(Value::Null) => 1.0,
+            Some(q) => q
+                .as_f64()
+                .filter(|q| *q > 0.0 && q.is_finite())
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        field_at(path, &format!("{at}.quantity")),
+                        "is a positive number",
+                    )
+                })?,
+        };
+        let price = match p.get("price") {
+            None | Some(Value::Null) => 0,
+            Some(v) => to_minor(v, shop.minor_digits())
+                .map_err(|m| ApiError::invalid(field_at(path, &format!("{at}.price")), m))?,
+        };
+        items.push(Item {
+            sku,
+            quantity,
+            amount_minor: (price as f64 * quantity).round() as i64,
+        });
+    }
+    Ok(items)
 }
 
 fn parse_event(event: &Value, shop: &Shop, path: &str) -> Result<Event, ApiError> {
@@ -234,6 +299,7 @@ fn parse_event(event: &Value, shop: &Shop, path: &str) -> Result<Event, ApiError
                 Some(_) => amount("total")?,
                 None => amount("revenue")?,
             },
+            items: products(event, path, shop)?,
         },
         "Order Refunded" => Effect::Refund {
             order_id: order_id()?,
@@ -297,13 +363,15 @@ pub async fn apply(
     Ok(applied)
 }
 
-/// Rows per multi-row statement. Small on purpose: SQLite looks each numbered parameter up by
-/// walking the statement's parameter list, so binding costs grow with the square of the
-/// parameters in one statement (1,000 rows of 7 values spent 60% of a rescore there).
+/// Rows per multi-row statement.
 pub(crate) const ROWS_PER_STATEMENT: usize = 64;
 
-/// `INSERT INTO {head} VALUES ($1, …), (…)` for `rows` rows of `columns` values, then `tail`.
+/// `INSERT INTO {head} VALUES (…), (…)` for `rows` rows of `columns` values, then `tail`, with
+/// the placeholders `conn`'s database binds fastest: `?` on SQLite, `$1, $2, …` on PostgreSQL.
+/// (SQLite finds a numbered parameter's name by walking the statement's list, so numbered
+/// parameters cost the square of their count: 1,000 rows of 7 spent 60% of a rescore there.)
 pub(crate) fn multi_row(
+    conn: &sqlx::AnyConnection,
     head: &str,
     rows: usize,
     columns: usize,
@@ -316,7 +384,7 @@ pub(crate) fn multi_row(
             if c > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("${}", r * columns + c + 1));
+            sql.push_str(&placeholder(conn, r * columns + c + 1));
         }
         sql.push(')');
     }
@@ -324,6 +392,79 @@ pub(crate) fn multi_row(
     sql.push_str(tail);
     // Only placeholders and the callers' constant SQL are in it; every value is bound.
     sqlx::AssertSqlSafe(sql)
+}
+
+/// Replace the lines of `orders` with the items given (none: the order has no lines now).
+async fn replace_items(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    shop: i64,
+    orders: &[(&str, &[Item])],
+) -> Result<(), sqlx::Error> {
+    let any_new = orders.iter().any(|(_, items)| !items.is_empty());
+    // Most shops send no lines: then there is nothing to replace unless some were sent before.
+    if !any_new {
+        let stored: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM order_lines WHERE shop_id = $1 LIMIT 1")
+                .bind(shop)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if stored.is_none() {
+            return Ok(());
+        }
+    }
+    for chunk in orders.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "DELETE FROM order_lines WHERE shop_id = {} AND order_id IN ({})",
+            placeholder(tx, 1),
+            (2..chunk.len() + 2)
+                .map(|n| placeholder(tx, n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        // Only placeholders in it; the values are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop);
+        for (order, _) in chunk {
+            q = q.bind(*order);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    let lines: Vec<(&str, usize, &Item)> = (orders.iter())
+        .flat_map(|(order, items)| {
+            items
+                .iter()
+                .enumerate()
+                .map(move |(i, item)| (*order, i + 1, item))
+        })
+        .collect();
+    for chunk in lines.chunks(ROWS_PER_STATEMENT) {
+        let sql = multi_row(
+            tx,
+            "order_lines (shop_id, order_id, line_no, sku, quantity, amount_minor)",
+            chunk.len(),
+            6,
+            "",
+        );
+        let mut q = sqlx::query(sql);
+        for (order, line_no, item) in chunk {
+            q = q
+                .bind(shop)
+                .bind(*order)
+                .bind(*line_no as i64)
+                .bind(item.sku.as_str())
+                .bind(item.quantity)
+                .bind(item.amount_minor);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Placeholder `n` (from 1) of a statement whose placeholders all come from here, in order.
+fn placeholder(conn: &sqlx::AnyConnection, n: usize) -> String {
+    match conn.backend_name().eq_ignore_ascii_case("sqlite") {
+        true => "?".into(),
+        false => format!("${n}"),
+    }
 }
 
 /// Record the events' messageIds; returns the ones not seen before.
@@ -341,6 +482,7 @@ async fn record<'e>(
     let mut fresh = std::collections::HashSet::new();
     for chunk in first.chunks(ROWS_PER_STATEMENT) {
         let sql = multi_row(
+            tx,
             "events (shop_id, message_id, kind, received_at)",
             chunk.len(),
             4,
@@ -376,7 +518,7 @@ pub async fn write_effects(
 ) -> Result<(), sqlx::Error> {
     use std::collections::HashMap;
     let mut seen: HashMap<&str, i64> = HashMap::new();
-    let mut orders: HashMap<&str, (&str, i64, i64, i64)> = HashMap::new();
+    let mut orders: HashMap<&str, (&str, i64, i64, i64, &[Item])> = HashMap::new();
     let mut refunds: HashMap<&str, (&str, i64, i64)> = HashMap::new();
     let mut cancels: HashMap<&str, i64> = HashMap::new();
     let mut identities: HashMap<&str, (Option<&str>, &Value, i64)> = HashMap::new();
@@ -391,11 +533,19 @@ pub async fn write_effects(
                 customer_id,
                 placed_at,
                 total_minor,
+                items,
             } => {
                 see(&mut seen, customer_id, *placed_at);
                 let newer = orders.get(order_id.as_str()).is_none_or(|o| o.3 <= e.at);
                 if newer {
-                    orders.insert(order_id, (customer_id, *placed_at, *total_minor, e.at));
+                    let order = (
+                        customer_id.as_str(),
+                        *placed_at,
+                        *total_minor,
+                        e.at,
+                        &items[..],
+                    );
+                    orders.insert(order_id, order);
                 }
             }
             Effect::Refund {
@@ -433,6 +583,7 @@ pub async fn write_effects(
     let seen: Vec<_> = seen.into_iter().collect();
     for chunk in seen.chunks(ROWS_PER_STATEMENT) {
         let sql = multi_row(
+            tx,
             "customers (shop_id, customer_id, first_seen, updated_at)",
             chunk.len(),
             4,
@@ -449,15 +600,16 @@ pub async fn write_effects(
     let orders: Vec<_> = orders.into_iter().collect();
     for chunk in orders.chunks(ROWS_PER_STATEMENT) {
         let sql = multi_row(
+            tx,
             "orders (shop_id, order_id, customer_id, placed_at, total_minor, version_at, source)",
             chunk.len(),
             7,
             "ON CONFLICT (shop_id, order_id) DO UPDATE SET customer_id = excluded.customer_id, \
              placed_at = excluded.placed_at, total_minor = excluded.total_minor, version_at = excluded.version_at \
-             WHERE orders.version_at <= excluded.version_at",
+             WHERE orders.version_at <= excluded.version_at RETURNING order_id",
         );
-        let mut q = sqlx::query(sql);
-        for (order, (customer, placed, total, version)) in chunk {
+        let mut q = sqlx::query_as::<_, (String,)>(sql);
+        for (order, (customer, placed, total, version, _)) in chunk {
             q = q
                 .bind(shop)
                 .bind(*order)
@@ -467,11 +619,18 @@ pub async fn write_effects(
                 .bind(*version)
                 .bind(source);
         }
-        q.execute(&mut **tx).await?;
+        let written: Vec<(String,)> = q.fetch_all(&mut **tx).await?;
+        // The snapshots written replace their orders' lines.
+        let items: HashMap<&str, &[Item]> = chunk.iter().map(|(o, v)| (*o, v.4)).collect();
+        let written: Vec<(&str, &[Item])> = (written.iter())
+            .filter_map(|(o,)| items.get_key_value(o.as_str()).map(|(k, v)| (*k, *v)))
+            .collect();
+        replace_items(tx, shop, &written).await?;
     }
     let refunds: Vec<_> = refunds.into_iter().collect();
     for chunk in refunds.chunks(ROWS_PER_STATEMENT) {
         let sql = multi_row(
+            tx,
             "refunds (shop_id, refund_id, order_id, amount_minor, refunded_at)",
             chunk.len(),
             5,
@@ -491,6 +650,7 @@ pub async fn write_effects(
     let cancels: Vec<_> = cancels.into_iter().collect();
     for chunk in cancels.chunks(ROWS_PER_STATEMENT) {
         let sql = multi_row(
+            tx,
             "cancellations (shop_id, order_id, cancelled_at)",
             chunk.len(),
             3,

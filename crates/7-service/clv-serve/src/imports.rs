@@ -21,6 +21,8 @@ struct Gathered {
     total_minor: i64,
     /// Returned lines: (minor units, UTC seconds).
     refunds: Vec<(i64, i64)>,
+    /// Its product lines, when the export has a SKU column.
+    items: Vec<crate::events::Item>,
 }
 
 /// A rejected row, as the import answers it.
@@ -136,6 +138,7 @@ fn gather(
                 placed_at: utc,
                 total_minor: 0,
                 refunds: Vec::new(),
+                items: Vec::new(),
             });
             orders.len() - 1
         });
@@ -145,6 +148,13 @@ fn gather(
         } else {
             order.total_minor += minor as i64;
             order.placed_at = order.placed_at.min(utc);
+            if let Some(sku) = line.sku {
+                order.items.push(crate::events::Item {
+                    sku: String::from_utf8_lossy(sku).into_owned(),
+                    quantity: line.quantity,
+                    amount_minor: minor as i64,
+                });
+            }
         }
     };
     let read = clv_data::read_delimited_from(
@@ -226,6 +236,7 @@ pub async fn import(
             customer_id: o.customer_id,
             placed_at: o.placed_at,
             total_minor: o.total_minor,
+            items: o.items,
         };
         effects.push(Event {
             message_id: String::new(),

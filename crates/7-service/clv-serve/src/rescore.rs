@@ -68,6 +68,89 @@ async fn lines(pool: &AnyPool, shop: i64) -> Result<Vec<Line>, sqlx::Error> {
         .collect())
 }
 
+/// One stored product line of a live order: customer, order, UTC time, sku, quantity, amount.
+type ItemRow = (String, String, i64, String, f64, i64);
+
+async fn items(pool: &AnyPool, shop: i64) -> Result<Vec<ItemRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT o.customer_id, o.order_id, o.placed_at, l.sku, l.quantity, l.amount_minor \
+         FROM order_lines l JOIN orders o ON o.shop_id = l.shop_id AND o.order_id = l.order_id \
+         WHERE l.shop_id = $1 AND ",
+        crate::store::live!(),
+        " ORDER BY o.customer_id, o.placed_at, l.order_id, l.line_no"
+    ))
+    .bind(shop)
+    .fetch_all(pool)
+    .await
+}
+
+/// Each product's repeat-purchase cycle, the reminders due and the products bought together, as
+/// `clv replenish` and `clv cross-sell` compute them with their defaults, up to the end of
+/// `as_of`; none without product lines.
+fn products(
+    shop: &Shop,
+    items: &[ItemRow],
+    as_of: chrono::NaiveDate,
+    threads: usize,
+) -> Option<String> {
+    use clv_report::view as defaults;
+    use clv_segments::products::ProductLog;
+    use clv_segments::{basket, replenish, tables};
+    if items.is_empty() {
+        return None;
+    }
+    let zone = DateParser::new(None, shop.timezone.name()).ok()?;
+    let end = date_to_local(as_of) + DAY - 1;
+    // As the CLI reads them: cycles without order ids (lines of a day are one purchase),
+    // baskets by order.
+    let (mut log, mut baskets) = (
+        ProductLog::new(Some(end), false),
+        ProductLog::new(Some(end), true),
+    );
+    let digits = shop.minor_digits();
+    for (customer, order, utc, sku, quantity, minor) in items {
+        let line = OrderLine {
+            customer: customer.as_bytes(),
+            time: zone.utc_to_local(*utc),
+            value: to_major(*minor, digits),
+            order: Some(order.as_bytes()),
+            sku: Some(sku.as_bytes()),
+            description: None,
+            quantity: *quantity,
+        };
+        log.push(&line);
+        baskets.push(&line);
+    }
+    if log.lines.is_empty() {
+        return None;
+    }
+    log.sort_ids();
+    baskets.sort_ids();
+    let plan = log.replenishment(replenish::PlanOptions {
+        as_of_day: end.div_euclid(DAY) as i32,
+        window_days: defaults::REMINDER_WINDOW_DAYS,
+        lead_days: defaults::REMINDER_LEAD_DAYS,
+        min_repeats: defaults::MIN_REPEATS,
+        per_customer: defaults::REMINDERS_PER_CUSTOMER,
+    });
+    let together = basket::together(&baskets, defaults::THRESHOLDS, threads);
+    let rows = |t: clv_data::Table<'_>| -> Vec<serde_json::Value> {
+        (t.json_rows().iter())
+            .filter_map(|r| serde_json::from_str(r).ok())
+            .collect()
+    };
+    let all = tables::by_evidence(&plan.cycles);
+    Some(
+        serde_json::json!({
+            "cycles": rows(tables::cycle_table(&log, &plan.cycles, &all)),
+            "reminders": rows(tables::reminder_table(&log, &plan.cycles, &plan.reminders)),
+            "rules": rows(tables::rules_table(&baskets, &together.rules)),
+            "baskets": together.baskets.len(),
+        })
+        .to_string(),
+    )
+}
+
 /// The customers' histories up to the end of `as_of` in the shop's zone.
 fn histories(
     shop: &Shop,
@@ -278,8 +361,13 @@ async fn run(
     let (pool, writer) = (&state.store.pool, &state.store.writer);
     let started = std::time::Instant::now();
     let lines = lines(pool, shop.id).await?;
-    tracing::info!(shop = shop.id, lines = lines.len(), elapsed = ?started.elapsed(), "rescore: read");
+    let items = items(pool, shop.id).await?;
+    tracing::info!(shop = shop.id, lines = lines.len(), items = items.len(), elapsed = ?started.elapsed(), "rescore: read");
     let (threads, for_scoring) = (state.threads, shop.clone());
+    let for_products = shop.clone();
+    // Products are worked out beside the scoring.
+    let products =
+        tokio::task::spawn_blocking(move || products(&for_products, &items, as_of, threads));
     let (sender, mut chunks) = tokio::sync::mpsc::channel(1);
     let scoring = tokio::task::spawn_blocking(move || {
         let h = histories(&for_scoring, &lines, as_of, threads).map_err(|e| (None, e))?;
@@ -306,6 +394,7 @@ async fn run(
             e.to_string(),
         )
     })?;
+    let products = products.await.ok().flatten();
     let (status, metrics, detail) = match outcome {
         Ok((metrics, detail)) => ("done", Some(metrics), detail),
         Err((metrics, why)) => ("insufficient", metrics, why),
@@ -329,13 +418,14 @@ async fn run(
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("UPDATE score_runs SET status = $2, finished_at = $3, detail = $4, customers = $5, metrics = $6 WHERE id = $1")
+    sqlx::query("UPDATE score_runs SET status = $2, finished_at = $3, detail = $4, customers = $5, metrics = $6, products = $7 WHERE id = $1")
         .bind(run_id)
         .bind(&run.status)
         .bind(crate::store::now())
         .bind(&run.detail)
         .bind(run.customers as i64)
         .bind(metrics)
+        .bind(products)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -351,6 +441,7 @@ async fn insert_predictions(
 ) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(crate::events::ROWS_PER_STATEMENT) {
         let sql = crate::events::multi_row(
+            tx,
             "predictions (shop_id, run_id, customer_id, p_alive, expected_purchases, predicted_clv, segment, tier, scores)",
             chunk.len(),
             9,

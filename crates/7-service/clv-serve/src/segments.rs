@@ -195,3 +195,18 @@ pub async fn metrics(
     .await?;
     Ok(row.map(|(as_of, m)| (as_of, serde_json::from_str(&m).unwrap_or_default())))
 }
+
+/// The products computed by the shop's last rescore that had product lines, with its day.
+pub async fn products(
+    store: &Store,
+    shop: i64,
+) -> Result<Option<(String, serde_json::Value)>, ApiError> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT as_of, products FROM score_runs WHERE shop_id = $1 AND status <> 'running' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(shop)
+    .fetch_optional(&store.pool)
+    .await?
+    .and_then(|(a, p): (String, Option<String>)| p.map(|p| (a, p)));
+    Ok(row.map(|(as_of, p)| (as_of, serde_json::from_str(&p).unwrap_or_default())))
+}

@@ -133,6 +133,43 @@ fn refunded(refund: &Value, shop: &Shop) -> Result<i64, ApiError> {
     Ok(total)
 }
 
+/// An order's `line_items`: each its `sku` (or `product_id`), `quantity` and unit `price`.
+fn line_items(shop: &Shop, payload: &Value) -> Result<Vec<crate::events::Item>, ApiError> {
+    let list = payload.get("line_items").and_then(Value::as_array);
+    let mut items = Vec::new();
+    for (i, line) in list.into_iter().flatten().enumerate() {
+        let at = |f: &str| format!("line_items[{i}].{f}");
+        let sku = match (line.get("sku"), line.get("product_id")) {
+            (Some(Value::String(s)), _) if !s.trim().is_empty() => s.trim().to_string(),
+            (_, Some(Value::Number(n))) => n.to_string(),
+            (_, Some(Value::String(s))) if !s.trim().is_empty() => s.trim().to_string(),
+            _ => {
+                return Err(ApiError::invalid(
+                    at("sku"),
+                    "a line needs its sku or product_id",
+                ))
+            }
+        };
+        let quantity = line
+            .get("quantity")
+            .and_then(Value::as_f64)
+            .filter(|q| *q > 0.0 && q.is_finite())
+            .ok_or_else(|| ApiError::invalid(at("quantity"), "is a positive number"))?;
+        let price = match line.get("price") {
+            Some(p) => {
+                to_minor(p, shop.minor_digits()).map_err(|m| ApiError::invalid(at("price"), m))?
+            }
+            None => 0,
+        };
+        items.push(crate::events::Item {
+            sku,
+            quantity,
+            amount_minor: (price as f64 * quantity).round() as i64,
+        });
+    }
+    Ok(items)
+}
+
 /// The events a delivery stands for, each with its own stable id.
 pub fn events(shop: &Shop, headers: &HeaderMap, payload: &Value) -> Result<Vec<Event>, ApiError> {
     let topic = header(headers, "x-shopify-topic")?;
@@ -222,6 +259,7 @@ pub fn events(shop: &Shop, headers: &HeaderMap, payload: &Value) -> Result<Vec<E
             customer_id,
             placed_at: placed,
             total_minor,
+            items: line_items(shop, payload)?,
         },
     });
     if let Some(cancelled) = time_of(payload, "cancelled_at")? {
