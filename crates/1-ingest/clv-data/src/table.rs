@@ -170,6 +170,32 @@ impl<'a> Table<'a> {
             .collect()
     }
 
+    /// Each row as a JSON array of its values, in column order (the values' text as in
+    /// [`Table::json_rows`]): the compact form when the names are kept once, elsewhere.
+    pub fn json_value_rows(&self) -> Vec<String> {
+        let mut scratch = Cell::default();
+        let mut text = Vec::new();
+        (0..self.rows())
+            .map(|row| {
+                text.clear();
+                text.push(b'[');
+                for (i, c) in self.columns.iter().enumerate() {
+                    if i > 0 {
+                        text.push(b',');
+                    }
+                    text.extend_from_slice(scratch.render(&c.values, row, true));
+                }
+                text.push(b']');
+                String::from_utf8_lossy(&text).into_owned()
+            })
+            .collect()
+    }
+
+    /// The columns' names, in order.
+    pub fn names(&self) -> Vec<&str> {
+        self.columns.iter().map(|c| c.name.as_ref()).collect()
+    }
+
     fn json_keys(&self) -> Vec<String> {
         self.columns
             .iter()

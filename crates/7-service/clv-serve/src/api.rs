@@ -688,6 +688,7 @@ struct Profile {
     run_status: Option<String>,
     run_detail: Option<String>,
     scores: Option<String>,
+    score_columns: Option<String>,
 }
 
 /// One customer: profile, orders, historic value, latest predictions or why they are blank.
@@ -703,12 +704,19 @@ async fn customer(
     Ok(Json(profile(&state.store, &caller.shop, &id).await?))
 }
 
+/// A stored prediction as an object: its values named by the run's columns.
+fn named(values: &str, columns: Option<&str>) -> Option<Value> {
+    let values: Vec<Value> = serde_json::from_str(values).ok()?;
+    let names: Vec<String> = serde_json::from_str(columns?).ok()?;
+    Some(Value::Object(names.into_iter().zip(values).collect()))
+}
+
 /// Customer `id` of `shop` as `GET /api/v1/customers/{id}` answers.
 pub async fn profile(store: &Store, shop: &Shop, id: &str) -> Result<Value, ApiError> {
     let pool = &store.pool;
     // The profile, the last finished run and its prediction in one round trip.
     let found: Option<Profile> = sqlx::query_as(concat!(
-        "SELECT c.email, c.traits, c.first_seen, r.status AS run_status, r.detail AS run_detail, p.scores \
+        "SELECT c.email, c.traits, c.first_seen, r.status AS run_status, r.detail AS run_detail, p.scores, r.score_columns \
          FROM customers c LEFT JOIN score_runs r ON r.id = ",
         last_finished_run!(),
         " LEFT JOIN predictions p ON p.shop_id = c.shop_id AND p.run_id = r.id AND p.customer_id = c.customer_id \
@@ -725,6 +733,7 @@ pub async fn profile(store: &Store, shop: &Shop, id: &str) -> Result<Value, ApiE
         run_status,
         run_detail,
         scores,
+        score_columns,
     }) = found
     else {
         return Err(ApiError::not_found(format!(
@@ -757,7 +766,7 @@ pub async fn profile(store: &Store, shop: &Shop, id: &str) -> Result<Value, ApiE
                     "refunded_minor": refunded, "cancelled": cancelled.is_some() })
         })
         .collect();
-    let predictions = scores.and_then(|s| serde_json::from_str::<Value>(&s).ok());
+    let predictions = scores.and_then(|s| named(&s, score_columns.as_deref()));
     let blank_because = match (&predictions, run_status.as_deref()) {
         (Some(_), _) => None,
         (None, None) => Some("no rescore has run yet: POST /api/v1/rescore".to_string()),

@@ -184,8 +184,8 @@ fn histories(
     Histories::usable(ledger.finish()).map_err(|e| e.to_string())
 }
 
-/// One customer's stored prediction: the columns filters use, and every `clv score` column as
-/// one JSON object.
+/// One customer's stored prediction: the columns filters use, and every `clv score` column's
+/// value as one JSON array (the names are the run's `score_columns`).
 struct Prediction {
     customer_id: String,
     p_alive: f64,
@@ -241,6 +241,7 @@ fn score(
     histories: &Histories,
     threads: usize,
     out: &tokio::sync::mpsc::Sender<Vec<Prediction>>,
+    columns: &mut String,
 ) -> Result<String, String> {
     if let Some(why) = insufficient(histories) {
         return Err(why);
@@ -249,7 +250,9 @@ fn score(
         threads,
         ..Default::default()
     };
+    let at = std::time::Instant::now();
     let valuation = clv_score::value(histories, &config).map_err(|e| e.to_string())?;
+    tracing::debug!(elapsed = ?at.elapsed(), "rescore: fitted");
     let rules = clv_segments::rfm::default_rules();
     let rfm = clv_segments::valued::rfm(histories, &rules, threads);
     // Tiers rank every customer, so they need every CLV before the first chunk is written.
@@ -258,6 +261,7 @@ fn score(
         clv if clv.is_empty() => Vec::new(),
         clv => clv_segments::tiers::tiers(&clv, &cutoffs),
     };
+    tracing::debug!(elapsed = ?at.elapsed(), "rescore: segments and tiers");
     let mut detail = valuation.describe();
     for w in valuation.fits.warnings() {
         detail.push_str(&format!("\n{w}"));
@@ -277,7 +281,10 @@ fn score(
         let Some(clv_data::Values::Text(ids)) = table.column("customer_id") else {
             return Err("the scores have no customer_id column".into());
         };
-        let chunk: Vec<Prediction> = (table.json_rows().into_iter().zip(ids.iter()))
+        if start == 0 {
+            *columns = serde_json::to_string(&table.names()).unwrap_or_default();
+        }
+        let chunk: Vec<Prediction> = (table.json_value_rows().into_iter().zip(ids.iter()))
             .enumerate()
             .map(|(i, (scores, id))| Prediction {
                 customer_id: id.to_string(),
@@ -370,11 +377,15 @@ async fn run(
         tokio::task::spawn_blocking(move || products(&for_products, &items, as_of, threads));
     let (sender, mut chunks) = tokio::sync::mpsc::channel(1);
     let scoring = tokio::task::spawn_blocking(move || {
+        let at = std::time::Instant::now();
         let h = histories(&for_scoring, &lines, as_of, threads).map_err(|e| (None, e))?;
         drop(lines);
+        tracing::debug!(elapsed = ?at.elapsed(), "rescore: histories");
         let metrics = metrics(&h);
-        match score(&h, threads, &sender) {
-            Ok(detail) => Ok((metrics, detail)),
+        tracing::debug!(elapsed = ?at.elapsed(), "rescore: metrics");
+        let mut columns = String::new();
+        match score(&h, threads, &sender, &mut columns) {
+            Ok(detail) => Ok((metrics, columns, detail)),
             Err(why) => Err((Some(metrics), why)),
         }
     });
@@ -395,9 +406,9 @@ async fn run(
         )
     })?;
     let products = products.await.ok().flatten();
-    let (status, metrics, detail) = match outcome {
-        Ok((metrics, detail)) => ("done", Some(metrics), detail),
-        Err((metrics, why)) => ("insufficient", metrics, why),
+    let (status, metrics, columns, detail) = match outcome {
+        Ok((metrics, columns, detail)) => ("done", Some(metrics), Some(columns), detail),
+        Err((metrics, why)) => ("insufficient", metrics, None, why),
     };
     let run = Run {
         run_id,
@@ -406,6 +417,7 @@ async fn run(
         customers,
         detail,
     };
+    tracing::debug!(elapsed = ?started.elapsed(), "rescore: predictions written");
     let mut tx = writer.begin().await?;
     if status == "done" {
         // Keep this run and the one before it.
@@ -418,7 +430,7 @@ async fn run(
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("UPDATE score_runs SET status = $2, finished_at = $3, detail = $4, customers = $5, metrics = $6, products = $7 WHERE id = $1")
+    sqlx::query("UPDATE score_runs SET status = $2, finished_at = $3, detail = $4, customers = $5, metrics = $6, products = $7, score_columns = $8 WHERE id = $1")
         .bind(run_id)
         .bind(&run.status)
         .bind(crate::store::now())
@@ -426,6 +438,7 @@ async fn run(
         .bind(run.customers as i64)
         .bind(metrics)
         .bind(products)
+        .bind(columns)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;

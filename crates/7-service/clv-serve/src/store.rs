@@ -50,7 +50,8 @@ impl Store {
                     // process being killed (it is in the WAL), not the machine losing power.
                     conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                             PRAGMA cache_size = -65536;",
                     )
                     .await?;
                 }
