@@ -1337,6 +1337,12 @@ fn segments_tiers_and_metrics_are_the_clis_and_saved_segments_count_right() {
                 "{c}"
             );
         }
+        for id in ["1981", "0001", "2357"] {
+            let (_, profile) = server.call("GET", &format!("/api/v1/customers/{id}"), &key, None);
+            let want = by_id[id];
+            let got = (&profile["segment"], &profile["tier"]);
+            assert_eq!(got, (&want["segment"], &want["tier"]), "{id}");
+        }
         let (_, groups) = server.call("GET", "/api/v1/segments", &key, None);
         let counts = |list: &Value| -> std::collections::BTreeMap<String, i64> {
             let rows = list.as_array().unwrap().iter();

@@ -150,6 +150,10 @@ try {
     fixed(want.predicted_clv, 2), `${fixed(want.predicted_clv_lower, 2)} – ${fixed(want.predicted_clv_upper, 2)}`,
   ]);
   assert.equal((await row("expected next order"))[1], want.expected_next_order_date);
+  // Segment and tier are shown (their values are checked against `clv segments` in tests/service.rs).
+  for (const label of ["segment", "value tier"]) {
+    assert.ok((await metric(label)).trim().length > 0, `the profile shows the ${label}`);
+  }
   const orders = lines.filter((f) => f[1] === "1981").length;
   assert.equal(await page.$$eval("#orders tbody tr", (r) => r.length), orders);
   await page.screenshot({ path: join(shots, "profile.png"), fullPage: true });

@@ -689,6 +689,8 @@ struct Profile {
     run_detail: Option<String>,
     scores: Option<String>,
     score_columns: Option<String>,
+    segment: Option<String>,
+    tier: Option<String>,
 }
 
 /// One customer: profile, orders, historic value, latest predictions or why they are blank.
@@ -716,7 +718,7 @@ pub async fn profile(store: &Store, shop: &Shop, id: &str) -> Result<Value, ApiE
     let pool = &store.pool;
     // The profile, the last finished run and its prediction in one round trip.
     let found: Option<Profile> = sqlx::query_as(concat!(
-        "SELECT c.email, c.traits, c.first_seen, r.status AS run_status, r.detail AS run_detail, p.scores, r.score_columns \
+        "SELECT c.email, c.traits, c.first_seen, r.status AS run_status, r.detail AS run_detail, p.scores, r.score_columns, p.segment, p.tier \
          FROM customers c LEFT JOIN score_runs r ON r.id = ",
         last_finished_run!(),
         " LEFT JOIN predictions p ON p.shop_id = c.shop_id AND p.run_id = r.id AND p.customer_id = c.customer_id \
@@ -734,6 +736,8 @@ pub async fn profile(store: &Store, shop: &Shop, id: &str) -> Result<Value, ApiE
         run_detail,
         scores,
         score_columns,
+        segment,
+        tier,
     }) = found
     else {
         return Err(ApiError::not_found(format!(
@@ -787,6 +791,8 @@ pub async fn profile(store: &Store, shop: &Shop, id: &str) -> Result<Value, ApiE
         "historic_value_minor": historic,
         "orders": orders,
         "predictions": predictions,
+        "segment": segment,
+        "tier": tier,
         "predictions_blank_because": blank_because,
     }))
 }

@@ -688,11 +688,8 @@ async fn customer(
                 money(&operator, historic),
                 "net of refunds, now",
             ),
-            metric(
-                "segment",
-                text(&scores["segment"]),
-                "RFM, at the last rescore",
-            ),
+            metric("segment", text(&p["segment"]), "RFM, at the last rescore"),
+            metric("value tier", text(&p["tier"]), "by predicted CLV"),
         ]),
         0,
     );

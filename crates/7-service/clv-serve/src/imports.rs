@@ -25,6 +25,9 @@ struct Gathered {
     items: Vec<crate::events::Item>,
 }
 
+/// Orders in one import from which the tables' statistics are refreshed.
+const ANALYZE_AFTER: u64 = 10_000;
+
 /// A rejected row, as the import answers it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RejectedRow {
@@ -249,6 +252,17 @@ pub async fn import(
     let effects: Vec<&Event> = effects.iter().collect();
     crate::events::write_effects(&mut tx, shop.id, &effects, "import").await?;
     tx.commit().await?;
+    // After a large backfill the planners' statistics describe the empty tables of before.
+    if report.orders >= ANALYZE_AFTER {
+        for table in ["orders", "refunds", "order_lines", "customers"] {
+            let analyzed = sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
+                .execute(pool)
+                .await;
+            if let Err(e) = analyzed {
+                tracing::warn!(error = %e, table, "refreshing statistics after an import");
+            }
+        }
+    }
     tracing::info!(
         shop = shop.id,
         orders = report.orders,

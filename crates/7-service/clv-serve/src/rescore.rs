@@ -44,14 +44,18 @@ async fn lines(pool: &AnyPool, shop: i64) -> Result<Vec<Line>, sqlx::Error> {
     .bind(shop)
     .fetch_all(pool)
     .await?;
-    let refunds: Vec<(String, String, i64, i64)> = sqlx::query_as(concat!(
+    let refunds: Vec<(String, String, i64, i64)> = if !any_rows(pool, "refunds", shop).await? {
+        Vec::new()
+    } else {
+        sqlx::query_as(concat!(
         "SELECT o.customer_id, r.order_id, r.refunded_at, r.amount_minor FROM refunds r \
          JOIN orders o ON o.shop_id = r.shop_id AND o.order_id = r.order_id WHERE r.shop_id = $1 AND ",
-        crate::store::live!()
-    ))
-    .bind(shop)
-    .fetch_all(pool)
-    .await?;
+            crate::store::live!()
+        ))
+        .bind(shop)
+        .fetch_all(pool)
+        .await?
+    };
     let line = |refund| {
         move |(customer, order, utc, minor)| Line {
             customer,
@@ -71,7 +75,22 @@ async fn lines(pool: &AnyPool, shop: i64) -> Result<Vec<Line>, sqlx::Error> {
 /// One stored product line of a live order: customer, order, UTC time, sku, quantity, amount.
 type ItemRow = (String, String, i64, String, f64, i64);
 
+/// Whether `table` (a name from this module) has a row of `shop`: a join over the orders is
+/// skipped when there is nothing to join (most shops have no refunds or lines), which a planner
+/// with stale statistics may not see.
+async fn any_rows(pool: &AnyPool, table: &str, shop: i64) -> Result<bool, sqlx::Error> {
+    let sql = format!("SELECT 1 FROM {table} WHERE shop_id = $1 LIMIT 1");
+    let found: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(shop)
+        .fetch_optional(pool)
+        .await?;
+    Ok(found.is_some())
+}
+
 async fn items(pool: &AnyPool, shop: i64) -> Result<Vec<ItemRow>, sqlx::Error> {
+    if !any_rows(pool, "order_lines", shop).await? {
+        return Ok(Vec::new());
+    }
     sqlx::query_as(concat!(
         "SELECT o.customer_id, o.order_id, o.placed_at, l.sku, l.quantity, l.amount_minor \
          FROM order_lines l JOIN orders o ON o.shop_id = l.shop_id AND o.order_id = l.order_id \
