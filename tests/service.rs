@@ -1821,6 +1821,52 @@ fn hostile_and_huge_strings_in_every_field_are_harmless() {
             assert!(status < 500, "import: {status} {answer}");
         }
         assert!(stored >= 4, "{stored} hostile ids stored and read back");
+        // Ids with the characters bulk writes must escape (PostgreSQL's COPY: tab, newline,
+        // carriage return, backslash) come back from a rescore as they were sent.
+        let ids: Vec<String> = (0..30)
+            .map(|k| format!("{}\t{k}\n\\N\r\\{}", ["a", "b", "c"][k % 3], "x".repeat(k)))
+            .collect();
+        let mut orders = Vec::new();
+        for (k, id) in ids.iter().enumerate() {
+            for (n, day) in [(1, "1997-03-05"), (2, "1998-02-09")] {
+                let mut e = order_event(
+                    &format!("esc-{k}-{n}"),
+                    id,
+                    &format!("esc-{k}-{n}"),
+                    5.0 + k as f64,
+                );
+                e["timestamp"] = json!(format!("{day}T10:00:00Z"));
+                orders.push(e);
+            }
+        }
+        // Among the CDNOW customers, so that the models have something to fit.
+        import(&server, &key);
+        let (status, answer) = server.call(
+            "POST",
+            "/api/v1/events",
+            &key,
+            Some(&json!({ "batch": orders })),
+        );
+        assert_eq!(status, 200, "{answer}");
+        let (status, run) = server.call(
+            "POST",
+            "/api/v1/rescore",
+            &key,
+            Some(&json!({ "as_of": "1998-06-30" })),
+        );
+        assert_eq!(
+            (status, run["status"].as_str()),
+            (200, Some("done")),
+            "{run}"
+        );
+        let listed = every_customer(&server, &key, "p_alive >= 0");
+        for id in &ids {
+            let c = listed.iter().find(|c| c["customer_id"] == json!(id));
+            assert!(
+                c.is_some_and(|c| c["p_alive"].is_number() && c["segment"].is_string()),
+                "{id:?}"
+            );
+        }
         let (status, shop) = server.call("GET", "/api/v1/shop", &key, None);
         assert_eq!(status, 200, "{shop}");
         let check = common::clv(&["store", "check", "--database", &database]);

@@ -438,17 +438,6 @@ async fn run(
     };
     tracing::debug!(elapsed = ?started.elapsed(), "rescore: predictions written");
     let mut tx = writer.begin().await?;
-    if status == "done" {
-        // Keep this run and the one before it.
-        sqlx::query(
-            "DELETE FROM predictions WHERE shop_id = $1 AND run_id < \
-             (SELECT COALESCE(MAX(id), 0) FROM score_runs WHERE shop_id = $1 AND status = 'done' AND id < $2)",
-        )
-        .bind(shop.id)
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await?;
-    }
     sqlx::query("UPDATE score_runs SET status = $2, finished_at = $3, detail = $4, customers = $5, metrics = $6, products = $7, score_columns = $8 WHERE id = $1")
         .bind(run_id)
         .bind(&run.status)
@@ -461,8 +450,52 @@ async fn run(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    if status == "done" {
+        // Readers never see runs older than the one before this, so they go after the answer,
+        // a batch a transaction, and ingest is never held up behind one big delete.
+        let (store, shop_id) = (state.store.clone(), shop.id);
+        tokio::spawn(async move {
+            if let Err(e) = forget_old_runs(&store, shop_id, run_id).await {
+                tracing::warn!(shop = shop_id, error = %e, "deleting old predictions (the next rescore retries)");
+            }
+        });
+    }
     tracing::info!(shop = shop.id, run_id, status = %run.status, customers = run.customers, elapsed = ?started.elapsed(), "rescored");
     Ok(run)
+}
+
+/// Predictions deleted per transaction when old runs are forgotten.
+const FORGET_BATCH: i64 = 20_000;
+
+/// Delete the predictions of `shop`'s runs before the one before `run_id` (this run and the one
+/// before it stay, for `/changes`).
+pub async fn forget_old_runs(
+    store: &crate::Store,
+    shop: i64,
+    run_id: i64,
+) -> Result<(), sqlx::Error> {
+    let keep: (i64,) = sqlx::query_as(
+        "SELECT COALESCE(MAX(id), 0) FROM score_runs WHERE shop_id = $1 AND status = 'done' AND id < $2",
+    )
+    .bind(shop)
+    .bind(run_id)
+    .fetch_one(&store.pool)
+    .await?;
+    loop {
+        let deleted = sqlx::query(
+            "DELETE FROM predictions WHERE shop_id = $1 AND run_id < $2 AND customer_id IN \
+             (SELECT customer_id FROM predictions WHERE shop_id = $1 AND run_id < $2 LIMIT $3)",
+        )
+        .bind(shop)
+        .bind(keep.0)
+        .bind(FORGET_BATCH)
+        .execute(&store.writer)
+        .await?
+        .rows_affected();
+        if deleted == 0 {
+            return Ok(());
+        }
+    }
 }
 
 async fn insert_predictions(
