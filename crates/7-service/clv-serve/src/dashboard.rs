@@ -319,13 +319,6 @@ struct OverviewPage {
     charts: Vec<(String, String, String)>,
 }
 
-impl std::ops::Deref for OverviewPage {
-    type Target = Frame;
-    fn deref(&self) -> &Frame {
-        &self.frame
-    }
-}
-
 async fn overview(State(state): State<AppState>, operator: Operator) -> Response {
     match overview_page(&state, &operator).await {
         Ok(p) => page(p),
@@ -546,13 +539,6 @@ struct CustomersPage {
     error: Option<String>,
 }
 
-impl std::ops::Deref for CustomersPage {
-    type Target = Frame;
-    fn deref(&self) -> &Frame {
-        &self.frame
-    }
-}
-
 async fn customers(
     State(state): State<AppState>,
     operator: Operator,
@@ -588,13 +574,6 @@ struct CustomerPage {
     as_of: String,
     predictions: String,
     orders: String,
-}
-
-impl std::ops::Deref for CustomerPage {
-    type Target = Frame;
-    fn deref(&self) -> &Frame {
-        &self.frame
-    }
 }
 
 /// The predictions a profile shows: column, label, decimals.
@@ -753,13 +732,6 @@ struct SegmentsPage {
     rfm_chart: String,
     rfm_table: String,
     tiers_table: String,
-}
-
-impl std::ops::Deref for SegmentsPage {
-    type Target = Frame;
-    fn deref(&self) -> &Frame {
-        &self.frame
-    }
 }
 
 async fn segments_page(
