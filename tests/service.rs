@@ -288,6 +288,14 @@ fn same_row(id: &str, got: &Value, want: &serde_json::Map<String, Value>) {
     }
 }
 
+/// `POST /api/v1/rescore` of `key`'s shop as of `as_of`: answered 200 with run status `status`.
+fn rescore(server: &Server, key: &str, as_of: &str, status: &str) -> Value {
+    let body = json!({ "as_of": as_of });
+    let (code, run) = server.call("POST", "/api/v1/rescore", key, Some(&body));
+    assert_eq!((code, run["status"].as_str()), (200, Some(status)), "{run}");
+    run
+}
+
 /// The store's orders and revenue, and every customer's predictions.
 fn snapshot(server: &Server, key: &str, ids: &[String]) -> (Value, Vec<Value>) {
     let (_, shop) = server.call("GET", "/api/v1/shop", key, None);
@@ -318,17 +326,7 @@ fn cdnow_imported_through_the_api_scores_as_the_cli_and_replays_change_nothing()
         let report = import(&server, &clean);
         let counts = (report["accepted"].as_u64(), report["orders"].as_u64());
         assert_eq!(counts, (Some(6919), Some(6919)), "{report}");
-        let (status, run) = server.call(
-            "POST",
-            "/api/v1/rescore",
-            &clean,
-            Some(&json!({ "as_of": "1998-06-30" })),
-        );
-        assert_eq!(
-            (status, run["status"].as_str()),
-            (200, Some("done")),
-            "{run}"
-        );
+        let run = rescore(&server, &clean, "1998-06-30", "done");
         assert_eq!(run["customers"], 2357);
         for (id, want) in &cli {
             let (status, profile) =
@@ -385,13 +383,7 @@ fn cdnow_imported_through_the_api_scores_as_the_cli_and_replays_change_nothing()
             (events.len() as u64, 2 * events.len() as u64)
         );
         import(&server, &replayed);
-        let (status, _) = server.call(
-            "POST",
-            "/api/v1/rescore",
-            &replayed,
-            Some(&json!({ "as_of": "1998-06-30" })),
-        );
-        assert_eq!(status, 200);
+        rescore(&server, &replayed, "1998-06-30", "done");
         let (a, b) = (
             snapshot(&server, &clean, &ids),
             snapshot(&server, &replayed, &ids),
@@ -969,17 +961,7 @@ fn rate_limits_per_key_and_blank_predictions_say_why() {
             .0,
         200
     );
-    let (status, run) = server.call(
-        "POST",
-        "/api/v1/rescore",
-        &b,
-        Some(&json!({ "as_of": "2024-06-01" })),
-    );
-    assert_eq!(
-        (status, run["status"].as_str()),
-        (200, Some("insufficient")),
-        "{run}"
-    );
+    let run = rescore(&server, &b, "2024-06-01", "insufficient");
     assert!(
         run["detail"]
             .as_str()
@@ -1175,17 +1157,7 @@ fn changes_between_rescores_are_the_cli_scores_compared_by_hand() {
         "{none_yet}"
     );
     for as_of in ["1997-12-31", "1998-06-30"] {
-        let (status, run) = server.call(
-            "POST",
-            "/api/v1/rescore",
-            &key,
-            Some(&json!({ "as_of": as_of })),
-        );
-        assert_eq!(
-            (status, run["status"].as_str()),
-            (200, Some("done")),
-            "{run}"
-        );
+        rescore(&server, &key, as_of, "done");
     }
     let (status, changes) = server.call("GET", "/api/v1/changes?p_alive_below=0.3", &key, None);
     assert_eq!(status, 200, "{changes}");
@@ -1321,11 +1293,7 @@ fn segments_tiers_and_metrics_are_the_clis_and_saved_segments_count_right() {
         let (_, metrics) = server.call("GET", "/api/v1/metrics", &key, None);
         assert!(metrics["why_empty"].is_string(), "{metrics}");
         import(&server, &key);
-        let body = json!({ "as_of": "1998-06-30" });
-        assert_eq!(
-            server.call("POST", "/api/v1/rescore", &key, Some(&body)).0,
-            200
-        );
+        rescore(&server, &key, "1998-06-30", "done");
 
         let listed = every_customer(&server, &key, "");
         assert_eq!(listed.len(), 2357);
@@ -1342,6 +1310,7 @@ fn segments_tiers_and_metrics_are_the_clis_and_saved_segments_count_right() {
             let want = by_id[id];
             let got = (&profile["segment"], &profile["tier"]);
             assert_eq!(got, (&want["segment"], &want["tier"]), "{id}");
+            assert_eq!(profile["predictions_as_of"], "1998-06-30", "{id}");
         }
         let (_, groups) = server.call("GET", "/api/v1/segments", &key, None);
         let counts = |list: &Value| -> std::collections::BTreeMap<String, i64> {
@@ -1821,8 +1790,8 @@ fn hostile_and_huge_strings_in_every_field_are_harmless() {
             assert!(status < 500, "import: {status} {answer}");
         }
         assert!(stored >= 4, "{stored} hostile ids stored and read back");
-        // Ids with the characters bulk writes must escape (PostgreSQL's COPY: tab, newline,
-        // carriage return, backslash) come back from a rescore as they were sent.
+        // Ids with the characters a text format must escape (tab, newline, carriage return,
+        // backslash, `\N`) come back from a rescore as they were sent.
         let ids: Vec<String> = (0..30)
             .map(|k| format!("{}\t{k}\n\\N\r\\{}", ["a", "b", "c"][k % 3], "x".repeat(k)))
             .collect();
@@ -1848,17 +1817,7 @@ fn hostile_and_huge_strings_in_every_field_are_harmless() {
             Some(&json!({ "batch": orders })),
         );
         assert_eq!(status, 200, "{answer}");
-        let (status, run) = server.call(
-            "POST",
-            "/api/v1/rescore",
-            &key,
-            Some(&json!({ "as_of": "1998-06-30" })),
-        );
-        assert_eq!(
-            (status, run["status"].as_str()),
-            (200, Some("done")),
-            "{run}"
-        );
+        rescore(&server, &key, "1998-06-30", "done");
         let listed = every_customer(&server, &key, "p_alive >= 0");
         for id in &ids {
             let c = listed.iter().find(|c| c["customer_id"] == json!(id));
@@ -1984,13 +1943,7 @@ fn products_from_order_lines_are_the_clis_replenish_and_cross_sell() {
             assert_eq!(status, 200, "{answer}");
         }
         for key in [&imported, &sent] {
-            let (status, run) = server.call(
-                "POST",
-                "/api/v1/rescore",
-                key,
-                Some(&json!({ "as_of": as_of })),
-            );
-            assert_eq!(status, 200, "{run}");
+            rescore(&server, key, as_of, "done");
             let (_, products) = server.call("GET", "/api/v1/products", key, None);
             assert_eq!(products["as_of"], as_of);
             same_json("cycles", &products["cycles"], &cli_cycles);

@@ -687,6 +687,7 @@ struct Profile {
     first_seen: i64,
     run_status: Option<String>,
     run_detail: Option<String>,
+    run_as_of: Option<String>,
     scores: Option<String>,
     score_columns: Option<String>,
     segment: Option<String>,
@@ -718,7 +719,7 @@ pub async fn profile(store: &Store, shop: &Shop, id: &str) -> Result<Value, ApiE
     let pool = &store.pool;
     // The profile, the last finished run and its prediction in one round trip.
     let found: Option<Profile> = sqlx::query_as(concat!(
-        "SELECT c.email, c.traits, c.first_seen, r.status AS run_status, r.detail AS run_detail, p.scores, r.score_columns, p.segment, p.tier \
+        "SELECT c.email, c.traits, c.first_seen, r.status AS run_status, r.detail AS run_detail, r.as_of AS run_as_of, p.scores, r.score_columns, p.segment, p.tier \
          FROM customers c LEFT JOIN score_runs r ON r.id = ",
         last_finished_run!(),
         " LEFT JOIN predictions p ON p.shop_id = c.shop_id AND p.run_id = r.id AND p.customer_id = c.customer_id \
@@ -734,6 +735,7 @@ pub async fn profile(store: &Store, shop: &Shop, id: &str) -> Result<Value, ApiE
         first_seen,
         run_status,
         run_detail,
+        run_as_of,
         scores,
         score_columns,
         segment,
@@ -790,6 +792,7 @@ pub async fn profile(store: &Store, shop: &Shop, id: &str) -> Result<Value, ApiE
         "currency": shop.currency.code(),
         "historic_value_minor": historic,
         "orders": orders,
+        "predictions_as_of": predictions.as_ref().and(run_as_of),
         "predictions": predictions,
         "segment": segment,
         "tier": tier,

@@ -193,6 +193,14 @@ fn metric(label: &str, value: String, note: &str) -> (String, String, String) {
     (label.to_string(), value, note.to_string())
 }
 
+/// What a page says about a refused request: the field at fault, then why.
+fn said(e: ApiError) -> String {
+    match e.field {
+        Some(field) => format!("{field}: {}", e.message),
+        None => e.message,
+    }
+}
+
 fn error_page(e: ApiError) -> Response {
     (e.status, e.message).into_response()
 }
@@ -332,8 +340,8 @@ async fn overview_page(state: &AppState, o: &Operator) -> Result<OverviewPage, A
     let stored = crate::segments::metrics(store, o.shop.id).await?;
     let at_risk = crate::conditions::parse("p_alive < 0.3").unwrap_or_default();
     let at_risk = crate::segments::count(store, o.shop.id, &at_risk).await?;
-    let value = crate::segments::segments(store, o.shop.id).await?;
-    let predicted: f64 = value.tiers.iter().filter_map(|t| t.predicted_clv).sum();
+    let tiers = crate::segments::tiers(store, o.shop.id).await?;
+    let predicted: f64 = tiers.iter().filter_map(|t| t.predicted_clv).sum();
     let mut items = vec![
         metric(
             "customers",
@@ -420,7 +428,7 @@ async fn overview_page(state: &AppState, o: &Operator) -> Result<OverviewPage, A
             );
         }
     }
-    if !value.tiers.is_empty() {
+    if !tiers.is_empty() {
         items.push(metric(
             "predicted CLV",
             number(predicted, 0),
@@ -434,7 +442,7 @@ async fn overview_page(state: &AppState, o: &Operator) -> Result<OverviewPage, A
     }
     let blank_because = match &stored {
         None => Some("Predictions appear after the first rescore (POST /api/v1/rescore, or clv serve --rescore-every 24h).".to_string()),
-        Some(_) if value.tiers.is_empty() => last_run_detail(state, o.shop.id).await?,
+        Some(_) if tiers.is_empty() => last_run_detail(state, o.shop.id).await?,
         Some(_) => None,
     };
     Ok(OverviewPage {
@@ -520,10 +528,7 @@ async fn rows(state: &AppState, o: &Operator, query: &Page) -> RowsPart {
         Err(e) => RowsPart {
             rows: Vec::new(),
             next: None,
-            error: Some(match e.field {
-                Some(field) => format!("{field}: {}", e.message),
-                None => e.message,
-            }),
+            error: Some(said(e)),
         },
     }
 }
@@ -672,9 +677,7 @@ async fn customer(
         ]),
         0,
     );
-    let as_of = last_as_of(&state, operator.shop.id)
-        .await
-        .unwrap_or_default();
+    let as_of = text(&p["predictions_as_of"]);
     page(CustomerPage {
         frame: Frame::new(&operator, "customers"),
         line: format!(
@@ -700,18 +703,6 @@ async fn customer(
             0,
         ),
     })
-}
-
-async fn last_as_of(state: &AppState, shop: i64) -> Option<String> {
-    sqlx::query_as::<_, (String,)>(
-        "SELECT as_of FROM score_runs WHERE shop_id = $1 AND status = 'done' ORDER BY id DESC LIMIT 1",
-    )
-    .bind(shop)
-    .fetch_optional(&state.store.pool)
-    .await
-    .ok()
-    .flatten()
-    .map(|(a,)| a)
 }
 
 struct SavedRow {
@@ -859,10 +850,7 @@ async fn save_segment(
     {
         Ok(_) => Redirect::to("/segments").into_response(),
         Err(e) => {
-            let why = match e.field {
-                Some(field) => format!("{field}: {}", e.message),
-                None => e.message,
-            };
+            let why = said(e);
             segments_page(&state, &operator, form.name, form.conditions, Some(why)).await
         }
     }

@@ -377,6 +377,7 @@ pub(crate) fn multi_row(
     columns: usize,
     tail: &str,
 ) -> sqlx::AssertSqlSafe<String> {
+    let anonymous = anonymous_placeholders(conn);
     let mut sql = format!("INSERT INTO {head} VALUES ");
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
@@ -384,7 +385,7 @@ pub(crate) fn multi_row(
             if c > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&placeholder(conn, r * columns + c + 1));
+            push_placeholder(&mut sql, anonymous, r * columns + c + 1);
         }
         sql.push(')');
     }
@@ -402,25 +403,21 @@ async fn replace_items(
 ) -> Result<(), sqlx::Error> {
     let any_new = orders.iter().any(|(_, items)| !items.is_empty());
     // Most shops send no lines: then there is nothing to replace unless some were sent before.
-    if !any_new {
-        let stored: Option<(i64,)> =
-            sqlx::query_as("SELECT 1 FROM order_lines WHERE shop_id = $1 LIMIT 1")
-                .bind(shop)
-                .fetch_optional(&mut **tx)
-                .await?;
-        if stored.is_none() {
-            return Ok(());
-        }
+    if !any_new && !crate::store::has_rows(&mut **tx, "order_lines", shop).await? {
+        return Ok(());
     }
+    let anonymous = anonymous_placeholders(tx);
     for chunk in orders.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "DELETE FROM order_lines WHERE shop_id = {} AND order_id IN ({})",
-            placeholder(tx, 1),
-            (2..chunk.len() + 2)
-                .map(|n| placeholder(tx, n))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let mut sql = String::from("DELETE FROM order_lines WHERE shop_id = ");
+        push_placeholder(&mut sql, anonymous, 1);
+        sql.push_str(" AND order_id IN (");
+        for n in 2..chunk.len() + 2 {
+            if n > 2 {
+                sql.push_str(", ");
+            }
+            push_placeholder(&mut sql, anonymous, n);
+        }
+        sql.push(')');
         // Only placeholders in it; the values are bound.
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop);
         for (order, _) in chunk {
@@ -460,11 +457,18 @@ async fn replace_items(
 }
 
 /// Placeholder `n` (from 1) of a statement whose placeholders all come from here, in order.
-fn placeholder(conn: &sqlx::AnyConnection, n: usize) -> String {
-    match conn.backend_name().eq_ignore_ascii_case("sqlite") {
-        true => "?".into(),
-        false => format!("${n}"),
+fn push_placeholder(sql: &mut String, anonymous: bool, n: usize) {
+    match anonymous {
+        true => sql.push('?'),
+        false => {
+            let _ = std::fmt::Write::write_fmt(sql, format_args!("${n}"));
+        }
     }
+}
+
+/// Whether `conn` takes `?` placeholders (SQLite) rather than `$n` (PostgreSQL).
+fn anonymous_placeholders(conn: &sqlx::AnyConnection) -> bool {
+    conn.backend_name().eq_ignore_ascii_case("sqlite")
 }
 
 /// Record the events' messageIds; returns the ones not seen before.
@@ -598,6 +602,8 @@ pub async fn write_effects(
         q.execute(&mut **tx).await?;
     }
     let orders: Vec<_> = orders.into_iter().collect();
+    // The snapshots written (not older than the stored ones), whose lines they replace.
+    let mut replaced: Vec<(&str, &[Item])> = Vec::new();
     for chunk in orders.chunks(ROWS_PER_STATEMENT) {
         let sql = multi_row(
             tx,
@@ -620,13 +626,13 @@ pub async fn write_effects(
                 .bind(source);
         }
         let written: Vec<(String,)> = q.fetch_all(&mut **tx).await?;
-        // The snapshots written replace their orders' lines.
         let items: HashMap<&str, &[Item]> = chunk.iter().map(|(o, v)| (*o, v.4)).collect();
-        let written: Vec<(&str, &[Item])> = (written.iter())
-            .filter_map(|(o,)| items.get_key_value(o.as_str()).map(|(k, v)| (*k, *v)))
-            .collect();
-        replace_items(tx, shop, &written).await?;
+        replaced.extend(
+            (written.iter())
+                .filter_map(|(o,)| items.get_key_value(o.as_str()).map(|(k, v)| (*k, *v))),
+        );
     }
+    replace_items(tx, shop, &replaced).await?;
     let refunds: Vec<_> = refunds.into_iter().collect();
     for chunk in refunds.chunks(ROWS_PER_STATEMENT) {
         let sql = multi_row(

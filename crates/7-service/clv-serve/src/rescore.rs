@@ -44,7 +44,9 @@ async fn lines(pool: &AnyPool, shop: i64) -> Result<Vec<Line>, sqlx::Error> {
     .bind(shop)
     .fetch_all(pool)
     .await?;
-    let refunds: Vec<(String, String, i64, i64)> = if !any_rows(pool, "refunds", shop).await? {
+    let refunds: Vec<(String, String, i64, i64)> = // Most shops have no refunds or lines: a join over every order is skipped then (a planner
+    // with stale statistics may not see that it is empty: 7 s at 2.3 M orders).
+    if !crate::store::has_rows(pool, "refunds", shop).await? {
         Vec::new()
     } else {
         sqlx::query_as(concat!(
@@ -75,20 +77,8 @@ async fn lines(pool: &AnyPool, shop: i64) -> Result<Vec<Line>, sqlx::Error> {
 /// One stored product line of a live order: customer, order, UTC time, sku, quantity, amount.
 type ItemRow = (String, String, i64, String, f64, i64);
 
-/// Whether `table` (a name from this module) has a row of `shop`: a join over the orders is
-/// skipped when there is nothing to join (most shops have no refunds or lines), which a planner
-/// with stale statistics may not see.
-async fn any_rows(pool: &AnyPool, table: &str, shop: i64) -> Result<bool, sqlx::Error> {
-    let sql = format!("SELECT 1 FROM {table} WHERE shop_id = $1 LIMIT 1");
-    let found: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(shop)
-        .fetch_optional(pool)
-        .await?;
-    Ok(found.is_some())
-}
-
 async fn items(pool: &AnyPool, shop: i64) -> Result<Vec<ItemRow>, sqlx::Error> {
-    if !any_rows(pool, "order_lines", shop).await? {
+    if !crate::store::has_rows(pool, "order_lines", shop).await? {
         return Ok(Vec::new());
     }
     sqlx::query_as(concat!(
@@ -120,15 +110,12 @@ fn products(
     }
     let zone = DateParser::new(None, shop.timezone.name()).ok()?;
     let end = date_to_local(as_of) + DAY - 1;
-    // As the CLI reads them: cycles without order ids (lines of a day are one purchase),
-    // baskets by order.
-    let (mut log, mut baskets) = (
-        ProductLog::new(Some(end), false),
-        ProductLog::new(Some(end), true),
-    );
+    // With order ids (baskets need them; cycles count purchase days either way, as the report
+    // computes both from one log).
+    let mut log = ProductLog::new(Some(end), true);
     let digits = shop.minor_digits();
     for (customer, order, utc, sku, quantity, minor) in items {
-        let line = OrderLine {
+        log.push(&OrderLine {
             customer: customer.as_bytes(),
             time: zone.utc_to_local(*utc),
             value: to_major(*minor, digits),
@@ -136,15 +123,12 @@ fn products(
             sku: Some(sku.as_bytes()),
             description: None,
             quantity: *quantity,
-        };
-        log.push(&line);
-        baskets.push(&line);
+        });
     }
     if log.lines.is_empty() {
         return None;
     }
     log.sort_ids();
-    baskets.sort_ids();
     let plan = log.replenishment(replenish::PlanOptions {
         as_of_day: end.div_euclid(DAY) as i32,
         window_days: defaults::REMINDER_WINDOW_DAYS,
@@ -152,7 +136,7 @@ fn products(
         min_repeats: defaults::MIN_REPEATS,
         per_customer: defaults::REMINDERS_PER_CUSTOMER,
     });
-    let together = basket::together(&baskets, defaults::THRESHOLDS, threads);
+    let together = basket::together(&log, defaults::THRESHOLDS, threads);
     let rows = |t: clv_data::Table<'_>| -> Vec<serde_json::Value> {
         (t.json_rows().iter())
             .filter_map(|r| serde_json::from_str(r).ok())
@@ -163,7 +147,7 @@ fn products(
         serde_json::json!({
             "cycles": rows(tables::cycle_table(&log, &plan.cycles, &all)),
             "reminders": rows(tables::reminder_table(&log, &plan.cycles, &plan.reminders)),
-            "rules": rows(tables::rules_table(&baskets, &together.rules)),
+            "rules": rows(tables::rules_table(&log, &together.rules)),
             "baskets": together.baskets.len(),
         })
         .to_string(),

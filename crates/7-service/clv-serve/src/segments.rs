@@ -58,6 +58,19 @@ async fn groups(store: &Store, shop: i64, column: &str) -> Result<Vec<Group>, sq
         .await
 }
 
+/// The value tiers of the last rescore, top first (none without predicted CLV).
+pub async fn tiers(store: &Store, shop: i64) -> Result<Vec<Group>, ApiError> {
+    let mut tiers = groups(store, shop, "tier").await?;
+    let order = |name: &str| {
+        crate::rescore::TIER_PERCENTS
+            .iter()
+            .position(|p| name == format!("top {p}%"))
+            .unwrap_or(usize::MAX)
+    };
+    tiers.sort_by_key(|g| order(&g.name));
+    Ok(tiers)
+}
+
 /// The shop's RFM segments, tiers and saved segments with their sizes now.
 pub async fn segments(store: &Store, shop: i64) -> Result<Segments, ApiError> {
     let mut by_segment = groups(store, shop, "segment").await?;
@@ -80,14 +93,7 @@ pub async fn segments(store: &Store, shop: i64) -> Result<Segments, ApiError> {
             }
         })
         .collect();
-    let mut tiers = groups(store, shop, "tier").await?;
-    let order = |name: &str| {
-        crate::rescore::TIER_PERCENTS
-            .iter()
-            .position(|p| name == format!("top {p}%"))
-            .unwrap_or(usize::MAX)
-    };
-    tiers.sort_by_key(|g| order(&g.name));
+    let tiers = tiers(store, shop).await?;
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT id, name, conditions FROM saved_segments WHERE shop_id = $1 ORDER BY name",
     )
@@ -181,32 +187,35 @@ pub async fn saved(store: &Store, shop: i64, id: i64) -> Result<Saved, ApiError>
     })
 }
 
-/// The metrics, cohorts and months stored by the shop's last rescore, with its day; none before
-/// the first.
+/// What the shop's latest rescore that stored JSON column `column` (`metrics` or `products`,
+/// never a name from a request) stored there, with that run's day; none before the first.
+async fn last_stored(
+    store: &Store,
+    shop: i64,
+    column: &str,
+) -> Result<Option<(String, serde_json::Value)>, ApiError> {
+    let sql = format!(
+        "SELECT as_of, {column} FROM score_runs WHERE shop_id = $1 AND {column} IS NOT NULL ORDER BY id DESC LIMIT 1"
+    );
+    let row: Option<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(shop)
+        .fetch_optional(&store.pool)
+        .await?;
+    Ok(row.map(|(as_of, m)| (as_of, serde_json::from_str(&m).unwrap_or_default())))
+}
+
+/// The shop metrics, cohorts and months of the last rescore that could read a history.
 pub async fn metrics(
     store: &Store,
     shop: i64,
 ) -> Result<Option<(String, serde_json::Value)>, ApiError> {
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT as_of, metrics FROM score_runs WHERE shop_id = $1 AND metrics IS NOT NULL ORDER BY id DESC LIMIT 1",
-    )
-    .bind(shop)
-    .fetch_optional(&store.pool)
-    .await?;
-    Ok(row.map(|(as_of, m)| (as_of, serde_json::from_str(&m).unwrap_or_default())))
+    last_stored(store, shop, "metrics").await
 }
 
-/// The products computed by the shop's last rescore that had product lines, with its day.
+/// The cycles, reminders and rules of the last rescore that found product lines.
 pub async fn products(
     store: &Store,
     shop: i64,
 ) -> Result<Option<(String, serde_json::Value)>, ApiError> {
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT as_of, products FROM score_runs WHERE shop_id = $1 AND status <> 'running' ORDER BY id DESC LIMIT 1",
-    )
-    .bind(shop)
-    .fetch_optional(&store.pool)
-    .await?
-    .and_then(|(a, p): (String, Option<String>)| p.map(|p| (a, p)));
-    Ok(row.map(|(as_of, p)| (as_of, serde_json::from_str(&p).unwrap_or_default())))
+    last_stored(store, shop, "products").await
 }

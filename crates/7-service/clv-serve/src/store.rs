@@ -139,6 +139,20 @@ macro_rules! live {
 }
 pub(crate) use live;
 
+/// Whether `table` (a name from this crate's code, never from a request) has a row of `shop`.
+pub(crate) async fn has_rows<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    table: &str,
+    shop: i64,
+) -> Result<bool, sqlx::Error> {
+    let sql = format!("SELECT 1 FROM {table} WHERE shop_id = $1 LIMIT 1");
+    let found: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(shop)
+        .fetch_optional(executor)
+        .await?;
+    Ok(found.is_some())
+}
+
 /// Seconds since 1970, UTC.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
