@@ -428,6 +428,9 @@ fn keys_are_checked_on_every_endpoint_and_shops_never_see_each_other() {
             200
         );
         let b_before = server.call("GET", "/api/v1/shop", &b, None).1;
+        let program = loyalty_program();
+        let (status, answer) = server.call("PUT", "/api/v1/loyalty/program", &a, Some(&program));
+        assert_eq!(status, 200, "{answer}");
 
         let (_, document) = server.call_with("GET", "/api/openapi.json", &[], None);
         let paths = document["paths"].as_object().unwrap();
@@ -456,7 +459,8 @@ fn keys_are_checked_on_every_endpoint_and_shops_never_see_each_other() {
                 }
                 let (status, answer) = server.call(&method, &path, &read_only, body.as_ref());
                 match method.as_str() {
-                    "GET" if path.ends_with("/b1") => assert_eq!(status, 404, "{path}: {answer}"),
+                    // Shop b's customer (and its loyalty account) do not exist for shop a.
+                    "GET" if path.contains("/b1") => assert_eq!(status, 404, "{path}: {answer}"),
                     "GET" => assert_eq!(status, 200, "{path}: {answer}"),
                     _ => assert_eq!(
                         status, 403,
@@ -1989,5 +1993,214 @@ fn products_from_order_lines_are_the_clis_replenish_and_cross_sell() {
             (422, Some("batch[0].properties.products[0].quantity")),
             "{answer}"
         );
+    }
+}
+
+/// The program the loyalty tests run: a point a dollar, spendable at once, two lifetime tiers,
+/// $10 off for 100 points.
+fn loyalty_program() -> Value {
+    json!({
+        "points_per_unit": 1, "pending_days": 0, "tier_window": "lifetime",
+        "tiers": [{ "name": "member", "min_points": 0 }, { "name": "gold", "min_points": 500 }],
+        "rewards": [{ "id": "ten-off", "name": "$10 off", "kind": "fixed_discount", "points": 100, "value": 1000 }],
+    })
+}
+
+fn account(server: &Server, key: &str, customer: &str) -> Value {
+    let (status, account) = server.call(
+        "GET",
+        &format!("/api/v1/customers/{customer}/loyalty"),
+        key,
+        None,
+    );
+    assert_eq!(status, 200, "{account}");
+    account
+}
+
+/// Points follow the orders on both databases: CDNOW imported (twice) earns each customer the
+/// sum of their orders' whole dollars, as a backfill of a program set after the import does;
+/// refunds and cancellations sent three times in shuffled order take back their share once; 50
+/// concurrent redemptions of 1,000 points at 100 each: exactly 10 succeed.
+#[test]
+fn loyalty_points_follow_orders_once_and_redemptions_never_overspend() {
+    let dir = tempfile::tempdir().unwrap();
+    for database in databases(dir.path(), "loyalty") {
+        let (live, later) = (shop(&database, "live"), shop(&database, "later"));
+        let server = Server::start(&database);
+        // A program that cannot hold is refused with the reason.
+        let mut bad = loyalty_program();
+        bad["tiers"][1]["min_points"] = json!(0);
+        bad["bonus"] = json!(1);
+        let (status, answer) = server.call("PUT", "/api/v1/loyalty/program", &live, Some(&bad));
+        assert_eq!(status, 422, "{answer}");
+        assert!(
+            answer.to_string().contains("unknown field `bonus`"),
+            "{answer}"
+        );
+        bad.as_object_mut().unwrap().remove("bonus");
+        let (status, answer) = server.call("PUT", "/api/v1/loyalty/program", &live, Some(&bad));
+        assert!(
+            status == 422 && answer.to_string().contains("must need more points"),
+            "{answer}"
+        );
+        let (status, answer) = server.call(
+            "PUT",
+            "/api/v1/loyalty/program",
+            &live,
+            Some(&loyalty_program()),
+        );
+        assert_eq!(status, 200, "{answer}");
+
+        // The naive sum: every CDNOW order's whole dollars, by customer.
+        let mut want: std::collections::BTreeMap<String, i64> = Default::default();
+        for (_, customer, _, dollars) in cdnow_orders() {
+            let cents: i64 = (dollars.parse::<f64>().unwrap() * 100.0).round() as i64;
+            *want.entry(customer).or_default() += cents / 100;
+        }
+        import(&server, &live);
+        import(&server, &live);
+        import(&server, &later);
+        let (status, answer) = server.call(
+            "PUT",
+            "/api/v1/loyalty/program",
+            &later,
+            Some(&loyalty_program()),
+        );
+        assert_eq!(status, 200, "{answer}");
+        let (status, filled) = server.call("POST", "/api/v1/loyalty/backfill", &later, None);
+        assert_eq!(status, 200, "{filled}");
+        assert_eq!(filled["orders"], json!(cdnow_orders().len()));
+        let (_, again) = server.call("POST", "/api/v1/loyalty/backfill", &later, None);
+        assert_eq!(
+            again["rows_written"],
+            json!(0),
+            "a second backfill wrote rows"
+        );
+        let (_, none) = server.call("POST", "/api/v1/loyalty/backfill", &live, None);
+        assert_eq!(
+            none["rows_written"],
+            json!(0),
+            "live ingest had missed rows"
+        );
+        // Every customer of the live shop (a missed row anywhere shows), every seventh of the other.
+        for (n, (customer, points)) in want.iter().enumerate() {
+            let keys = if n % 7 == 0 {
+                vec![&live, &later]
+            } else {
+                vec![&live]
+            };
+            for key in keys {
+                let a = account(&server, key, customer);
+                assert_eq!(a["balance"]["available"], json!(points), "{customer}: {a}");
+                let tier = if *points >= 500 { "gold" } else { "member" };
+                assert_eq!(a["tier"], json!(tier), "{customer}");
+            }
+        }
+
+        // Refunds and a cancellation, each event three times in shuffled order.
+        let at = |day: u32| format!("2024-03-{day:02}T10:00:00Z");
+        let mut events = vec![
+            json!({ "type": "track", "event": "Order Completed", "messageId": "l1", "userId": "ana", "timestamp": at(1),
+                    "properties": { "order_id": "A", "total": 250.0 } }),
+            json!({ "type": "track", "event": "Order Completed", "messageId": "l2", "userId": "ana", "timestamp": at(2),
+                    "properties": { "order_id": "B", "total": 120.5 } }),
+            json!({ "type": "track", "event": "Order Refunded", "messageId": "l3", "userId": "ana", "timestamp": at(3),
+                    "properties": { "order_id": "A", "total": 100.0 } }),
+            json!({ "type": "track", "event": "Order Refunded", "messageId": "l4", "userId": "ana", "timestamp": at(4),
+                    "properties": { "order_id": "A", "total": 50.0 } }),
+            json!({ "type": "track", "event": "Order Cancelled", "messageId": "l5", "userId": "ana", "timestamp": at(5),
+                    "properties": { "order_id": "B" } }),
+            json!({ "type": "track", "event": "Order Completed", "messageId": "l6", "userId": "rich", "timestamp": at(1),
+                    "properties": { "order_id": "R", "total": 1000.0 } }),
+        ];
+        events = [events.clone(), events.clone(), events].concat();
+        events.shuffle(&mut rand::rngs::StdRng::seed_from_u64(7));
+        for e in &events {
+            let (status, answer) = server.call("POST", "/api/v1/events", &live, Some(e));
+            assert_eq!(status, 200, "{answer}");
+        }
+        // A: 250 earned, 100 + 50 of 250 dollars refunded take back 150; B: cancelled, nothing.
+        let ana = account(&server, &live, "ana");
+        assert_eq!(ana["balance"]["available"], json!(100), "{ana}");
+        let taken: i64 = (ana["ledger"].as_array().unwrap().iter())
+            .filter(|e| e["kind"] == "reverse" || e["kind"] == "cancel")
+            .map(|e| e["points"].as_i64().unwrap())
+            .sum();
+        let earned: i64 = (ana["ledger"].as_array().unwrap().iter())
+            .filter(|e| e["kind"] == "earn")
+            .map(|e| e["points"].as_i64().unwrap())
+            .sum();
+        // B earned 120 unless its cancellation came first (then it never earned).
+        assert!(earned == 250 || earned == 370, "{ana}");
+        assert_eq!(earned + taken, 100, "{ana}");
+
+        // 50 redemptions at once against 1,000 points.
+        let server = std::sync::Arc::new(server);
+        let answers: Vec<(u16, Value)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..50)
+                .map(|i| {
+                    let (server, live) = (server.clone(), live.clone());
+                    s.spawn(move || {
+                        let body =
+                            json!({ "reward": "ten-off", "idempotency_key": format!("k{i}") });
+                        server.call(
+                            "POST",
+                            "/api/v1/customers/rich/loyalty/redemptions",
+                            &live,
+                            Some(&body),
+                        )
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let won: Vec<&Value> = answers
+            .iter()
+            .filter(|(s, _)| *s == 201)
+            .map(|(_, a)| a)
+            .collect();
+        let refused = answers
+            .iter()
+            .filter(|(s, a)| *s == 409 && a["error"]["code"] == "not_enough_points")
+            .count();
+        assert_eq!((won.len(), refused), (10, 40), "{answers:?}");
+        let codes: std::collections::HashSet<&str> =
+            won.iter().map(|a| a["code"].as_str().unwrap()).collect();
+        assert_eq!(codes.len(), 10);
+        let rich = account(&server, &live, "rich");
+        assert_eq!(rich["balance"]["available"], json!(0), "{rich}");
+        assert_eq!(rich["balance"]["redeemed"], json!(1000), "{rich}");
+        // A retry of a redemption that went through gets its code and spends nothing.
+        let (i, first) = answers
+            .iter()
+            .enumerate()
+            .find(|(_, (s, _))| *s == 201)
+            .unwrap();
+        let body = json!({ "reward": "ten-off", "idempotency_key": format!("k{i}") });
+        let (status, retry) = server.call(
+            "POST",
+            "/api/v1/customers/rich/loyalty/redemptions",
+            &live,
+            Some(&body),
+        );
+        assert_eq!((status, &retry["code"]), (200, &first.1["code"]), "{retry}");
+        assert_eq!(
+            account(&server, &live, "rich")["balance"]["available"],
+            json!(0)
+        );
+        // An unknown reward and an unknown customer are explained.
+        let body = json!({ "reward": "yacht", "idempotency_key": "y" });
+        let (status, answer) = server.call(
+            "POST",
+            "/api/v1/customers/rich/loyalty/redemptions",
+            &live,
+            Some(&body),
+        );
+        assert!(
+            status == 422 && answer.to_string().contains("no reward `yacht`"),
+            "{answer}"
+        );
+        let (status, _) = server.call("GET", "/api/v1/customers/nobody/loyalty", &live, None);
+        assert_eq!(status, 404);
     }
 }

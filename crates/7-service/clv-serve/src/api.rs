@@ -92,6 +92,11 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(segments, save_segment))
         .routes(routes!(saved_segment))
         .routes(routes!(set_shopify_secret))
+        .routes(routes!(loyalty_program, set_loyalty_program))
+        .routes(routes!(loyalty_backfill))
+        .routes(routes!(loyalty_expire))
+        .routes(routes!(loyalty_account))
+        .routes(routes!(loyalty_redeem))
         .split_for_parts()
 }
 
@@ -1041,4 +1046,166 @@ async fn products(State(state): State<AppState>, caller: Caller) -> Result<Json<
             }
         },
     ))
+}
+
+/// The shop's loyalty program (earn rate, pending days, expiry, tiers, rewards).
+#[utoipa::path(get, path = "/api/v1/loyalty/program", responses(
+    (status = 200, description = "The program", body = Object),
+    (status = 404, description = "No program yet", body = ApiError),
+))]
+async fn loyalty_program(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let program = crate::loyalty::program(&state.store, caller.shop.id).await?;
+    Ok(Json(serde_json::to_value(program).unwrap_or_default()))
+}
+
+/// Set the loyalty program (admin keys). Orders from now on earn by it; rows already written
+/// keep the rate they were earned at. `POST /api/v1/loyalty/backfill` earns on past orders.
+#[utoipa::path(put, path = "/api/v1/loyalty/program", request_body = Object, params(IdempotencyKey), responses(
+    (status = 200, description = "Saved", body = Object),
+    (status = 403, description = "Not an admin key", body = ApiError),
+    (status = 422, description = "A field the program does not have, or a rule that cannot hold", body = ApiError),
+))]
+async fn set_loyalty_program(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    mutation(&state, &caller, Role::Admin, &headers, &body, || async {
+        let program: clv_loyalty::Program =
+            serde_json::from_value(json_body(&body)?).map_err(|e| {
+                ApiError::invalid(
+                    "program",
+                    format!("{e}: send {{\"points_per_unit\": 1, \"pending_days\": 30, \"tiers\": [], \"rewards\": []}} (README, Loyalty)"),
+                )
+            })?;
+        crate::loyalty::save_program(&state.store, caller.shop.id, &program).await?;
+        Ok((StatusCode::OK, serde_json::to_value(program).unwrap_or_default()))
+    })
+    .await
+}
+
+/// Earn on every order already stored (admin keys): the rows live ingest would have written,
+/// each once, so running it again writes nothing. No messages are sent.
+#[utoipa::path(post, path = "/api/v1/loyalty/backfill", request_body(content = Object, description = "Empty"), params(IdempotencyKey), responses(
+    (status = 200, description = "Orders read and ledger rows written", body = Object),
+    (status = 404, description = "No program yet", body = ApiError),
+))]
+async fn loyalty_backfill(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    mutation(&state, &caller, Role::Admin, &headers, &body, || async {
+        crate::loyalty::program(&state.store, caller.shop.id).await?;
+        let (orders, rows) = crate::loyalty::backfill(&state.store, caller.shop.id).await?;
+        Ok((
+            StatusCode::OK,
+            json!({ "orders": orders, "rows_written": rows }),
+        ))
+    })
+    .await
+}
+
+/// Write the expiry rows due now (the server also sweeps hourly).
+#[utoipa::path(post, path = "/api/v1/loyalty/expire", request_body(content = Object, description = "Empty"), params(IdempotencyKey), responses(
+    (status = 200, description = "Expiry rows written", body = Object),
+    (status = 404, description = "No program yet", body = ApiError),
+))]
+async fn loyalty_expire(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    mutation(&state, &caller, Role::Write, &headers, &body, || async {
+        let rows = crate::loyalty::expire(&state.store, &caller.shop, crate::store::now()).await?;
+        Ok((StatusCode::OK, json!({ "rows_written": rows })))
+    })
+    .await
+}
+
+/// A customer's points (spendable, pending, earned, redeemed, expired: each a sum of the
+/// ledger), tier, ledger rows and rewards.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/loyalty", params(("id" = String, Path, description = "The customer's id")), responses(
+    (status = 200, description = "The account", body = crate::loyalty::Account),
+    (status = 404, description = "No program, or no such customer", body = ApiError),
+))]
+async fn loyalty_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<crate::loyalty::Account>, ApiError> {
+    known_customer(&state.store, caller.shop.id, &id).await?;
+    Ok(Json(
+        crate::loyalty::account(&state.store, caller.shop.id, &id).await?,
+    ))
+}
+
+async fn known_customer(store: &Store, shop: i64, id: &str) -> Result<(), ApiError> {
+    let found: Option<(i64,)> =
+        sqlx::query_as("SELECT 1 FROM customers WHERE shop_id = $1 AND customer_id = $2")
+            .bind(shop)
+            .bind(id)
+            .fetch_optional(&store.pool)
+            .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(ApiError::not_found("no such customer in this shop")),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct Redemption {
+    /// A reward id of the program's catalogue.
+    reward: String,
+    /// The client's key for this redemption: a retry with the same key gets the same code and
+    /// spends nothing more.
+    idempotency_key: String,
+}
+
+/// Spend points on a reward: the points are taken and a unique code issued together, once per
+/// `idempotency_key`; concurrent redemptions never spend more than the balance.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/loyalty/redemptions", request_body = Redemption, params(("id" = String, Path, description = "The customer's id"), IdempotencyKey), responses(
+    (status = 201, description = "Redeemed", body = crate::loyalty::Issued),
+    (status = 200, description = "Redeemed before with this key", body = crate::loyalty::Issued),
+    (status = 404, description = "No program, or no such customer", body = ApiError),
+    (status = 409, description = "Not enough spendable points", body = ApiError),
+    (status = 422, description = "No such reward, or a bad body", body = ApiError),
+))]
+async fn loyalty_redeem(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    mutation(&state, &caller, Role::Write, &headers, &body, || async {
+        let request: Redemption = typed_body(
+            &body,
+            "reward",
+            "{\"reward\": \"REWARD ID\", \"idempotency_key\": \"…\"}",
+        )?;
+        if request.idempotency_key.is_empty() || request.idempotency_key.len() > 255 {
+            return Err(ApiError::invalid(
+                "idempotency_key",
+                "is 1 to 255 characters",
+            ));
+        }
+        known_customer(&state.store, caller.shop.id, &id).await?;
+        let (status, issued) = crate::loyalty::redeem(
+            &state.store,
+            caller.shop.id,
+            &id,
+            &request.reward,
+            &request.idempotency_key,
+        )
+        .await?;
+        Ok((status, serde_json::to_value(issued).unwrap_or_default()))
+    })
+    .await
 }

@@ -395,6 +395,19 @@ pub(crate) fn multi_row(
     sqlx::AssertSqlSafe(sql)
 }
 
+/// `n` placeholders for an `IN (…)` list whose first is parameter `first`, in `conn`'s style.
+pub(crate) fn in_list(conn: &sqlx::AnyConnection, first: usize, n: usize) -> String {
+    let anonymous = anonymous_placeholders(conn);
+    let mut sql = String::new();
+    for i in 0..n {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        push_placeholder(&mut sql, anonymous, first + i);
+    }
+    sql
+}
+
 /// Replace the lines of `orders` with the items given (none: the order has no lines now).
 async fn replace_items(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -669,6 +682,14 @@ pub async fn write_effects(
         }
         q.execute(&mut **tx).await?;
     }
+    // The loyalty ledger follows the orders in the same transaction: an order and its points are
+    // written together or not at all.
+    let mut touched: Vec<&str> = orders.iter().map(|(o, _)| *o).collect();
+    touched.extend(refunds.iter().map(|(_, (o, _, _))| *o));
+    touched.extend(cancels.iter().map(|(o, _)| *o));
+    touched.sort_unstable();
+    touched.dedup();
+    crate::loyalty::sync_orders(tx, shop, &touched).await?;
     for (customer, (email, traits, at)) in identities {
         sqlx::query(
             "UPDATE customers SET email = COALESCE($3, email), traits = $4, traits_at = $5 \

@@ -13,6 +13,7 @@ pub mod dashboard;
 pub mod error;
 pub mod events;
 pub mod imports;
+pub mod loyalty;
 pub mod money;
 pub mod rescore;
 pub mod segments;

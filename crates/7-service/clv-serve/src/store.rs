@@ -115,7 +115,7 @@ impl Store {
 }
 
 /// Every table of the store.
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 16] = [
     "shops",
     "api_keys",
     "customers",
@@ -128,6 +128,9 @@ const TABLES: [&str; 13] = [
     "predictions",
     "job_claims",
     "integrations",
+    "loyalty_programs",
+    "loyalty_ledger",
+    "loyalty_rewards",
     "_sqlx_migrations",
 ];
 
