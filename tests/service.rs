@@ -33,15 +33,24 @@ impl Server {
             .spawn()
             .expect("clv serve starts");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let first = lines.next().and_then(Result::ok).unwrap_or_default();
-        let base = first
-            .split("listening on ")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .unwrap_or_else(|| panic!("clv serve did not start: {first}"))
-            .to_string();
+        // With -v, other lines (migrations, notices) may come before the address.
+        let mut before = Vec::new();
+        let base = loop {
+            let Some(line) = lines.next().and_then(Result::ok) else {
+                let _ = child.kill();
+                panic!("clv serve did not start: {before:?}");
+            };
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+            }
+            before.push(line);
+        };
         // Keep reading what it logs, so that it never writes into a closed pipe.
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::new(std::sync::Mutex::new(before));
         let kept = log.clone();
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
@@ -2096,6 +2105,41 @@ fn loyalty_points_follow_orders_once_and_redemptions_never_overspend() {
                 assert_eq!(a["tier"], json!(tier), "{customer}");
             }
         }
+
+        // Expiry switched on for the other shop on 1 January 2025, a month's life: every CDNOW
+        // lot counts from then and expired at the end of February 2025. The server sweeps when it
+        // starts; then a sweep on request finds nothing left.
+        let mut expiring = loyalty_program();
+        (expiring["expiry_months"], expiring["expiry_since"]) = (json!(1), json!(1_735_689_600));
+        let (status, answer) =
+            server.call("PUT", "/api/v1/loyalty/program", &later, Some(&expiring));
+        assert_eq!(status, 200, "{answer}");
+        drop(server);
+        // -v: the sweep logs what it expired.
+        let server = Server::start_with(&["--database", &database, "-v"]);
+        let (customer, points) = want.iter().find(|(_, p)| **p > 0).unwrap();
+        let swept = (0..400).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let log = server.log.lock().unwrap();
+            log.iter().any(|l| l.contains("loyalty: points expired"))
+        });
+        assert!(
+            swept,
+            "the sweep at start did not expire {customer}'s points"
+        );
+        let a = account(&server, &later, customer);
+        assert_eq!(a["balance"]["expired"], json!(points), "{a}");
+        let (_, again) = server.call("POST", "/api/v1/loyalty/expire", &later, None);
+        assert_eq!(again["rows_written"], json!(0), "{again}");
+        let last = want.keys().last().unwrap();
+        assert_eq!(
+            account(&server, &later, last)["balance"]["available"],
+            json!(0)
+        );
+        assert_eq!(
+            account(&server, &live, last)["balance"]["available"],
+            json!(want[last])
+        );
 
         // Refunds and a cancellation, each event three times in shuffled order.
         let at = |day: u32| format!("2024-03-{day:02}T10:00:00Z");

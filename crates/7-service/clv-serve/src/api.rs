@@ -1111,7 +1111,7 @@ async fn loyalty_backfill(
     .await
 }
 
-/// Write the expiry rows due now (the server also sweeps hourly).
+/// Write the expiry rows due now (the server also sweeps when it starts and every hour).
 #[utoipa::path(post, path = "/api/v1/loyalty/expire", request_body(content = Object, description = "Empty"), params(IdempotencyKey), responses(
     (status = 200, description = "Expiry rows written", body = Object),
     (status = 404, description = "No program yet", body = ApiError),

@@ -61,6 +61,10 @@ pub async fn serve(
         let state = state.clone();
         tokio::spawn(async move { rescore::every(state, every).await })
     });
+    let sweeper = {
+        let state = state.clone();
+        tokio::spawn(async move { loyalty::expire_every(state, loyalty::SWEEP_EVERY).await })
+    };
     let app = api::router(state);
     ready(bound);
     axum::serve(listener, app)
@@ -70,5 +74,6 @@ pub async fn serve(
     if let Some(task) = scheduler {
         task.abort();
     }
+    sweeper.abort();
     Ok(())
 }

@@ -408,3 +408,31 @@ pub async fn expire(
     }
     Ok(written)
 }
+
+/// How often the server writes the expiry rows due (and once when it starts).
+pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Write the expiry rows due in every shop with expiry, every `period`, until the task is
+/// dropped. Several processes may sweep one database: an expiry row's key admits it once.
+pub async fn expire_every(state: crate::api::AppState, period: std::time::Duration) {
+    let mut ticks = tokio::time::interval(period);
+    loop {
+        ticks.tick().await;
+        let Ok(shops) = crate::shops::all(&state.store).await else {
+            continue;
+        };
+        for id in shops {
+            let outcome = match state.shop(id).await {
+                Ok(shop) => expire(&state.store, &shop, crate::store::now()).await,
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(0) => {}
+                Ok(rows) => tracing::info!(shop = id, rows, "loyalty: points expired"),
+                // No program: nothing to expire.
+                Err(e) if e.status == StatusCode::NOT_FOUND => {}
+                Err(e) => tracing::warn!(shop = id, error = e.message, "loyalty expiry sweep"),
+            }
+        }
+    }
+}
