@@ -544,14 +544,17 @@ fn expiry_walk(
         }
         steps.push((available_at, 0, 0, key, Step::Open(key)));
         match (expired.get(key), expires_at(program, zone, available_at)) {
-            (Some(&(_, at)), due) => steps.push((at, 2, due.unwrap_or(at), key, Step::Expire(key))),
-            (None, Some(due)) if due <= now => steps.push((now, 2, due, key, Step::Expire(key))),
+            // A written expiry goes before spending in the same second: whatever was spent
+            // after it saw the balance without it; one spent before it left it smaller.
+            (Some(&(_, at)), due) => steps.push((at, 1, due.unwrap_or(at), key, Step::Expire(key))),
+            // A due one goes after everything up to now: the sweep writes it last.
+            (None, Some(due)) if due <= now => steps.push((now, 3, due, key, Step::Expire(key))),
             _ => {}
         }
     }
     for e in entries.iter().filter(|e| e.at <= now) {
         if matches!(e.kind, Kind::Redeem) || (e.kind == Kind::Adjust && e.points < 0) {
-            steps.push((e.at, 1, 0, &e.key, Step::Spend(-e.points)));
+            steps.push((e.at, 2, 0, &e.key, Step::Spend(-e.points)));
         }
     }
     steps.sort_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));

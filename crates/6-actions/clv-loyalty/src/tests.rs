@@ -257,6 +257,35 @@ fn lots_expire_at_the_end_of_the_month_in_the_shops_zone_across_daylight_saving(
 }
 
 #[test]
+fn a_sweep_then_a_redemption_in_the_same_second_expire_nothing_twice() {
+    // Found by the property test in CI: a lot of 1 point expired by a sweep, then 100 points
+    // redeemed in the same second from the next lot; its later expiry must leave 0, not -1.
+    let mut p = program();
+    p.pending_days = 0;
+    (p.expiry_months, p.expiry_since) = (Some(1), Some(utc("2025-01-01T00:00:00Z")));
+    let mut ledger = Vec::new();
+    sync(
+        &p,
+        &mut ledger,
+        &order("small", utc("2025-01-10T15:00:00Z"), 1_00),
+    );
+    sync(
+        &p,
+        &mut ledger,
+        &order("big", utc("2025-02-10T15:00:00Z"), 100_00),
+    );
+    let t = utc("2025-03-01T12:00:00Z");
+    let due = expiries(&p, NEW_YORK, &ledger, t);
+    assert_eq!(due.iter().map(|e| e.points).collect::<Vec<_>>(), vec![-1]);
+    ledger.extend(due);
+    ledger.push(redeem(&p, &ledger, "ten-off", "k", t).expect("100 left"));
+    let later = utc("2025-04-02T12:00:00Z");
+    let due = expiries(&p, NEW_YORK, &ledger, later);
+    assert!(due.is_empty(), "{due:?}");
+    assert_eq!(balance(&ledger, later).available, 0);
+}
+
+#[test]
 fn a_refund_demotes_a_customer_in_a_three_tier_program() {
     let mut p = program();
     p.tiers = ["bronze:0", "silver:500", "gold:1000"]
