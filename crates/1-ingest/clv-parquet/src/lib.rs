@@ -221,12 +221,9 @@ pub fn write_parquet(table: &Table<'_>, path: &Path) -> Result<(), DataError> {
     write_parquet_to(table, file, &path.display().to_string())
 }
 
-/// Write `table` as Parquet to any writer; `name` stands for it in errors.
-pub fn write_parquet_to(
-    table: &Table<'_>,
-    out: impl std::io::Write + Send,
-    name: &str,
-) -> Result<(), DataError> {
+/// `table` as one Arrow record batch (text as UTF-8, dates as `Date32`, missing values as nulls),
+/// for Parquet output and for front ends that hand Arrow data on (Python).
+pub fn record_batch(table: &Table<'_>) -> Result<RecordBatch, DataError> {
     let mut fields = Vec::with_capacity(table.columns.len());
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(table.columns.len());
     for c in &table.columns {
@@ -257,8 +254,18 @@ pub fn write_parquet_to(
         arrays.push(array);
     }
     let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(schema.clone(), arrays)
-        .map_err(|e| DataError::Invalid(format!("building Parquet output: {e}")))?;
+    RecordBatch::try_new(schema, arrays)
+        .map_err(|e| DataError::Invalid(format!("building Arrow output: {e}")))
+}
+
+/// Write `table` as Parquet to any writer; `name` stands for it in errors.
+pub fn write_parquet_to(
+    table: &Table<'_>,
+    out: impl std::io::Write + Send,
+    name: &str,
+) -> Result<(), DataError> {
+    let batch = record_batch(table)?;
+    let schema = batch.schema();
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .build();

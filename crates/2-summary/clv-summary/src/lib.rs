@@ -20,6 +20,6 @@ pub use ledger::{
 };
 pub use metrics::{metrics_table, monthly, shop_metrics, MetricsOptions, Month, ShopMetrics};
 pub use summary::{
-    summarise, summary_chunked, summary_columns, summary_rows, summary_table, HoldoutColumns,
-    HoldoutRow, SummaryColumns, SummaryOptions, SummaryRow,
+    summarise, summarise_in_periods, summary_chunked, summary_columns, summary_rows, summary_table,
+    HoldoutColumns, HoldoutRow, SummaryColumns, SummaryOptions, SummaryRow,
 };

@@ -89,6 +89,31 @@ pub fn summarise<'a>(
     }
 }
 
+/// Summarise one customer of `h` with lifetimes' arithmetic: times are counted in whole purchase
+/// periods of `h` (so with monthly periods a month is a calendar month, not 30.44 days) and
+/// divided by `periods_per_unit` (lifetimes' `freq_multiplier`).
+pub fn summarise_in_periods<'a>(
+    c: &CustomerHistory<'a>,
+    h: &Histories,
+    periods_per_unit: f64,
+    include_first: bool,
+) -> SummaryRow<'a> {
+    let index = |t: i64| h.period.index(t);
+    let between = |from: i64, to: i64| (index(to) - index(from)) as f64 / periods_per_unit;
+    let options = SummaryOptions {
+        time_unit: clv_data::TimeUnit::Day,
+        include_first,
+        threads: 1,
+    };
+    let mut row = summarise(c, h, options);
+    row.recency = between(row.first_purchase, row.last_purchase);
+    row.t = between(row.first_purchase, h.main_end());
+    if let Some(holdout) = row.holdout.as_mut() {
+        holdout.duration = between(h.main_end(), h.observation_end);
+    }
+    row
+}
+
 /// Summarise every customer.
 pub fn summary_rows(h: &Histories, options: SummaryOptions) -> Vec<SummaryRow<'_>> {
     h.iter().map(|c| summarise(&c, h, options)).collect()

@@ -50,11 +50,21 @@ impl Patterns {
     pub fn compress_indexed(
         customers: impl IntoIterator<Item = (f64, f64, f64)>,
     ) -> (Self, Vec<u32>) {
+        Self::compress_weighted(customers.into_iter().map(|c| (c, 1.0)))
+    }
+
+    /// Like [`Patterns::compress_indexed`] for rows that already stand for several customers
+    /// (patterns counted by a `groupBy`, say): identical triples add their weights, and the
+    /// rows come out in the same order whatever order they went in, so a fit of counted
+    /// patterns is the fit of the customers they count.
+    pub fn compress_weighted(
+        customers: impl IntoIterator<Item = ((f64, f64, f64), f64)>,
+    ) -> (Self, Vec<u32>) {
         let mut index: FxHashMap<(u64, u64, u64), u32> = FxHashMap::default();
         let mut rows: Vec<Pattern> = Vec::new();
         let row_of: Vec<u32> = customers
             .into_iter()
-            .map(|(x, t_x, t)| {
+            .map(|((x, t_x, t), weight)| {
                 let i = *index
                     .entry((x.to_bits(), t_x.to_bits(), t.to_bits()))
                     .or_insert_with(|| {
@@ -66,7 +76,7 @@ impl Patterns {
                         });
                         (rows.len() - 1) as u32
                     });
-                rows[i as usize].weight += 1.0;
+                rows[i as usize].weight += weight;
                 i
             })
             .collect();
@@ -138,6 +148,13 @@ mod tests {
             Patterns::compress_indexed([(2.0, 5.0, 38.0), (0.0, 0.0, 38.0), (2.0, 5.0, 38.0)]);
         assert_eq!(row_of, vec![1, 0, 1]);
         assert_eq!((q.rows[1].x, q.rows[1].weight), (2.0, 2.0));
+        // Counted rows, shuffled and split, come out as the customers they count.
+        let (w, _) = Patterns::compress_weighted([
+            ((2.0, 5.0, 38.0), 1.5),
+            ((0.0, 0.0, 38.0), 1.0),
+            ((2.0, 5.0, 38.0), 0.5),
+        ]);
+        assert_eq!(w, q);
         assert_eq!(p.customers(), 3.0);
         assert!(p.validate().is_ok());
         assert!(Patterns::compress([(1.0, 5.0, 4.0)]).validate().is_err());

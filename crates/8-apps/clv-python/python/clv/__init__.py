@@ -1,0 +1,52 @@
+"""Customer lifetime value at Rust speed, with lifetimes' API.
+
+Switch a notebook by changing its imports::
+
+    from clv import BetaGeoFitter, GammaGammaFitter
+    from clv.utils import summary_data_from_transaction_data
+
+and use clv's own valuation (automatic model choice, intervals, expected next-order date) with
+:func:`score`.
+"""
+import pandas as pd
+
+from . import _clv, _frames, utils
+from .fitters import (BetaGeoBetaBinomFitter, BetaGeoFitter, ConvergenceError, GammaGammaFitter,
+                      ModifiedBetaGeoFitter, ParetoNBDFitter)
+from .utils import calibration_and_holdout_data, summary_data_from_transaction_data
+
+__all__ = ["BetaGeoFitter", "ModifiedBetaGeoFitter", "ParetoNBDFitter", "BetaGeoBetaBinomFitter",
+           "GammaGammaFitter", "ConvergenceError", "summary_data_from_transaction_data",
+           "calibration_and_holdout_data", "score", "utils"]
+
+_DAY = 86_400
+
+
+def score(transactions, customer_id_col, datetime_col, monetary_value_col, *,
+          observation_period_end=None, model="auto", time_unit="week", horizon_days=365,
+          annual_discount_rate=0.1, level=0.9, bootstrap_draws=0, seed=0, penalizer_coef=0.0,
+          datetime_format=None, strict=False, threads=None):
+    """What ``clv score`` computes, per customer: P(alive), expected purchases and spend,
+    discounted CLV over ``horizon_days`` at ``annual_discount_rate``, the expected next-order
+    date, each with an interval at ``level`` (0 for none; ``bootstrap_draws`` > 0 for bootstrap
+    intervals). ``model`` is "auto" (BG/NBD, MBG/NBD or Pareto/NBD by BIC) or any model name.
+    ``attrs["clv_report"]["description"]`` says which model was chosen and why."""
+    frame = _frames.pandas_frame(transactions)
+    customers, original_ids = _frames.ids(frame[customer_id_col])
+    times = _frames.seconds(frame[datetime_col], datetime_format)
+    values = _frames.floats(frame[monetary_value_col])
+    if observation_period_end is None:
+        end = int(times.drop_null().to_numpy().max())
+    else:
+        end = _frames.instant(observation_period_end, datetime_format)
+    # A date means the whole day.
+    end = end - end % _DAY + _DAY - 1 if end % _DAY == 0 else end
+    batch, text = _clv.value(customers, times, values, end, model, time_unit, float(horizon_days),
+                             float(annual_discount_rate), float(level), int(bootstrap_draws),
+                             int(seed), float(penalizer_coef), _frames.threads(threads))
+    report = _frames.report(text, strict, "score")
+    index = pd.Index(original_ids(batch.column("customer_id")), name=customer_id_col)
+    out = batch.drop_columns(["customer_id"]).to_pandas()
+    out.index = index
+    out.attrs["clv_report"] = report
+    return _frames.like_input(out, transactions)

@@ -1,0 +1,124 @@
+"""Between users' data (pandas, polars, numpy, scalars) and the Arrow arrays the native module takes.
+
+Customer ids pass as integers or text (other kinds become integer codes), dates become shop-local
+seconds, numbers become float64; results come back with the user's ids, as pandas (or polars when
+the input was polars).
+"""
+import json
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+
+def threads(requested=None):
+    """The threads a call may use: all cores unless told otherwise."""
+    return max(1, int(requested)) if requested else (os.cpu_count() or 1)
+
+
+def is_polars(frame):
+    return type(frame).__module__.split(".")[0] == "polars"
+
+
+def pandas_frame(frame):
+    """``frame`` as pandas (polars and anything with ``to_pandas`` are converted)."""
+    if isinstance(frame, pd.DataFrame):
+        return frame
+    if hasattr(frame, "to_pandas"):
+        return frame.to_pandas()
+    return pd.DataFrame(frame)
+
+
+def like_input(result, original):
+    """``result`` (pandas, indexed by customer) in the kind of frame the user passed."""
+    if is_polars(original):
+        import polars as pl
+
+        return pl.from_pandas(result.reset_index())
+    return result
+
+
+def ids(column):
+    """Customer ids as the native module takes them, and a function turning the ``customer``
+    column it returns back into the user's ids. Integers and text pass as they are (the ledger
+    sorts them: numbers by value, then text); other kinds are factorized into integer codes."""
+    series = pd.Series(column)
+    if pd.api.types.is_integer_dtype(series.dtype):
+        return pa.array(series.to_numpy(dtype=np.int64)), lambda out: out.to_numpy()
+    if pd.api.types.is_string_dtype(series.dtype) or series.dtype == object:
+        try:
+            return pa.array(series, type=pa.large_string()), lambda out: out.to_numpy(
+                zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    codes_, uniques = pd.factorize(series, sort=False)
+    codes_ = np.asarray(codes_, dtype=np.int64)
+    return pa.array(codes_, mask=codes_ < 0), lambda out: uniques.take(out.to_numpy())
+
+
+def seconds(column, datetime_format=None):
+    """Local wall-clock seconds since 1970 (time-zone-aware dates keep their local time), with
+    nulls where the date is missing or unreadable."""
+    parsed = pd.to_datetime(pd.Series(column), format=datetime_format, errors="coerce")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    missing = parsed.isna().to_numpy()
+    values = parsed.to_numpy(dtype="datetime64[ns]").astype("datetime64[s]").astype(np.int64)
+    return pa.array(values, mask=missing)
+
+
+def instant(value, datetime_format=None):
+    """One date as local seconds."""
+    stamp = pd.to_datetime(value, format=datetime_format)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_localize(None)
+    return int(np.datetime64(stamp.to_datetime64(), "s").astype(np.int64))
+
+
+def floats(column):
+    """float64 Arrow values (zero-copy from float64 numpy), nulls where missing."""
+    values = pd.to_numeric(pd.Series(column), errors="coerce").to_numpy(dtype=np.float64)
+    return pa.array(values, mask=np.isnan(values))
+
+
+def broadcast(*args):
+    """Broadcast the arguments like numpy, as float64 Arrow arrays, with the shape and the index
+    of the first pandas Series among them (for results shaped like lifetimes')."""
+    index = next((a.index for a in args if isinstance(a, pd.Series)), None)
+    arrays = np.broadcast_arrays(*[np.asarray(a, dtype=np.float64) for a in args])
+    shape = arrays[0].shape
+    flat = [pa.array(np.ascontiguousarray(a).ravel()) for a in arrays]
+    return flat, shape, index
+
+
+def shaped(result, shape, index):
+    """A native result back in the caller's shape: a Series when they passed one, else numpy."""
+    out = result.to_numpy(zero_copy_only=False).reshape(shape)
+    if index is not None and out.ndim == 1 and len(index) == len(out):
+        return pd.Series(out, index=index)
+    return out
+
+
+def report(text, strict, what):
+    """The native report as a dict; rejected rows are explained in a warning (or, with ``strict``,
+    the first stops the call)."""
+    parsed = json.loads(text)
+    rejected = parsed.get("rejected", {})
+    counts = rejected.get("counts", {})
+    if counts:
+        first = rejected["examples"][0]
+        summary = ", ".join(f"{n} with {reason}" for reason, n in counts.items())
+        if strict:
+            raise ValueError(
+                f"{what}: row {first['row']}: {first['reason']}; fix or drop that row "
+                "(without strict=True such rows are left out and counted)"
+            )
+        examples = "; ".join(f"row {e['row']}: {e['reason']}" for e in rejected["examples"])
+        warnings.warn(
+            f"{what}: {sum(counts.values())} rows left out ({summary}); first: {examples}. "
+            "Fix or drop them, or pass strict=True to stop at the first.",
+            stacklevel=3,
+        )
+    return parsed
