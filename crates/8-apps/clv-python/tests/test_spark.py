@@ -122,6 +122,19 @@ def test_rows_left_out_are_reported(spark):
           [1.0, 31.0, 90.0, 20.0])
 
 
+def test_timestamps_count_in_the_shops_zone(spark):
+    from pyspark.sql import functions as F
+
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    orders = spark.createDataFrame(
+        [("a", "2024-01-02 03:00:00", 10.0), ("a", "2024-01-05 12:00:00", 20.0)],
+        "customer_id string, date string, amount double").withColumn("date", F.to_timestamp("date"))
+    # 03:00 UTC on 2 January is 22:00 on 1 January in New York.
+    for tz, recency in [(None, 3.0), ("America/New_York", 4.0)]:
+        rows = by_customer(clv.spark.summarize(orders, end="2024-01-10", tz=tz).frame)
+        check(f"recency in {tz}", rows["recency"], [recency])
+
+
 JVM = r"""
 import json, sys
 from pyspark.sql import SparkSession
