@@ -493,9 +493,10 @@ impl StreamingLedger {
 /// maximum likelihood. The columns are (frequency, recency, T) for the purchase models,
 /// (frequency, recency, n_periods) for BG/BB and (frequency, monetary_value) for Gamma-Gamma.
 /// Returns the fit report as JSON (parameters, standard errors, covariance, log-likelihood, what
-/// the data leaves undetermined).
+/// the data leaves undetermined) and, when the data's `time_unit` is known (BG/BB counts
+/// opportunities), the model in clv's saved-model format, for `clv score --model-file`.
 #[pyfunction]
-#[pyo3(signature = (model, columns, weights, penalizer, threads))]
+#[pyo3(signature = (model, columns, weights, penalizer, threads, time_unit=None))]
 fn fit(
     py: Python<'_>,
     model: &str,
@@ -503,8 +504,16 @@ fn fit(
     weights: Option<Arrow<ArrayData>>,
     penalizer: f64,
     threads: usize,
-) -> PyResult<String> {
+    time_unit: Option<&str>,
+) -> PyResult<(String, Option<String>)> {
     let kind = ModelKind::from_str(model).map_err(invalid)?;
+    let time_unit = match kind {
+        ModelKind::BgBb => Some("opportunity".to_string()),
+        _ => time_unit
+            .map(|u| TimeUnit::from_str(u).map(|u| u.name().to_string()))
+            .transpose()
+            .map_err(invalid)?,
+    };
     let columns = columns
         .into_iter()
         .enumerate()
@@ -544,21 +553,40 @@ fn fit(
             let rows = (0..n).map(|i| ((col(0, i), col(1, i), col(2, i)), weight(i)));
             Patterns::compress_weighted(rows).0.rows
         };
-        let report = match kind {
-            ModelKind::Purchase(m) => m.fit(&patterns(), options),
-            ModelKind::BgBb => clv_models::fit_with(&clv_models::BgBb, &patterns(), options),
-            ModelKind::Spend(m) => m.fit(
-                &spend_patterns(n, |i| (col(0, i), col(1, i), weight(i))),
-                options,
-            ),
+        // The fingerprint covers the rows fitted, as `clv fit` computes it.
+        let (report, fingerprint) = match kind {
+            ModelKind::Purchase(_) | ModelKind::BgBb => {
+                let rows = patterns();
+                let report = match kind {
+                    ModelKind::Purchase(m) => m.fit(&rows, options),
+                    _ => clv_models::fit_with(&clv_models::BgBb, &rows, options),
+                };
+                let values = rows.iter().flat_map(|p| [p.x, p.t_x, p.t, p.weight]);
+                (report, clv_models::saved::fingerprint(values))
+            }
+            ModelKind::Spend(m) => {
+                let rows = spend_patterns(n, |i| (col(0, i), col(1, i), weight(i)));
+                let values = rows.iter().flat_map(|s| [s.x, s.m]);
+                (m.fit(&rows, options), clv_models::saved::fingerprint(values))
+            }
             ModelKind::Sbg => {
                 return Err(invalid(
                     "sBG fits subscription tenures; it has no lifetimes fitter",
                 ))
             }
-        }
-        .map_err(|e| invalid(format!("{kind}: {e}")))?;
-        serde_json::to_string(&report).map_err(invalid)
+        };
+        let report = report.map_err(|e| invalid(format!("{kind}: {e}")))?;
+        let saved = time_unit.map(|unit| {
+            let data = clv_models::DataInfo {
+                file: "clv Python package".into(),
+                customers: report.customers.round() as u64,
+                excluded: 0,
+                observation_end: String::new(),
+                fingerprint,
+            };
+            clv_models::SavedModel::new(kind, unit, &report, data).to_json()
+        });
+        Ok((serde_json::to_string(&report).map_err(invalid)?, saved))
     })
 }
 

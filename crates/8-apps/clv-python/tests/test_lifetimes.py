@@ -338,3 +338,30 @@ def test_score_segments_and_tiers_equal_the_cli(cdnow, tmp_path):
                          ("segment", "segment"), ("value_tier", "tier")]:
         assert (ours[mine].to_numpy() == cli[theirs].to_numpy()).all(), mine
     check("predicted CLV", ours["predicted_clv"], cli["predicted_clv"], rel=1e-9, abs_=1e-9)
+
+
+def test_saved_models_score_in_the_cli(summary, tmp_path):
+    """A model fitted in Python and saved is what `clv score --model-file` uses: the CLI's
+    P(alive) and expected spend are the Python fitters' own."""
+    s = summary
+    bg = clv.BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
+    repeat = s[s["frequency"] > 0]
+    gg = clv.GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
+    bg.save_model(tmp_path / "bg.json")
+    gg.save_model(tmp_path / "gg.json")
+    binary = os.environ.get("CLV_BIN", os.path.join(ROOT, "target", "debug", "clv"))
+    out = tmp_path / "scores.csv"
+    subprocess.run([binary, "score", os.path.join(DATA, "CDNOW_sample.txt"), "--customer-col",
+                    "2", "--date-col", "3", "--amount-col", "5", "--observation-end",
+                    "1998-06-30", "--model-file", str(tmp_path / "bg.json"), "--model-file",
+                    str(tmp_path / "gg.json"), "--intervals", "none", "-o", str(out)],
+                   check=True, capture_output=True)
+    cli = pd.read_csv(out, dtype={"customer_id": str}).set_index("customer_id")
+    assert list(cli.index) == list(s.index)
+    check("P(alive) from the saved model", cli["p_alive"],
+          bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"]), rel=1e-9)
+    check("expected spend from the saved model", cli["expected_spend"],
+          gg.conditional_expected_average_profit(s["frequency"], s["monetary_value"]), rel=1e-9)
+    unknown = clv.BetaGeoFitter().fit(s["frequency"].to_numpy(), s["recency"], s["T"])
+    with pytest.raises(ValueError, match="time unit"):
+        unknown.save_model(tmp_path / "unknown.json")

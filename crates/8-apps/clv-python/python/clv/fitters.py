@@ -36,6 +36,17 @@ class ConvergenceError(ValueError):
 _UNITS_PER_MONTH = {"W": 4.345, "M": 1.0, "D": 30.0, "H": 30.0 * 24}
 
 
+# clv's time units for lifetimes' (freq, freq_multiplier) summaries.
+_TIME_UNITS = {("H", 1): "hour", ("D", 1): "day", ("D", 7): "week", ("W", 1): "week",
+               ("M", 1): "month", ("Y", 1): "year"}
+
+
+def _time_unit_of(series):
+    """The clv time unit ("day", "week", ...) of a summary column from clv.utils, if known."""
+    unit = getattr(series, "attrs", {}).get("clv_time_unit")
+    return None if unit is None else _TIME_UNITS.get((unit[0], unit[1]))
+
+
 def _freq_of(series):
     """The ("D", 7)-style time unit clv.utils recorded on a summary column, if any."""
     unit = getattr(series, "attrs", {}).get("clv_time_unit")
@@ -65,13 +76,15 @@ class _Fitter:
         params = ", ".join(f"{k}: {v:.2f}" for k, v in self.params_.items())
         return f"<clv.{name}: fitted with {self.data['weights'].sum():.0f} subjects, {params}>"
 
-    def _fit(self, columns, weights, index, threads):
+    def _fit(self, columns, weights, index, threads, time_unit=None):
+        time_unit = time_unit or _time_unit_of(columns[0])
         values = [np.asarray(c, dtype=np.float64) for c in columns]
         arrays = [_frames.floats(v) for v in values]
         weight_array = None if weights is None else _frames.floats(weights)
         try:
-            text = _clv.fit(self._model, arrays, weight_array, float(self.penalizer_coef),
-                            _frames.threads(threads))
+            text, self._saved = _clv.fit(self._model, arrays, weight_array,
+                                         float(self.penalizer_coef), _frames.threads(threads),
+                                         time_unit)
         except ValueError as e:
             raise ConvergenceError(str(e)) from None
         report = json.loads(text)
@@ -118,16 +131,28 @@ class _Fitter:
     def print_summary(self):
         print(self.summary)
 
+    def save_model(self, path):
+        """Write the fitted model in clv's saved-model JSON (not lifetimes' pickle), which
+        ``clv score --model-file`` and the service read. The time unit comes from the summary
+        (clv.utils) or ``fit(..., time_unit="week")``."""
+        self._params()
+        if self._saved is None:
+            raise ValueError("the time unit of the fitted data is not known: fit a summary from "
+                             "clv.utils, or pass time_unit= ('day', 'week', 'month', ...) to fit")
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(self._saved)
+
 
 class _PurchaseFitter(_Fitter):
     _columns = ("frequency", "recency", "T")
     _param_names = ("r", "alpha", "a", "b")
 
     def fit(self, frequency, recency, T, weights=None, initial_params=None, verbose=False,
-            tol=1e-7, index=None, threads=None, **kwargs):
-        """Fit to customers' repeat purchases, recency and age (any one time unit)."""
+            tol=1e-7, index=None, threads=None, time_unit=None, **kwargs):
+        """Fit to customers' repeat purchases, recency and age (any one time unit; name it with
+        ``time_unit`` to save the model when the summary is not from clv.utils)."""
         self._freq = _freq_of(frequency)
-        return self._fit((frequency, recency, T), weights, index, threads)
+        return self._fit((frequency, recency, T), weights, index, threads, time_unit)
 
     def conditional_expected_number_of_purchases_up_to_time(self, t, frequency, recency, T):
         """Expected purchases in the next ``t`` of customers with these histories."""
@@ -206,9 +231,10 @@ class GammaGammaFitter(_Fitter):
     _param_names = ("p", "q", "v")
 
     def fit(self, frequency, monetary_value, weights=None, initial_params=None, verbose=False,
-            tol=1e-7, index=None, q_constraint=False, threads=None, **kwargs):
+            tol=1e-7, index=None, q_constraint=False, threads=None, time_unit=None, **kwargs):
         """Fit to repeat buyers' number of repeat purchases and their mean value."""
-        return self._fit((frequency, monetary_value), weights, index, threads)
+        return self._fit((frequency, monetary_value), weights, index, threads,
+                         time_unit or _time_unit_of(frequency) or "week")
 
     def conditional_expected_average_profit(self, frequency=None, monetary_value=None):
         """Expected value per purchase of each customer (the fitted data by default)."""
