@@ -43,7 +43,7 @@ pub use bgbb::{BgBb, BgBbParams};
 pub use bgnbd::{BgNbd, BgNbdParams, MbgNbd, Variant};
 pub use data::{Pattern, Patterns};
 pub use fit::{fit, fit_with, gradient_error, FitError, FitOptions, FitProgress, FitReport, Model};
-pub use gamma_gamma::{GammaGamma, GammaGammaParams, SpendPattern};
+pub use gamma_gamma::{spend_patterns, GammaGamma, GammaGammaParams, SpendPattern};
 pub use kind::{ModelKind, NotAPurchaseModel, PurchaseModel, SpendModel, UnknownModel};
 pub use pareto::{ParetoNbd, ParetoNbdParams};
 pub use purchase::PurchasePredictor;

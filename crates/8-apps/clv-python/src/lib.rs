@@ -565,9 +565,16 @@ fn fit(
                 (report, clv_models::saved::fingerprint(values))
             }
             ModelKind::Spend(m) => {
-                let rows = spend_patterns(n, |i| (col(0, i), col(1, i), weight(i)));
+                let rows = clv_models::spend_patterns((0..n).map(|i| SpendPattern {
+                    x: col(0, i),
+                    m: col(1, i),
+                    weight: weight(i),
+                }));
                 let values = rows.iter().flat_map(|s| [s.x, s.m]);
-                (m.fit(&rows, options), clv_models::saved::fingerprint(values))
+                (
+                    m.fit(&rows, options),
+                    clv_models::saved::fingerprint(values),
+                )
             }
             ModelKind::Sbg => {
                 return Err(invalid(
@@ -588,26 +595,6 @@ fn fit(
         });
         Ok((serde_json::to_string(&report).map_err(invalid)?, saved))
     })
-}
-
-/// Gamma-Gamma's rows (x, m, weight) with identical (x, m) merged and sorted by them, so that
-/// counted rows and the customers they count give the same fit, in any order.
-fn spend_patterns(n: usize, row: impl Fn(usize) -> (f64, f64, f64)) -> Vec<SpendPattern> {
-    let mut rows: Vec<SpendPattern> = (0..n)
-        .map(|i| {
-            let (x, m, weight) = row(i);
-            SpendPattern { x, m, weight }
-        })
-        .collect();
-    rows.sort_by(|a, b| a.x.total_cmp(&b.x).then(a.m.total_cmp(&b.m)));
-    rows.dedup_by(|later, kept| {
-        let same = later.x.to_bits() == kept.x.to_bits() && later.m.to_bits() == kept.m.to_bits();
-        if same {
-            kept.weight += later.weight;
-        }
-        same
-    });
-    rows
 }
 
 /// `f(i)` for rows 0..len on up to `threads` threads; the first failure (by row) wins, as (row,

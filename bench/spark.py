@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""clv on local Spark vs lifetimes on Spark the way the Databricks CLV accelerator runs it, on the
+same order log in the same local JVM Spark (pyspark, local[*]).
+
+- clv: `clv.spark.summarize` (the Rust ledger per partition), `clv.spark.fit` (BG/NBD on counted
+  patterns), `clv.spark.score` (P(alive) and 52-week expected purchases by mapInArrow).
+- lifetimes: the summary with `applyInPandas` over 16 groups of customers (lifetimes'
+  `summary_data_from_transaction_data` on each group), BG/NBD fitted on the driver with lifetimes,
+  and the scores by a pandas UDF calling the fitted model.
+
+Usage (from the repository root, the release wheel installed in target/pyvenv):
+  target/pyvenv/bin/python bench/spark.py [--customers 430000] [--runs 1]
+The log is simulated by `clv simulate` (430,000 customers give about 1,000,000 orders). So far
+run only on a 2,000-customer log (BENCHMARKS.md). Each
+method is timed end to end (read, summary, fit, scores written to a noop sink) in its own session.
+"""
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from common import setup
+
+RUN = r"""
+import sys, time
+import pandas as pd
+from pyspark.sql import SparkSession, functions as F
+spark = (SparkSession.builder.master("local[*]").config("spark.ui.enabled", "false")
+         .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
+         .config("spark.driver.memory", "4g").getOrCreate())
+log, end, method = sys.argv[1], sys.argv[2], sys.argv[3]
+orders = spark.read.csv(log, header=True, schema="customer_id string, date date, amount double")
+start = time.perf_counter()
+if method == "clv":
+    import clv.spark
+    summary = clv.spark.summarize(orders, end=end, freq="D", freq_multiplier=7)
+    bg = clv.spark.fit(summary, "bgnbd")
+    scores = clv.spark.score(summary, bg, horizon=52)
+else:
+    import lifetimes
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    def per_customer(group):
+        group = group.assign(date=pd.to_datetime(group["date"]))
+        s = summary_data_from_transaction_data(group, "customer_id", "date",
+                                               monetary_value_col="amount",
+                                               observation_period_end=end, freq="D",
+                                               freq_multiplier=7)
+        return s.reset_index()
+
+    # Each group holds every order of its customers: lifetimes summarises a group at a time.
+    groups = orders.withColumn("g", F.abs(F.hash("customer_id")) % 16)
+    summary = groups.groupBy("g").applyInPandas(
+        per_customer, "customer_id string, frequency double, recency double, T double, "
+                      "monetary_value double").cache()
+    local = summary.toPandas()
+    bg = lifetimes.BetaGeoFitter().fit(local["frequency"], local["recency"], local["T"])
+
+    @F.pandas_udf("double")
+    def p_alive(x: pd.Series, t_x: pd.Series, big_t: pd.Series) -> pd.Series:
+        return pd.Series(bg.conditional_probability_alive(x, t_x, big_t))
+
+    @F.pandas_udf("double")
+    def expected(x: pd.Series, t_x: pd.Series, big_t: pd.Series) -> pd.Series:
+        return pd.Series(bg.conditional_expected_number_of_purchases_up_to_time(52, x, t_x, big_t))
+
+    scores = summary.select("customer_id", p_alive("frequency", "recency", "T").alias("p_alive"),
+                            expected("frequency", "recency", "T").alias("expected_purchases"))
+scores.write.format("noop").mode("overwrite").save()
+elapsed = time.perf_counter() - start
+print(f"RESULT {elapsed:.3f} " + " ".join(f"{v:.6f}" for v in bg.params_.to_numpy()))
+spark.stop()
+"""
+
+
+def run(method, log):
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
+               SPARK_LOCAL_IP="127.0.0.1")
+    done = subprocess.run([sys.executable, "-c", RUN, log, "2024-12-29", method], env=env,
+                          check=True, capture_output=True, text=True)
+    line = next(l for l in done.stdout.splitlines() if l.startswith("RESULT"))
+    fields = line.split()
+    return float(fields[1]), fields[2:]
+
+
+def extra(ap):
+    ap.set_defaults(customers=430_000)
+
+
+def main():
+    args, log = setup(extra)
+    with open(log) as f:
+        orders = sum(1 for _ in f) - 1
+    ours = [run("clv", log) for _ in range(args.runs)]
+    theirs = [run("lifetimes", log) for _ in range(args.peer_runs)]
+    a = statistics.median(t for t, _ in ours)
+    b = statistics.median(t for t, _ in theirs)
+    print(f"{orders:,} orders, {args.customers:,} customers, local[*] Spark")
+    print(f"| clv.spark | {a:.1f} s |\n| lifetimes (applyInPandas + pandas UDF) | {b:.1f} s |")
+    print(f"ratio {b / a:.1f}×; BG/NBD params clv {ours[0][1]}, lifetimes {theirs[0][1]}")
+
+
+if __name__ == "__main__":
+    main()
