@@ -31,14 +31,9 @@ def score(transactions, customer_id_col, datetime_col, monetary_value_col, *,
     date, each with an interval at ``level`` (0 for none; ``bootstrap_draws`` > 0 for bootstrap
     intervals). ``model`` is "auto" (BG/NBD, MBG/NBD or Pareto/NBD by BIC) or any model name.
     ``attrs["clv_report"]["description"]`` says which model was chosen and why."""
-    frame = _frames.pandas_frame(transactions)
-    customers, original_ids = _frames.ids(frame[customer_id_col])
-    times = _frames.seconds(frame[datetime_col], datetime_format)
-    values = _frames.floats(frame[monetary_value_col])
-    if observation_period_end is None:
-        end = int(times.drop_null().to_numpy().max())
-    else:
-        end = _frames.instant(observation_period_end, datetime_format)
+    customers, original_ids, times, values, end = _frames.orders(
+        transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format,
+        observation_period_end)
     # A date means the whole day.
     end = end - end % _DAY + _DAY - 1 if end % _DAY == 0 else end
     batch, text = _clv.value(customers, times, values, end, model, time_unit, float(horizon_days),

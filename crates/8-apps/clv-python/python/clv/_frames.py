@@ -90,6 +90,24 @@ def floats(column):
     return pa.array(values, mask=missing) if missing.any() else pa.array(values)
 
 
+def orders(transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format,
+           observation_period_end):
+    """The order columns the native module takes (customers, local seconds, values or None), the
+    function giving the user's ids back, and the observation end in local seconds (the last
+    readable date when not given)."""
+    frame = pandas_frame(transactions)
+    customers, original_ids = ids(frame[customer_id_col])
+    times = seconds(frame[datetime_col], datetime_format)
+    values = floats(frame[monetary_value_col]) if monetary_value_col else None
+    if observation_period_end is not None:
+        return customers, original_ids, times, values, instant(observation_period_end,
+                                                               datetime_format)
+    readable = times.drop_null()
+    if len(readable) == 0:
+        raise ValueError(f"{datetime_col}: no readable date")
+    return customers, original_ids, times, values, int(readable.to_numpy().max())
+
+
 def broadcast(*args):
     """Broadcast the arguments like numpy, as float64 Arrow arrays, with the shape and the index
     of the first pandas Series among them (for results shaped like lifetimes')."""

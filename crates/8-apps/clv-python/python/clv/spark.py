@@ -18,6 +18,7 @@ import json
 from collections import namedtuple
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -74,8 +75,6 @@ def summarize(orders, customer="customer_id", time="date", amount="amount", end=
 
     if end is None:
         end = orders.agg(F.max(time)).first()[0]
-    import pandas as pd
-
     stamp = pd.Timestamp(end)
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert(tz).tz_localize(None) if tz else stamp.tz_localize(None)

@@ -22,17 +22,9 @@ __all__ = ["summary_data_from_transaction_data", "calibration_and_holdout_data"]
 def _summarize(transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format,
                observation_period_end, calibration_period_end, freq, freq_multiplier,
                include_first_transaction, strict, threads):
-    frame = _frames.pandas_frame(transactions)
-    customers, original_ids = _frames.ids(frame[customer_id_col])
-    times = _frames.seconds(frame[datetime_col], datetime_format)
-    values = _frames.floats(frame[monetary_value_col]) if monetary_value_col else None
-    if observation_period_end is None:
-        end = times.drop_null()
-        if len(end) == 0:
-            raise ValueError(f"{datetime_col}: no readable date")
-        observation_end = int(end.to_numpy().max())
-    else:
-        observation_end = _frames.instant(observation_period_end, datetime_format)
+    customers, original_ids, times, values, observation_end = _frames.orders(
+        transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format,
+        observation_period_end)
     calibration_end = (None if calibration_period_end is None
                        else _frames.instant(calibration_period_end, datetime_format))
     batch, text = _clv.summarize(customers, times, values, freq, float(freq_multiplier),
@@ -44,7 +36,7 @@ def _summarize(transactions, customer_id_col, datetime_col, monetary_value_col, 
     out.index = index
     out.attrs["clv_report"] = report
     out.attrs["clv_time_unit"] = (freq, freq_multiplier)
-    return frame, out
+    return out
 
 
 def summary_data_from_transaction_data(transactions, customer_id_col, datetime_col,
@@ -58,7 +50,7 @@ def summary_data_from_transaction_data(transactions, customer_id_col, datetime_c
     column. Same arguments as lifetimes; ``transactions`` may be pandas or polars (the result
     is then polars too, with the customer as a column). ``attrs["clv_report"]`` holds the
     ledger's counts (returns netted, rows left out)."""
-    frame, out = _summarize(transactions, customer_id_col, datetime_col, monetary_value_col,
+    out = _summarize(transactions, customer_id_col, datetime_col, monetary_value_col,
                             datetime_format, observation_period_end, None, freq, freq_multiplier,
                             include_first_transaction, strict, threads)
     if not monetary_value_col:
@@ -74,7 +66,7 @@ def calibration_and_holdout_data(transactions, customer_id_col, datetime_col,
     ``monetary_value_cal``) of customers seen by ``calibration_period_end``, with what they did
     up to ``observation_period_end`` (``frequency_holdout``, ``monetary_value_holdout``,
     ``duration_holdout``)."""
-    frame, out = _summarize(transactions, customer_id_col, datetime_col, monetary_value_col,
+    out = _summarize(transactions, customer_id_col, datetime_col, monetary_value_col,
                             datetime_format, observation_period_end, calibration_period_end, freq,
                             freq_multiplier, include_first_transaction, strict, threads)
     out = out.rename(columns={"frequency": "frequency_cal", "recency": "recency_cal",
