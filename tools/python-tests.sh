@@ -19,7 +19,19 @@ if ! "$VENV/bin/python" -c "import lifetimes, pyarrow, polars, pytest, pyspark, 
   "$VENV/bin/pip" install -q "${PINS[@]}"
 fi
 rm -rf target/wheels
-(cd crates/8-apps/clv-python && PATH="$PWD/../../../$VENV/bin:$PATH" maturin build -q --out ../../../target/wheels)
+(cd crates/8-apps/clv-python && PATH="$PWD/../../../$VENV/bin:$PATH" \
+  maturin build --out ../../../target/wheels) > target/maturin.log 2>&1 || { cat target/maturin.log; exit 1; }
+# After `cargo test --workspace` (CI sets CLV_SHARED_BUILD=1) the wheel may compile only what the
+# workspace build has no use for: pyo3, its helpers, and the clv crates above it. Anything else
+# means the feature pins in crates/8-apps/clv-python/Cargo.toml drifted from the workspace's.
+if [ "${CLV_SHARED_BUILD:-0}" = 1 ]; then
+  rebuilt=$(grep -oE '^ *Compiling [^ ]+' target/maturin.log | awk '{print $2}' \
+    | grep -vE '^(pyo3.*|target-lexicon|indoc|unindent|memoffset|arrow-pyarrow|clv-.*)$' || true)
+  if [ -n "$rebuilt" ]; then
+    echo "the wheel rebuilt shared dependencies (pin their workspace features in clv-python):" $rebuilt >&2
+    exit 1
+  fi
+fi
 "$VENV/bin/pip" install -q --force-reinstall --no-deps target/wheels/clv-*.whl
 cd crates/8-apps/clv-python
 exec "../../../$VENV/bin/python" -m pytest -q tests "$@"
