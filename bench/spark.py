@@ -10,9 +10,14 @@ same order log in the same local JVM Spark (pyspark, local[*]).
 
 Usage (from the repository root, the release wheel installed in target/pyvenv):
   target/pyvenv/bin/python bench/spark.py [--customers 430000] [--runs 1]
-The log is simulated by `clv simulate` (430,000 customers give about 1,000,000 orders). So far
-run only on a 2,000-customer log (BENCHMARKS.md). Each
+  target/pyvenv/bin/python bench/spark.py --scale --customers 4300000
+The log is simulated by `clv simulate` (430,000 customers give about 1,000,000 orders). Each
 method is timed end to end (read, summary, fit, scores written to a noop sink) in its own session.
+
+`--scale` runs clv alone on local[2] with 1 GiB of driver memory: summary and BG/NBD fit, then
+the peak resident memory of every Python worker (each reports its own `ru_maxrss` in a second job;
+Spark reuses the workers that ran the ledger) and of the JVM, and the parameters of `clv fit` on
+the same file (the release CLI), with their largest relative difference.
 """
 import os
 import statistics
@@ -20,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from common import setup
+from common import CLV, END, OUT, setup
 
 RUN = r"""
 import sys, time
@@ -74,10 +79,82 @@ spark.stop()
 """
 
 
+SCALE = r"""
+import json, resource, sys
+from pyspark.sql import SparkSession, functions as F
+spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+         .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
+         .config("spark.driver.memory", "1g").getOrCreate())
+import clv.spark
+log, end = sys.argv[1], sys.argv[2]
+orders = spark.read.csv(log, header=True, schema="customer_id string, date date, amount double")
+summary = clv.spark.summarize(orders, end=end, freq="D", freq_multiplier=7)
+bg = clv.spark.fit(summary, "bgnbd")
+
+def peak(batches):
+    import os, resource
+    import pyarrow as pa
+    for _ in batches:
+        pass
+    yield pa.RecordBatch.from_arrays([pa.array([os.getpid()]), pa.array(
+        [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024])], names=["pid", "mib"])
+
+workers = {r["pid"]: r["mib"] for r in summary.frame.mapInArrow(peak, "pid long, mib double")
+           .collect()}
+print("RESULT " + json.dumps({"params": {k: float(v) for k, v in bg.params_.items()},
+                              "customers": summary.frame.count(), "report": summary.report,
+                              "worker_peak_mib": sorted(workers.values())}))
+spark.stop()
+"""
+
+
+def jvm_peak_mib(pid):
+    """The peak resident memory (VmHWM) of `pid`'s java children, read while they run."""
+    peak = 0.0
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                status = dict(line.split(":", 1) for line in f if ":" in line)
+        except (OSError, ValueError):
+            continue
+        if status.get("PPid", "").strip() == str(pid) and status["Name"].strip() == "java":
+            peak = max(peak, int(status["VmHWM"].split()[0]) / 1024)
+    return peak
+
+
+def scale(log):
+    """clv.spark on a large log: memory per worker, and the parameters next to `clv fit`'s."""
+    import json
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
+               SPARK_LOCAL_IP="127.0.0.1")
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-c", SCALE, log, END], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    jvm = 0.0
+    while child.poll() is None:
+        jvm = max(jvm, jvm_peak_mib(child.pid))
+        time.sleep(1)
+    elapsed = time.perf_counter() - start
+    line = next(l for l in child.stdout.read().splitlines() if l.startswith("RESULT"))
+    result = json.loads(line[len("RESULT "):])
+    saved = os.path.join(OUT, "scale_fit.json")
+    subprocess.run([CLV, "fit", log, "--model", "bgnbd", "--observation-end", END, "-o", saved],
+                   check=True, capture_output=True)
+    with open(saved) as f:
+        cli = json.load(f)["fit"]["params"]
+    worst = max(abs(result["params"][k] - cli[k]) / abs(cli[k]) for k in cli)
+    print(f"{result['customers']:,} customers; {elapsed:.0f} s end to end (JVM start included)")
+    print(f"Python workers' peak RSS (MiB): {result['worker_peak_mib']}; JVM peak {jvm:.0f} MiB")
+    print(f"ledger: {result['report']['ledger']}; rows left out: "
+          f"{result['report']['rejected']['counts']}")
+    print(f"BG/NBD clv.spark {result['params']}\n       clv fit   {cli}\n"
+          f"largest relative difference {worst:.1e}")
+
+
 def run(method, log):
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
                SPARK_LOCAL_IP="127.0.0.1")
-    done = subprocess.run([sys.executable, "-c", RUN, log, "2024-12-29", method], env=env,
+    done = subprocess.run([sys.executable, "-c", RUN, log, END, method], env=env,
                           check=True, capture_output=True, text=True)
     line = next(l for l in done.stdout.splitlines() if l.startswith("RESULT"))
     fields = line.split()
@@ -86,10 +163,13 @@ def run(method, log):
 
 def extra(ap):
     ap.set_defaults(customers=430_000)
+    ap.add_argument("--scale", action="store_true", help="clv alone on a large log: memory")
 
 
 def main():
     args, log = setup(extra)
+    if args.scale:
+        return scale(log)
     with open(log) as f:
         orders = sum(1 for _ in f) - 1
     ours = [run("clv", log) for _ in range(args.runs)]

@@ -8,6 +8,8 @@
 //! Like a binary, this is a front end: it parses the few option strings Python passes and decides
 //! how many threads predictions use; the engine crates do neither.
 
+mod read;
+
 use arrow_array::{
     make_array, Array, ArrayRef, Float64Array, Int64Array, LargeStringArray, RecordBatch,
     StringArray,
@@ -1124,6 +1126,7 @@ fn _clv(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(predict, m)?)?;
     m.add_function(wrap_pyfunction!(value, m)?)?;
+    m.add_function(wrap_pyfunction!(read::read_orders, m)?)?;
     m.add_class::<StreamingLedger>()?;
     Ok(())
 }
