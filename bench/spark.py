@@ -10,7 +10,7 @@ same order log in the same local JVM Spark (pyspark, local[*]).
 
 Usage (from the repository root, the release wheel installed in target/pyvenv):
   target/pyvenv/bin/python bench/spark.py [--customers 430000] [--runs 1]
-  target/pyvenv/bin/python bench/spark.py --scale --customers 4300000
+  target/pyvenv/bin/python bench/spark.py --scale --customers 4300000 [--partitions 8]
 The log is simulated by `clv simulate` (430,000 customers give about 1,000,000 orders). Each
 method is timed end to end (read, summary, fit, scores written to a noop sink) in its own session.
 
@@ -86,9 +86,9 @@ spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "fal
          .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
          .config("spark.driver.memory", "1g").getOrCreate())
 import clv.spark
-log, end = sys.argv[1], sys.argv[2]
+log, end, partitions = sys.argv[1], sys.argv[2], int(sys.argv[3]) or None
 orders = spark.read.csv(log, header=True, schema="customer_id string, date date, amount double")
-summary = clv.spark.summarize(orders, end=end, freq="D", freq_multiplier=7)
+summary = clv.spark.summarize(orders, end=end, freq="D", freq_multiplier=7, partitions=partitions)
 bg = clv.spark.fit(summary, "bgnbd")
 
 def peak(batches):
@@ -122,13 +122,13 @@ def jvm_peak_mib(pid):
     return peak
 
 
-def scale(log):
+def scale(log, partitions):
     """clv.spark on a large log: memory per worker, and the parameters next to `clv fit`'s."""
     import json
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
                SPARK_LOCAL_IP="127.0.0.1")
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", SCALE, log, END], env=env,
+    child = subprocess.Popen([sys.executable, "-c", SCALE, log, END, str(partitions)], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     jvm = 0.0
     while child.poll() is None:
@@ -141,13 +141,15 @@ def scale(log):
     subprocess.run([CLV, "fit", log, "--model", "bgnbd", "--observation-end", END, "-o", saved],
                    check=True, capture_output=True)
     with open(saved) as f:
-        cli = json.load(f)["fit"]["params"]
-    worst = max(abs(result["params"][k] - cli[k]) / abs(cli[k]) for k in cli)
+        fitted = json.load(f)["fit"]
+    cli = dict(zip(fitted["names"], fitted["params"]))
+    ours = dict(zip(cli, result["params"].values()))
+    worst = max(abs(ours[k] - cli[k]) / abs(cli[k]) for k in cli)
     print(f"{result['customers']:,} customers; {elapsed:.0f} s end to end (JVM start included)")
     print(f"Python workers' peak RSS (MiB): {result['worker_peak_mib']}; JVM peak {jvm:.0f} MiB")
     print(f"ledger: {result['report']['ledger']}; rows left out: "
           f"{result['report']['rejected']['counts']}")
-    print(f"BG/NBD clv.spark {result['params']}\n       clv fit   {cli}\n"
+    print(f"BG/NBD clv.spark {ours}\n       clv fit   {cli}\n"
           f"largest relative difference {worst:.1e}")
 
 
@@ -164,12 +166,13 @@ def run(method, log):
 def extra(ap):
     ap.set_defaults(customers=430_000)
     ap.add_argument("--scale", action="store_true", help="clv alone on a large log: memory")
+    ap.add_argument("--partitions", type=int, default=0, help="--scale: summarize's partitions")
 
 
 def main():
     args, log = setup(extra)
     if args.scale:
-        return scale(log)
+        return scale(log, args.partitions)
     with open(log) as f:
         orders = sum(1 for _ in f) - 1
     ours = [run("clv", log) for _ in range(args.runs)]

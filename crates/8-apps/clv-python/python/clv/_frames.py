@@ -80,10 +80,20 @@ def instant(value, datetime_format=None):
     return int(np.datetime64(stamp.to_datetime64(), "s").astype(np.int64))
 
 
+def numbers(values):
+    """``values`` as a float64 numpy array. A pandas Series goes through ``to_numpy``:
+    ``np.asarray`` probes it for array attributes, and each probe that misses makes pandas look
+    the name up in the index, which hashes a text index first (65 ms for 445,000 customer ids,
+    half of a Gamma-Gamma fit)."""
+    if isinstance(values, (pd.Series, pd.Index)):
+        return values.to_numpy(dtype=np.float64)
+    return np.asarray(values, dtype=np.float64)
+
+
 def floats(column):
     """float64 Arrow values (zero-copy from float64 numpy), nulls where missing."""
     try:
-        values = np.asarray(column, dtype=np.float64)
+        values = numbers(column)
     except (TypeError, ValueError):
         values = pd.to_numeric(pd.Series(column), errors="coerce").to_numpy(dtype=np.float64)
     missing = np.isnan(values)
@@ -112,7 +122,7 @@ def broadcast(*args):
     """Broadcast the arguments like numpy, as float64 Arrow arrays, with the shape and the index
     of the first pandas Series among them (for results shaped like lifetimes')."""
     index = next((a.index for a in args if isinstance(a, pd.Series)), None)
-    arrays = np.broadcast_arrays(*[np.asarray(a, dtype=np.float64) for a in args])
+    arrays = np.broadcast_arrays(*[numbers(a) for a in args])
     shape = arrays[0].shape
     flat = [pa.array(np.ascontiguousarray(a).ravel()) for a in arrays]
     return flat, shape, index

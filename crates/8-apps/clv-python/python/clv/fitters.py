@@ -78,7 +78,7 @@ class _Fitter:
 
     def _fit(self, columns, weights, index, threads, time_unit=None):
         time_unit = time_unit or _time_unit_of(columns[0])
-        values = [np.asarray(c, dtype=np.float64) for c in columns]
+        values = [_frames.numbers(c) for c in columns]
         arrays = [_frames.floats(v) for v in values]
         weight_array = None if weights is None else _frames.floats(weights)
         try:
@@ -102,7 +102,7 @@ class _Fitter:
                           stacklevel=3)
         data = dict(zip(self._columns, values))
         data["weights"] = (np.ones(len(values[0])) if weights is None
-                           else np.asarray(weights, dtype=np.float64))
+                           else _frames.numbers(weights))
         self.data = pd.DataFrame(data, index=index)
         return self
 

