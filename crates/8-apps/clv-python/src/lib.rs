@@ -491,12 +491,25 @@ impl StreamingLedger {
     }
 }
 
-/// Fit `model` (any of clv's names for BG/NBD, MBG/NBD, Pareto/NBD, BG/BB or Gamma-Gamma) by
-/// maximum likelihood. The columns are (frequency, recency, T) for the purchase models,
+/// The key of the purchase model `name` names ("auto" stays "auto"), or the library's reason
+/// it is not one.
+#[pyfunction]
+fn purchase_model(name: &str) -> PyResult<&'static str> {
+    match name {
+        "auto" => Ok("auto"),
+        _ => PurchaseModel::from_str(name)
+            .map(|m| ModelKind::Purchase(m).key())
+            .map_err(invalid),
+    }
+}
+
+/// Fit `model` (any of clv's names for BG/NBD, MBG/NBD, Pareto/NBD, BG/BB or Gamma-Gamma, or
+/// "auto": the purchase model with the lowest BIC) by maximum likelihood. The columns are (frequency, recency, T) for the purchase models,
 /// (frequency, recency, n_periods) for BG/BB and (frequency, monetary_value) for Gamma-Gamma.
 /// Returns the fit report as JSON (parameters, standard errors, covariance, log-likelihood, what
 /// the data leaves undetermined) and, when the data's `time_unit` is known (BG/BB counts
-/// opportunities), the model in clv's saved-model format, for `clv score --model-file`.
+/// opportunities), the model in clv's saved-model format, for `clv score --model-file`. The
+/// report's `model` names the model fitted and `choice` says why "auto" chose it.
 #[pyfunction]
 #[pyo3(signature = (model, columns, weights, penalizer, threads, time_unit=None))]
 fn fit(
@@ -508,7 +521,13 @@ fn fit(
     threads: usize,
     time_unit: Option<&str>,
 ) -> PyResult<(String, Option<String>)> {
-    let kind = ModelKind::from_str(model).map_err(invalid)?;
+    // "auto": the purchase model with the lowest BIC, as `clv fit --model auto` without a
+    // calibration end; BG/NBD stands in until the choice is made.
+    let auto = model == "auto";
+    let kind = match auto {
+        true => ModelKind::BG_NBD,
+        false => ModelKind::from_str(model).map_err(invalid)?,
+    };
     let time_unit = match kind {
         ModelKind::BgBb => Some("opportunity".to_string()),
         _ => time_unit
@@ -556,10 +575,20 @@ fn fit(
             Patterns::compress_weighted(rows).0.rows
         };
         // The fingerprint covers the rows fitted, as `clv fit` computes it.
+        let mut kind = kind;
+        let mut reason = None;
         let (report, fingerprint) = match kind {
             ModelKind::Purchase(_) | ModelKind::BgBb => {
                 let rows = patterns();
                 let report = match kind {
+                    _ if auto => match clv_score::choose::choose_by_bic(&rows, options) {
+                        Ok(choice) => {
+                            kind = ModelKind::Purchase(choice.fitted.model);
+                            reason = Some(choice.reason());
+                            Ok(choice.fitted.report)
+                        }
+                        Err(e) => return Err(invalid(format!("auto: {e}"))),
+                    },
                     ModelKind::Purchase(m) => m.fit(&rows, options),
                     _ => clv_models::fit_with(&clv_models::BgBb, &rows, options),
                 };
@@ -595,7 +624,10 @@ fn fit(
             };
             clv_models::SavedModel::new(kind, unit, &report, data).to_json()
         });
-        Ok((serde_json::to_string(&report).map_err(invalid)?, saved))
+        let mut json = serde_json::to_value(&report).map_err(invalid)?;
+        json["model"] = kind.key().into();
+        json["choice"] = reason.into();
+        Ok((json.to_string(), saved))
     })
 }
 
@@ -736,7 +768,13 @@ fn predict(
     monthly_rate: f64,
     threads: usize,
 ) -> PyResult<Arrow<ArrayData>> {
-    let kind = ModelKind::from_str(model).map_err(invalid)?;
+    // "auto": the purchase model with the lowest BIC, as `clv fit --model auto` without a
+    // calibration end; BG/NBD stands in until the choice is made.
+    let auto = model == "auto";
+    let kind = match auto {
+        true => ModelKind::BG_NBD,
+        false => ModelKind::from_str(model).map_err(invalid)?,
+    };
     let quantity = Quantity::from_str(quantity)?;
     let expected_params = kind.param_names().len();
     if params.len() != expected_params || params.iter().any(|p| !(p.is_finite() && *p > 0.0)) {
@@ -1124,6 +1162,7 @@ fn recoded(mut table: Table<'_>) -> Table<'_> {
 fn _clv(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(summarize, m)?)?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(purchase_model, m)?)?;
     m.add_function(wrap_pyfunction!(predict, m)?)?;
     m.add_function(wrap_pyfunction!(value, m)?)?;
     m.add_function(wrap_pyfunction!(read::read_orders, m)?)?;

@@ -307,6 +307,26 @@ def test_score_chooses_a_model_and_gives_intervals(cdnow, summary):
     assert "BIC" in auto.attrs["clv_report"]["description"]
 
 
+def test_fit_auto_keeps_the_lowest_bic(summary):
+    """``clv.fit(model="auto")`` returns the fitter of the model with the lowest BIC, recomputed
+    here from each model fitted on its own (k ln n - 2 log L), with that model's parameters."""
+    columns = summary["frequency"], summary["recency"], summary["T"]
+    fitters = [clv.BetaGeoFitter(), clv.ModifiedBetaGeoFitter(), clv.ParetoNBDFitter()]
+    bic = {type(f): 4 * np.log(len(summary)) - 2 * f.fit(*columns).log_likelihood_
+           for f in fitters}
+    auto = clv.fit(*columns)
+    assert type(auto) is min(bic, key=bic.get)
+    assert "lowest BIC" in auto.model_choice_
+    direct = next(f for f in fitters if type(f) is type(auto))
+    check("auto's parameters", auto.params_, direct.params_, rel=1e-12)
+    check("auto's P(alive)", auto.conditional_probability_alive(*columns),
+          direct.conditional_probability_alive(*columns), rel=1e-12)
+    pareto = clv.fit(*columns, model="pnbd")
+    assert type(pareto) is clv.ParetoNBDFitter and pareto.model_choice_ is None
+    with pytest.raises(ValueError, match="spend model"):
+        clv.fit(*columns, model="gamma-gamma")
+
+
 def test_errors_are_python_exceptions_with_the_reason():
     with pytest.raises(clv.ConvergenceError, match="monetary|spend|positive|m "):
         clv.GammaGammaFitter().fit([1, 2], [-5.0, 3.0])

@@ -60,6 +60,21 @@ def _freq_of(series):
     return None
 
 
+def _native_fit(model, columns, weights, penalizer_coef, threads, time_unit):
+    """The native fit of ``model`` on ``columns``: its report, saved model and the columns as
+    float64 numpy arrays."""
+    time_unit = time_unit or _time_unit_of(columns[0])
+    values = [_frames.numbers(c) for c in columns]
+    arrays = [_frames.floats(v) for v in values]
+    weight_array = None if weights is None else _frames.floats(weights)
+    try:
+        text, saved = _clv.fit(model, arrays, weight_array, float(penalizer_coef),
+                               _frames.threads(threads), time_unit)
+    except ValueError as e:
+        raise ConvergenceError(str(e)) from None
+    return json.loads(text), saved, values
+
+
 class _Fitter:
     _model = None
     _param_names = ()
@@ -77,18 +92,13 @@ class _Fitter:
         return f"<clv.{name}: fitted with {self.data['weights'].sum():.0f} subjects, {params}>"
 
     def _fit(self, columns, weights, index, threads, time_unit=None):
-        time_unit = time_unit or _time_unit_of(columns[0])
-        values = [_frames.numbers(c) for c in columns]
-        arrays = [_frames.floats(v) for v in values]
-        weight_array = None if weights is None else _frames.floats(weights)
-        try:
-            text, self._saved = _clv.fit(self._model, arrays, weight_array,
-                                         float(self.penalizer_coef), _frames.threads(threads),
-                                         time_unit)
-        except ValueError as e:
-            raise ConvergenceError(str(e)) from None
-        report = json.loads(text)
-        self._report = report
+        report, saved, values = _native_fit(self._model, columns, weights, self.penalizer_coef,
+                                            threads, time_unit)
+        return self._take(report, saved, values, weights, index)
+
+    def _take(self, report, saved, values, weights, index):
+        """Take a native fit's report: parameters, errors, intervals, the data fitted."""
+        self._report, self._saved = report, saved
         names = list(self._param_names)
         self.params_ = pd.Series(report["params"], index=names, dtype=float)
         self.standard_errors_ = pd.Series(report["standard_errors"], index=names, dtype=float)
@@ -276,3 +286,22 @@ class GammaGammaFitter(_Fitter):
         clv = np.asarray(spend) * np.asarray(purchases)
         index = frequency.index if isinstance(frequency, pd.Series) else None
         return pd.Series(clv, index=index, name="clv")
+
+
+_PURCHASE_FITTERS = {"bgnbd": BetaGeoFitter, "mbgnbd": ModifiedBetaGeoFitter,
+                     "pareto": ParetoNBDFitter}
+
+
+def fit(frequency, recency, T, model="auto", weights=None, penalizer_coef=0.0, index=None,
+        threads=None, time_unit=None):
+    """Fit a purchase model to a summary's columns and return its fitter. ``model="auto"``
+    fits BG/NBD, MBG/NBD and Pareto/NBD and keeps the lowest BIC (preferring models whose
+    parameters the data determines), as ``clv fit --model auto`` does; ``model_choice_`` says
+    why. Any other model name fits that model."""
+    report, saved, values = _native_fit(_clv.purchase_model(str(model)),
+                                        (frequency, recency, T), weights, penalizer_coef,
+                                        threads, time_unit)
+    fitted = _PURCHASE_FITTERS[report["model"]](penalizer_coef)
+    fitted._freq = _freq_of(frequency)
+    fitted.model_choice_ = report.get("choice")
+    return fitted._take(report, saved, values, weights, index)
