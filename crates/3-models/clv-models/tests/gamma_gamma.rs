@@ -74,3 +74,47 @@ fn constant_spend_is_refused_by_name() {
         Err(clv_models::FitError::Data(_))
     ));
 }
+
+/// `spend_patterns` merges equal (x, m) and sorts by (x, m) in `total_cmp` order: checked against
+/// a naive count over a shuffled list with repeats, negative and zero spend, and -0.0.
+#[test]
+fn spend_patterns_merge_and_sort_like_a_naive_count() {
+    let values = [3.5, -2.0, 0.0, -0.0, 19.99, 1e-300, 7.25, -1e9];
+    let mut rows = Vec::new();
+    // A fixed pseudo-random walk over (x, m) pairs, many repeated.
+    let mut state = 12345u64;
+    for _ in 0..2000 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let x = 1.0 + (state >> 60) as f64;
+        let m = values[(state >> 33) as usize % values.len()];
+        rows.push(SpendPattern {
+            x,
+            m,
+            weight: 1.0 + (state >> 62) as f64,
+        });
+    }
+    let mut naive: Vec<(f64, f64, f64)> = Vec::new();
+    for r in &rows {
+        match naive
+            .iter_mut()
+            .find(|(x, m, _)| x.to_bits() == r.x.to_bits() && m.to_bits() == r.m.to_bits())
+        {
+            Some(found) => found.2 += r.weight,
+            None => naive.push((r.x, r.m, r.weight)),
+        }
+    }
+    naive.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let merged: Vec<(f64, f64, f64)> = clv_models::spend_patterns(rows.iter().rev().copied())
+        .into_iter()
+        .map(|r| (r.x, r.m, r.weight))
+        .collect();
+    assert_eq!(merged.len(), naive.len());
+    for (got, want) in merged.iter().zip(&naive) {
+        assert_eq!(
+            (got.0.to_bits(), got.1.to_bits(), got.2),
+            (want.0.to_bits(), want.1.to_bits(), want.2)
+        );
+    }
+}
