@@ -385,3 +385,47 @@ def test_saved_models_score_in_the_cli(summary, tmp_path):
     unknown = clv.BetaGeoFitter().fit(s["frequency"].to_numpy(), s["recency"], s["T"])
     with pytest.raises(ValueError, match="time unit"):
         unknown.save_model(tmp_path / "unknown.json")
+
+
+def test_models_saved_by_the_cli_load_and_predict_as_lifetimes(summary, tmp_path):
+    """`clv fit -o` models loaded with ``clv.load_model`` predict what lifetimes' own fitters
+    give at the same parameters, their time unit included (the CLV needs no ``freq``); a model
+    saved from Python loads back to the same predictions."""
+    s, repeat = summary, summary[summary["frequency"] > 0]
+    binary = os.environ.get("CLV_BIN", os.path.join(ROOT, "target", "debug", "clv"))
+    loaded = {}
+    for model in ("pareto", "gg"):
+        subprocess.run([binary, "fit", os.path.join(DATA, "CDNOW_sample.txt"), "--customer-col",
+                        "2", "--date-col", "3", "--amount-col", "5", "--observation-end",
+                        "1998-06-30", "--model", model, "-o", str(tmp_path / f"{model}.json")],
+                       check=True, capture_output=True)
+        loaded[model] = clv.load_model(tmp_path / f"{model}.json")
+    pareto, gg = loaded["pareto"], loaded["gg"]
+    assert type(pareto) is clv.ParetoNBDFitter and type(gg) is clv.GammaGammaFitter
+    theirs = lifetimes.ParetoNBDFitter()
+    theirs.params_ = pd.Series(pareto.params_.to_numpy(), index=["r", "alpha", "s", "beta"])
+    # lifetimes' CLV calls `predict`, which its Pareto/NBD fitter lacks.
+    theirs.predict = theirs.conditional_expected_number_of_purchases_up_to_time
+    theirs_gg = lifetimes.GammaGammaFitter()
+    theirs_gg.params_ = pd.Series(gg.params_.to_numpy(), index=["p", "q", "v"])
+    columns = s["frequency"], s["recency"], s["T"]
+    check("P(alive)", pareto.conditional_probability_alive(*columns),
+          theirs.conditional_probability_alive(*columns), rel=1e-9)
+    check("expected spend", gg.conditional_expected_average_profit(repeat["frequency"],
+                                                                   repeat["monetary_value"]),
+          theirs_gg.conditional_expected_average_profit(repeat["frequency"],
+                                                        repeat["monetary_value"]), rel=1e-9)
+    ours_clv = gg.customer_lifetime_value(pareto, repeat["frequency"], repeat["recency"],
+                                          repeat["T"], repeat["monetary_value"])
+    check("12-month CLV in the saved unit", ours_clv, theirs_gg.customer_lifetime_value(
+        theirs, repeat["frequency"], repeat["recency"], repeat["T"], repeat["monetary_value"],
+        freq="W"), rel=1e-6)
+    bg = clv.BetaGeoFitter().fit(*columns)
+    bg.save_model(tmp_path / "bg.json")
+    again = clv.load_model(tmp_path / "bg.json")
+    check("reloaded parameters", again.params_, bg.params_, rel=0)
+    check("reloaded P(alive)", again.conditional_probability_alive(*columns),
+          bg.conditional_probability_alive(*columns), rel=0)
+    (tmp_path / "other.json").write_text('{"format": "something else"}')
+    with pytest.raises(ValueError, match="not a clv saved model"):
+        clv.load_model(tmp_path / "other.json")

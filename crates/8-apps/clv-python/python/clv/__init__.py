@@ -12,12 +12,12 @@ import pandas as pd
 
 from . import _clv, _frames, utils
 from .fitters import (BetaGeoBetaBinomFitter, BetaGeoFitter, ConvergenceError, GammaGammaFitter,
-                      ModifiedBetaGeoFitter, ParetoNBDFitter, fit)
+                      ModifiedBetaGeoFitter, ParetoNBDFitter, fit, load_model)
 from .utils import calibration_and_holdout_data, summary_data_from_transaction_data
 
 __all__ = ["BetaGeoFitter", "ModifiedBetaGeoFitter", "ParetoNBDFitter", "BetaGeoBetaBinomFitter",
            "GammaGammaFitter", "ConvergenceError", "summary_data_from_transaction_data",
-           "calibration_and_holdout_data", "fit", "score", "read_orders", "utils"]
+           "calibration_and_holdout_data", "fit", "load_model", "score", "read_orders", "utils"]
 
 _DAY = 86_400
 

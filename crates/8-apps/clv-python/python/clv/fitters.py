@@ -89,7 +89,7 @@ class _Fitter:
         if not hasattr(self, "params_"):
             return f"<clv.{name}>"
         params = ", ".join(f"{k}: {v:.2f}" for k, v in self.params_.items())
-        return f"<clv.{name}: fitted with {self.data['weights'].sum():.0f} subjects, {params}>"
+        return f"<clv.{name}: fitted with {self._report['customers']:.0f} subjects, {params}>"
 
     def _fit(self, columns, weights, index, threads, time_unit=None):
         report, saved, values = _native_fit(self._model, columns, weights, self.penalizer_coef,
@@ -98,6 +98,14 @@ class _Fitter:
 
     def _take(self, report, saved, values, weights, index):
         """Take a native fit's report: parameters, errors, intervals, the data fitted."""
+        self._take_report(report, saved)
+        data = dict(zip(self._columns, values))
+        data["weights"] = (np.ones(len(values[0])) if weights is None
+                           else _frames.numbers(weights))
+        self.data = pd.DataFrame(data, index=index)
+        return self
+
+    def _take_report(self, report, saved):
         self._report, self._saved = report, saved
         names = list(self._param_names)
         self.params_ = pd.Series(report["params"], index=names, dtype=float)
@@ -109,12 +117,7 @@ class _Fitter:
         self.log_likelihood_ = report["log_likelihood"]
         for warning in report.get("undetermined", []):
             warnings.warn(f"{type(self).__name__}: the data do not determine {warning}",
-                          stacklevel=3)
-        data = dict(zip(self._columns, values))
-        data["weights"] = (np.ones(len(values[0])) if weights is None
-                           else _frames.numbers(weights))
-        self.data = pd.DataFrame(data, index=index)
-        return self
+                          stacklevel=4)
 
     def _params(self):
         if not hasattr(self, "params_"):
@@ -305,3 +308,31 @@ def fit(frequency, recency, T, model="auto", weights=None, penalizer_coef=0.0, i
     fitted._freq = _freq_of(frequency)
     fitted.model_choice_ = report.get("choice")
     return fitted._take(report, saved, values, weights, index)
+
+
+_SAVED_KINDS = {"bgnbd": BetaGeoFitter, "mbgnbd": ModifiedBetaGeoFitter, "pareto": ParetoNBDFitter,
+                "bgbb": BetaGeoBetaBinomFitter, "gg": GammaGammaFitter}
+_FREQ_OF_UNIT = {"hour": "H", "day": "D", "week": "W", "month": "M"}
+
+
+def load_model(path):
+    """A model saved by ``save_model``, ``clv fit -o`` or the service, as its fitter: parameters,
+    errors and predictions (its ``data`` is empty: a saved model keeps only a fingerprint of the
+    data it was fitted on). Its time unit goes with it, so ``customer_lifetime_value`` needs no
+    ``freq``."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    saved = json.loads(text)
+    if saved.get("format") != "clv-model":
+        raise ValueError(f"{path}: not a clv saved model (no \"format\": \"clv-model\")")
+    kind = saved.get("kind")
+    if kind not in _SAVED_KINDS:
+        raise ValueError(f"{path}: model kind {kind!r} has no fitter here "
+                         f"(one of {', '.join(_SAVED_KINDS)})")
+    fitted = _SAVED_KINDS[kind]()
+    fitted.penalizer_coef = saved["fit"].get("penalty", 0.0)
+    fitted._take_report(saved["fit"], text)
+    fitted._freq = _FREQ_OF_UNIT.get(saved.get("time_unit"))
+    fitted.data = pd.DataFrame({c: np.array([], dtype=float)
+                                for c in fitted._columns + ("weights",)})
+    return fitted
