@@ -307,6 +307,22 @@ def test_score_chooses_a_model_and_gives_intervals(cdnow, summary):
     assert "BIC" in auto.attrs["clv_report"]["description"]
 
 
+@pytest.mark.parametrize("ours_class, theirs_class", [
+    (clv.BetaGeoFitter, lifetimes.BetaGeoFitter),
+    (clv.ModifiedBetaGeoFitter, lifetimes.ModifiedBetaGeoFitter),
+    (clv.ParetoNBDFitter, lifetimes.ParetoNBDFitter)])
+def test_alive_matrix_equals_lifetimes(summary, ours_class, theirs_class):
+    columns = summary["frequency"], summary["recency"], summary["T"]
+    ours = ours_class().fit(*columns)
+    theirs = theirs_class()
+    theirs.params_ = pd.Series(ours.params_.to_numpy(), index=ours.params_.index)
+    theirs.data = summary
+    check("P(alive) matrix", ours.conditional_probability_alive_matrix(),
+          theirs.conditional_probability_alive_matrix(), rel=1e-9)
+    check("a smaller matrix", ours.conditional_probability_alive_matrix(5, 20),
+          theirs.conditional_probability_alive_matrix(5, 20), rel=1e-9)
+
+
 def test_fit_auto_keeps_the_lowest_bic(summary):
     """``clv.fit(model="auto")`` returns the fitter of the model with the lowest BIC, recomputed
     here from each model fitted on its own (k ln n - 2 log L), with that model's parameters."""

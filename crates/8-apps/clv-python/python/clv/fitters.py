@@ -177,6 +177,20 @@ class _PurchaseFitter(_Fitter):
         """Probability each customer is still active."""
         return self._predict("p_alive", frequency, recency, T)
 
+    def conditional_probability_alive_matrix(self, max_frequency=None, max_recency=None):
+        """P(alive) over a grid of histories, as lifetimes' plots draw it: row ``i`` is recency
+        ``i``, column ``j`` frequency ``j``, every customer observed for ``max_recency`` (by
+        default the fitted data's largest frequency and T)."""
+        if max_frequency is None or max_recency is None:
+            if len(self.data) == 0:
+                raise ValueError("a loaded model has no data: pass max_frequency and max_recency")
+        max_frequency = int(self.data["frequency"].max()) if max_frequency is None \
+            else int(max_frequency)
+        max_recency = int(self.data["T"].max()) if max_recency is None else int(max_recency)
+        frequency = np.arange(max_frequency + 1, dtype=float)[None, :]
+        recency = np.arange(max_recency + 1, dtype=float)[:, None]
+        return self.conditional_probability_alive(frequency, recency, float(max_recency))
+
     def expected_number_of_purchases_up_to_time(self, t):
         """Expected repeat purchases of a new customer by ``t``."""
         return self._predict("expected_new", t)
