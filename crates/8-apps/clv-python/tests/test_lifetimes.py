@@ -13,6 +13,7 @@ import lifetimes
 import lifetimes.utils
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import scipy.optimize
 
@@ -64,6 +65,26 @@ def test_summary_equals_lifetimes(cdnow, freq, multiplier, monetary):
     assert list(ours.columns) == list(theirs.columns)
     for column in theirs.columns:
         check(f"{column} ({freq}×{multiplier})", ours[column], theirs[column])
+
+
+@pytest.mark.parametrize("dtype", ["string[pyarrow]", "chunked", "string[python]", "category"])
+def test_summary_takes_any_kind_of_text_ids(cdnow, dtype):
+    """Arrow-backed ids pass to the ledger without a copy (in several chunks, as pandas reads a
+    file, with one); every kind gives the same summary."""
+    args = dict(monetary_value_col="dollars", observation_period_end="1998-05-31", freq="D",
+                freq_multiplier=7)
+    plain = clv.utils.summary_data_from_transaction_data(cdnow, "customer_id", "date", **args)
+    ids = cdnow["customer_id"].tolist()
+    if dtype == "chunked":
+        chunks = pa.chunked_array([ids[:1000], ids[1000:5000], ids[5000:]])
+        typed = cdnow.assign(customer_id=pd.Series(pd.arrays.ArrowStringArray(chunks),
+                                                   index=cdnow.index))
+    else:
+        typed = cdnow.assign(customer_id=cdnow["customer_id"].astype(dtype))
+    ours = clv.utils.summary_data_from_transaction_data(typed, "customer_id", "date", **args)
+    assert list(ours.index) == list(plain.index)
+    for column in plain.columns:
+        check(f"{column} with {dtype} ids", ours[column], plain[column], rel=0)
 
 
 def test_calibration_and_holdout_equal_lifetimes(cdnow):

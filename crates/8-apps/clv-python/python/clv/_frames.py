@@ -47,6 +47,15 @@ def ids(column):
     series = pd.Series(column)
     if pd.api.types.is_integer_dtype(series.dtype):
         return pa.array(series.to_numpy(dtype=np.int64)), lambda out: out.to_numpy()
+    if hasattr(series.array, "__arrow_array__") and pd.api.types.is_string_dtype(series.dtype):
+        # pandas' Arrow-backed text (pandas 3's default `str`, or "string[pyarrow]") passes
+        # without a copy: 0.4 ms for 2.3 M ids, where Python string objects take 0.22 s.
+        text = pa.array(series.array)
+        if isinstance(text, pa.ChunkedArray):
+            # pandas keeps a file read in chunks; one copy of the bytes makes them one array.
+            text = text.combine_chunks()
+        if pa.types.is_string(text.type) or pa.types.is_large_string(text.type):
+            return text, lambda out: out.to_numpy(zero_copy_only=False)
     if pd.api.types.is_string_dtype(series.dtype) or series.dtype == object:
         try:
             # From the numpy object array: a third faster than from the Series.
