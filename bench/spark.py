@@ -108,6 +108,13 @@ spark.stop()
 """
 
 
+def spark_env():
+    """Spark's Python workers and driver in this interpreter (the venv with the wheel), on
+    loopback."""
+    return dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
+                SPARK_LOCAL_IP="127.0.0.1")
+
+
 def jvm_peak_mib(pid):
     """The peak resident memory (VmHWM) of `pid`'s java children, read while they run."""
     peak = 0.0
@@ -125,10 +132,8 @@ def jvm_peak_mib(pid):
 def scale(log, partitions):
     """clv.spark on a large log: memory per worker, and the parameters next to `clv fit`'s."""
     import json
-    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
-               SPARK_LOCAL_IP="127.0.0.1")
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", SCALE, log, END, str(partitions)], env=env,
+    child = subprocess.Popen([sys.executable, "-c", SCALE, log, END, str(partitions)], env=spark_env(),
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     jvm = 0.0
     while child.poll() is None:
@@ -154,9 +159,7 @@ def scale(log, partitions):
 
 
 def run(method, log):
-    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
-               SPARK_LOCAL_IP="127.0.0.1")
-    done = subprocess.run([sys.executable, "-c", RUN, log, END, method], env=env,
+    done = subprocess.run([sys.executable, "-c", RUN, log, END, method], env=spark_env(),
                           check=True, capture_output=True, text=True)
     line = next(l for l in done.stdout.splitlines() if l.startswith("RESULT"))
     fields = line.split()

@@ -768,13 +768,7 @@ fn predict(
     monthly_rate: f64,
     threads: usize,
 ) -> PyResult<Arrow<ArrayData>> {
-    // "auto": the purchase model with the lowest BIC, as `clv fit --model auto` without a
-    // calibration end; BG/NBD stands in until the choice is made.
-    let auto = model == "auto";
-    let kind = match auto {
-        true => ModelKind::BG_NBD,
-        false => ModelKind::from_str(model).map_err(invalid)?,
-    };
+    let kind = ModelKind::from_str(model).map_err(invalid)?;
     let quantity = Quantity::from_str(quantity)?;
     let expected_params = kind.param_names().len();
     if params.len() != expected_params || params.iter().any(|p| !(p.is_finite() && *p > 0.0)) {

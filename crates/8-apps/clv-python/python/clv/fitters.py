@@ -181,9 +181,8 @@ class _PurchaseFitter(_Fitter):
         """P(alive) over a grid of histories, as lifetimes' plots draw it: row ``i`` is recency
         ``i``, column ``j`` frequency ``j``, every customer observed for ``max_recency`` (by
         default the fitted data's largest frequency and T)."""
-        if max_frequency is None or max_recency is None:
-            if len(self.data) == 0:
-                raise ValueError("a loaded model has no data: pass max_frequency and max_recency")
+        if (max_frequency is None or max_recency is None) and len(self.data) == 0:
+            raise ValueError("a loaded model has no data: pass max_frequency and max_recency")
         max_frequency = int(self.data["frequency"].max()) if max_frequency is None \
             else int(max_frequency)
         max_recency = int(self.data["T"].max()) if max_recency is None else int(max_recency)
@@ -305,8 +304,9 @@ class GammaGammaFitter(_Fitter):
         return pd.Series(clv, index=index, name="clv")
 
 
-_PURCHASE_FITTERS = {"bgnbd": BetaGeoFitter, "mbgnbd": ModifiedBetaGeoFitter,
-                     "pareto": ParetoNBDFitter}
+# Each fitter by its model's key, as the native fit reports it and saved models name it.
+_FITTERS = {cls._model: cls for cls in (BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter,
+                                        BetaGeoBetaBinomFitter, GammaGammaFitter)}
 
 
 def fit(frequency, recency, T, model="auto", weights=None, penalizer_coef=0.0, index=None,
@@ -318,14 +318,12 @@ def fit(frequency, recency, T, model="auto", weights=None, penalizer_coef=0.0, i
     report, saved, values = _native_fit(_clv.purchase_model(str(model)),
                                         (frequency, recency, T), weights, penalizer_coef,
                                         threads, time_unit)
-    fitted = _PURCHASE_FITTERS[report["model"]](penalizer_coef)
+    fitted = _FITTERS[report["model"]](penalizer_coef)
     fitted._freq = _freq_of(frequency)
     fitted.model_choice_ = report.get("choice")
     return fitted._take(report, saved, values, weights, index)
 
 
-_SAVED_KINDS = {"bgnbd": BetaGeoFitter, "mbgnbd": ModifiedBetaGeoFitter, "pareto": ParetoNBDFitter,
-                "bgbb": BetaGeoBetaBinomFitter, "gg": GammaGammaFitter}
 _FREQ_OF_UNIT = {"hour": "H", "day": "D", "week": "W", "month": "M"}
 
 
@@ -340,10 +338,10 @@ def load_model(path):
     if saved.get("format") != "clv-model":
         raise ValueError(f"{path}: not a clv saved model (no \"format\": \"clv-model\")")
     kind = saved.get("kind")
-    if kind not in _SAVED_KINDS:
+    if kind not in _FITTERS:
         raise ValueError(f"{path}: model kind {kind!r} has no fitter here "
-                         f"(one of {', '.join(_SAVED_KINDS)})")
-    fitted = _SAVED_KINDS[kind]()
+                         f"(one of {', '.join(_FITTERS)})")
+    fitted = _FITTERS[kind]()
     fitted.penalizer_coef = saved["fit"].get("penalty", 0.0)
     fitted._take_report(saved["fit"], text)
     fitted._freq = _FREQ_OF_UNIT.get(saved.get("time_unit"))

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import fitters
+from . import _clv, fitters
 
 __all__ = ["summarize", "fit", "score", "Summary"]
 
@@ -32,9 +32,6 @@ Summary.__doc__ = """The summary DataFrame and the report of the whole log: the 
 their reasons."""
 
 _SUMMARY_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
-_FITTERS = {"bgnbd": fitters.BetaGeoFitter, "mbgnbd": fitters.ModifiedBetaGeoFitter,
-            "pareto": fitters.ParetoNBDFitter}
-
 
 def _local_seconds(column, tz):
     """An Arrow date or timestamp column as wall-clock seconds in ``tz`` (timestamps carry an
@@ -150,8 +147,9 @@ def _merge_reports(reports):
 
 
 def fit(summary, model="bgnbd", penalizer_coef=0.0):
-    """Fit a purchase model ("bgnbd", "mbgnbd", "pareto") or Gamma-Gamma ("gg", on repeat
-    buyers) to a summary DataFrame from :func:`summarize`; returns the fitted :mod:`clv` fitter
+    """Fit a purchase model ("bgnbd", "mbgnbd", "pareto", any of clv's names for them, or "auto":
+    the lowest BIC, as :func:`clv.fit`) or Gamma-Gamma ("gg", on repeat buyers) to a summary
+    DataFrame from :func:`summarize`; returns the fitted :mod:`clv` fitter
     (parameters, standard errors, predictions), the same numbers as fitting every customer."""
     from pyspark.sql import functions as F
 
@@ -163,12 +161,11 @@ def fit(summary, model="bgnbd", penalizer_coef=0.0):
         fitted = fitters.GammaGammaFitter(penalizer_coef)
         return fitted.fit(patterns["frequency"], patterns["monetary_value"],
                           weights=patterns["count"].astype(float))
-    if model not in _FITTERS:
-        raise ValueError(f"model {model!r}: use one of {sorted(_FITTERS)} or 'gg'")
+    # A name that is no purchase model is refused before the job, with the library's reason.
+    _clv.purchase_model(str(model))
     patterns = summary.groupBy("frequency", "recency", "T").count().toPandas()
-    return _FITTERS[model](penalizer_coef).fit(patterns["frequency"], patterns["recency"],
-                                               patterns["T"],
-                                               weights=patterns["count"].astype(float))
+    return fitters.fit(patterns["frequency"], patterns["recency"], patterns["T"], model=model,
+                       weights=patterns["count"].astype(float), penalizer_coef=penalizer_coef)
 
 
 def score(summary, model, horizon=52.0, spend_model=None, months=12, discount_rate=0.01,
