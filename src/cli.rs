@@ -62,6 +62,10 @@ pub enum Command {
     /// Look after the service's store.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// A shop's journeys on the service's store: the built-in library, enable or disable one,
+    /// save a definition from a file, and list them with their run and message counts.
+    #[command(subcommand)]
+    Journeys(JourneysCommand),
     /// Every analysis on the bundled CDNOW sample and a simulated shop, then what to try next.
     ///
     /// On the CDNOW sample (2,357 customers, 1997-01 to 1998-06): the read report, summary,
@@ -572,7 +576,7 @@ impl DatabaseArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// A TOML file with any of `database`, `listen`, `rescore_every`, `rate_limit`; flags and
+    /// A TOML file with any of `database`, `listen`, `rescore_every`, `rate_limit`, `public_url`; flags and
     /// environment variables take precedence over it.
     #[arg(long, env = "CLV_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -586,6 +590,10 @@ pub struct ServeArgs {
     /// Default 1000.
     #[arg(long, env = "CLV_RATE_LIMIT", value_name = "N")]
     pub rate_limit: Option<f64>,
+    /// The address customers reach the service at (unsubscribe links in messages point there),
+    /// e.g. https://mail.shop.example. Default: the listening address.
+    #[arg(long, env = "CLV_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
     /// Start on a fresh demo store in the temp folder: the CDNOW sample imported and scored into
     /// shop `demo`; prints the URL and an admin key.
     #[arg(long, conflicts_with = "database")]
@@ -640,6 +648,44 @@ pub struct ImportArgs {
     pub shop: String,
     #[command(flatten)]
     pub database: DatabaseArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JourneysCommand {
+    /// The built-in journeys any shop can enable.
+    Library,
+    /// The shop's journeys: version, on or off, runs by status, messages by status and reason.
+    List {
+        #[arg(long)]
+        shop: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Switch a journey on (a built-in one is saved for the shop first).
+    Enable {
+        id: String,
+        #[arg(long)]
+        shop: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Switch a journey off: no new runs; runs under way finish.
+    Disable {
+        id: String,
+        #[arg(long)]
+        shop: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Save a definition (JSON) as the next version of its journey; mistakes are reported with
+    /// their line and column.
+    Save {
+        file: PathBuf,
+        #[arg(long)]
+        shop: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]

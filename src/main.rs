@@ -73,6 +73,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::serve(args, threads),
         Command::Shop(command) => serve::shop(command),
         Command::Store(command) => serve::store(command),
+        Command::Journeys(command) => serve::journeys(command),
         Command::Import(args) => serve::import(args, threads),
         Command::Demo => demo::demo(),
     }

@@ -1,7 +1,7 @@
 //! `clv serve` and `clv shop`: options into the service's config, the runtime, and what the
 //! operator is told.
 
-use crate::cli::{ImportArgs, ServeArgs, ShopCommand, StoreCommand};
+use crate::cli::{ImportArgs, JourneysCommand, ServeArgs, ShopCommand, StoreCommand};
 use anyhow::{Context, Result};
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -16,6 +16,7 @@ struct ConfigFile {
     listen: Option<std::net::SocketAddr>,
     rescore_every: Option<String>,
     rate_limit: Option<f64>,
+    public_url: Option<String>,
 }
 
 fn config_file(path: Option<&std::path::Path>) -> Result<ConfigFile> {
@@ -37,8 +38,14 @@ pub fn serve(args: &ServeArgs, threads: usize) -> Result<()> {
         "rate limit {rate_limit} is not a positive number of requests a second"
     );
     let listen = args.listen.or(file.listen).unwrap_or(([127, 0, 0, 1], 8080).into());
-    let config =
-        clv_serve::ServeConfig { listen, threads, rescore_every, requests_per_second: rate_limit };
+    let public_url = args.public_url.clone().or(file.public_url);
+    let config = clv_serve::ServeConfig {
+        listen,
+        threads,
+        rescore_every,
+        requests_per_second: rate_limit,
+        public_url,
+    };
     let database = match args.demo {
         true => demo_database()?,
         false => args
@@ -224,6 +231,56 @@ fn key(name: &str, role_name: &str, database: &str) -> Result<()> {
         let key = clv_serve::shops::new_key(&store, &shop, role).await?;
         eprintln!("a new {} key for shop `{}` (shown once, keep it):", role.name(), shop.name);
         println!("{key}");
+        Ok(())
+    })
+}
+
+pub fn journeys(command: &JourneysCommand) -> Result<()> {
+    let (shop, database) = match command {
+        JourneysCommand::Library => {
+            for (id, text) in clv_journeys::library::BUILT_IN {
+                let journey = clv_journeys::Journey::parse(text)?;
+                println!("{id:<18} {}: {}", journey.name, journey.description);
+            }
+            return Ok(());
+        }
+        JourneysCommand::List { shop, database }
+        | JourneysCommand::Enable { shop, database, .. }
+        | JourneysCommand::Disable { shop, database, .. }
+        | JourneysCommand::Save { shop, database, .. } => (shop, database.url()),
+    };
+    runtime()?.block_on(async {
+        let store = clv_serve::Store::open(database).await?;
+        let shop = clv_serve::shops::by_name(&store, shop).await?;
+        let failed = |e: clv_serve::ApiError| anyhow::anyhow!("{}", e.message);
+        match command {
+            JourneysCommand::Enable { id, .. } | JourneysCommand::Disable { id, .. } => {
+                let on = matches!(command, JourneysCommand::Enable { .. });
+                let version = clv_serve::journeys::enable(&store, shop.id, id, on).await.map_err(failed)?;
+                let state = if on { "on" } else { "off" };
+                eprintln!("journey `{id}` (version {version}) of shop `{}` is {state}", shop.name);
+            }
+            JourneysCommand::Save { file, .. } => {
+                let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+                let (journey, version) = clv_serve::journeys::save(&store, shop.id, &text)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.message))?;
+                eprintln!("saved journey `{}` as version {version} (enable it with `clv journeys enable {}`)", journey.id, journey.id);
+            }
+            _ => {
+                for j in clv_serve::journeys::list(&store, shop.id).await.map_err(failed)? {
+                    let count = |m: &std::collections::HashMap<String, i64>, k: &str| m.get(k).copied().unwrap_or(0);
+                    let skipped: Vec<String> = j.skipped.iter().map(|(r, n)| format!("{r} {n}")).collect();
+                    println!(
+                        "{:<18} v{} {:<3} runs: {} active, {} done, {} exited ({} holdout); messages: {} sent, {} pending, {} skipped{}",
+                        j.id, j.version, if j.enabled { "on" } else { "off" },
+                        count(&j.runs, "active"), count(&j.runs, "done"), count(&j.runs, "exited"), j.holdout,
+                        count(&j.messages, "sent"), count(&j.messages, "pending"), count(&j.messages, "skipped") + count(&j.messages, "failed"),
+                        if skipped.is_empty() { String::new() } else { format!(" ({})", skipped.join(", ")) }
+                    );
+                }
+            }
+        }
         Ok(())
     })
 }

@@ -78,7 +78,7 @@ impl utoipa::Modify for BearerKeys {
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use utoipa::OpenApi;
     use utoipa_axum::{router::OpenApiRouter, routes};
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let routes = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(shop))
         .routes(routes!(create_key))
         .routes(routes!(events))
@@ -96,8 +96,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(loyalty_backfill))
         .routes(routes!(loyalty_expire))
         .routes(routes!(loyalty_account))
-        .routes(routes!(loyalty_redeem))
-        .split_for_parts()
+        .routes(routes!(loyalty_redeem));
+    crate::journeys_api::routes(routes).split_for_parts()
 }
 
 /// The OpenAPI document of the API.
@@ -112,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::dashboard::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .merge(crate::journeys_api::public_routes())
         .route(
             "/webhooks/shopify/{shop}",
             axum::routing::post(shopify_webhook),
@@ -135,7 +136,7 @@ async fn ready(State(state): State<AppState>) -> Response {
 }
 
 /// The body as JSON, or a 400 saying where it stops being JSON.
-fn json_body(body: &Bytes) -> Result<Value, ApiError> {
+pub(crate) fn json_body(body: &Bytes) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Ok(json!({}));
     }
@@ -199,7 +200,7 @@ async fn refuse_nul_in_url(
 }
 
 /// The body as a `T`, or a 422 at `field` showing the expected `shape`.
-fn typed_body<T: serde::de::DeserializeOwned>(
+pub(crate) fn typed_body<T: serde::de::DeserializeOwned>(
     body: &Bytes,
     field: &str,
     shape: &str,
@@ -211,7 +212,7 @@ fn typed_body<T: serde::de::DeserializeOwned>(
 /// What every mutating endpoint does around its work: refuse a key without `role`, then run
 /// `handle` once per Idempotency-Key (a repeat with the same key and body gets the stored
 /// response; a repeat while the first runs gets 409; the same key with another body, 422).
-async fn mutation<F, Fut>(
+pub(crate) async fn mutation<F, Fut>(
     state: &AppState,
     caller: &Caller,
     role: Role,
@@ -576,7 +577,7 @@ struct RescoreRequest {
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // Documentation of a header `mutation` reads.
-struct IdempotencyKey {
+pub(crate) struct IdempotencyKey {
     #[param(rename = "Idempotency-Key")]
     idempotency_key: Option<String>,
 }
@@ -1146,7 +1147,7 @@ async fn loyalty_account(
     ))
 }
 
-async fn known_customer(store: &Store, shop: i64, id: &str) -> Result<(), ApiError> {
+pub(crate) async fn known_customer(store: &Store, shop: i64, id: &str) -> Result<(), ApiError> {
     let found: Option<(i64,)> =
         sqlx::query_as("SELECT 1 FROM customers WHERE shop_id = $1 AND customer_id = $2")
             .bind(shop)

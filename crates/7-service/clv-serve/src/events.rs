@@ -24,7 +24,7 @@ pub struct EventBatch {
 pub struct SegmentEvent {
     /// track or identify.
     r#type: Option<String>,
-    /// Order Completed, Order Refunded, Order Cancelled, Checkout Started, Product Viewed, Product Added.
+    /// Order Completed, Order Refunded, Order Cancelled, Order Shipped, Order Delivered, Checkout Started, Product Viewed, Product Added.
     event: Option<String>,
     /// Unique per event: a resend with the same id changes nothing.
     messageId: String,
@@ -68,8 +68,12 @@ pub enum Effect {
         email: Option<String>,
         traits: Value,
     },
-    /// Browsing and checkout events: recorded (journeys use them), no change to orders.
-    Activity { customer_id: Option<String> },
+    /// Browsing, checkout and delivery events: recorded (journeys use them), no change to
+    /// orders. `order_id` when the event names an order (Order Shipped, Order Delivered).
+    Activity {
+        customer_id: Option<String>,
+        order_id: Option<String>,
+    },
 }
 
 /// A line of an order: a product, how many, and what they cost together.
@@ -92,10 +96,12 @@ pub struct Event {
 }
 
 /// The events this endpoint understands besides `identify`.
-const TRACKED: [&str; 6] = [
+const TRACKED: [&str; 8] = [
     "Order Completed",
     "Order Refunded",
     "Order Cancelled",
+    "Order Shipped",
+    "Order Delivered",
     "Checkout Started",
     "Product Viewed",
     "Product Added",
@@ -311,6 +317,7 @@ fn parse_event(event: &Value, shop: &Shop, path: &str) -> Result<Event, ApiError
         },
         k if TRACKED.contains(&k) => Effect::Activity {
             customer_id: customer,
+            order_id: text(event, path, "properties.order_id")?.map(str::to_string),
         },
         other => {
             return Err(ApiError::invalid(
@@ -592,8 +599,11 @@ pub async fn write_effects(
             }
             Effect::Activity {
                 customer_id: Some(c),
+                ..
             } => see(&mut seen, c, e.at),
-            Effect::Activity { customer_id: None } => {}
+            Effect::Activity {
+                customer_id: None, ..
+            } => {}
         }
     }
     let now = crate::store::now();
@@ -702,6 +712,47 @@ pub async fn write_effects(
         .bind(at)
         .execute(&mut **tx)
         .await?;
+        crate::outbox::consent_from_traits(tx, shop, customer, traits, at).await?;
+    }
+    // Live events start and wake journey runs; an import or backfill is history and never does.
+    if source != IMPORT {
+        let arrivals: Vec<crate::journeys::Arrival> = events.iter().map(|e| arrival(e)).collect();
+        crate::journeys::on_events(tx, shop, &arrivals).await?;
     }
     Ok(())
+}
+
+/// The source of effects that come from an import (history: no journey starts from it).
+pub const IMPORT: &str = "import";
+
+/// Who and what an event is about, for journeys.
+fn arrival(e: &Event) -> crate::journeys::Arrival<'_> {
+    let (customer, order) = match &e.effect {
+        Effect::Order {
+            customer_id,
+            order_id,
+            ..
+        } => (Some(customer_id.as_str()), Some(order_id.as_str())),
+        Effect::Refund { order_id, .. } | Effect::Cancel { order_id } => {
+            (None, Some(order_id.as_str()))
+        }
+        Effect::Identify { customer_id, .. } => (Some(customer_id.as_str()), None),
+        Effect::Activity {
+            customer_id,
+            order_id,
+        } => (customer_id.as_deref(), order_id.as_deref()),
+    };
+    // Journeys know an order event by the Segment name, whichever platform sent it (Shopify's
+    // `orders/create` and `orders/updated` are snapshots of an order, like Order Completed).
+    let kind = match &e.effect {
+        Effect::Order { .. } => "Order Completed",
+        _ => e.kind.as_str(),
+    };
+    crate::journeys::Arrival {
+        message_id: &e.message_id,
+        kind,
+        customer,
+        order,
+        at: e.at,
+    }
 }

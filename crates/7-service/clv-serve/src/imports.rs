@@ -250,7 +250,7 @@ pub async fn import(
     }
     let mut tx = pool.begin().await?;
     let effects: Vec<&Event> = effects.iter().collect();
-    crate::events::write_effects(&mut tx, shop.id, &effects, "import").await?;
+    crate::events::write_effects(&mut tx, shop.id, &effects, crate::events::IMPORT).await?;
     tx.commit().await?;
     // After a large backfill the planners' statistics describe the empty tables of before.
     if report.orders >= ANALYZE_AFTER {

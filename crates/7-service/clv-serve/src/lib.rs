@@ -8,13 +8,17 @@
 
 pub mod api;
 pub mod auth;
+pub mod channels;
 pub mod conditions;
 pub mod dashboard;
 pub mod error;
 pub mod events;
 pub mod imports;
+pub mod journeys;
+pub mod journeys_api;
 pub mod loyalty;
 pub mod money;
+pub mod outbox;
 pub mod rescore;
 pub mod segments;
 pub mod shopify;
@@ -40,6 +44,9 @@ pub struct ServeConfig {
     pub rescore_every: Option<Duration>,
     /// Requests a second each API key may make (bursts of a second's worth).
     pub requests_per_second: f64,
+    /// The address customers reach the service at, for unsubscribe links (default: the
+    /// listening address).
+    pub public_url: Option<String>,
 }
 
 /// Serve `store` until `shutdown` resolves, then drain in-flight requests. `ready` receives the
@@ -65,6 +72,19 @@ pub async fn serve(
         let state = state.clone();
         tokio::spawn(async move { loyalty::expire_every(state, loyalty::SWEEP_EVERY).await })
     };
+    let worker = {
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"));
+        let delivery = outbox::Delivery {
+            senders: channels::Senders::new(),
+            public_url,
+            owner: format!("{}-{}", std::process::id(), users::random_secret(8)),
+        };
+        let store = state.store.clone();
+        tokio::spawn(async move { outbox::work(store, delivery, Duration::from_millis(200)).await })
+    };
     let app = api::router(state);
     ready(bound);
     axum::serve(listener, app)
@@ -75,5 +95,6 @@ pub async fn serve(
         task.abort();
     }
     sweeper.abort();
+    worker.abort();
     Ok(())
 }

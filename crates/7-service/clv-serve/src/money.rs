@@ -61,6 +61,20 @@ pub fn to_major(minor: i64, digits: u32) -> f64 {
     minor as f64 / 10f64.powi(digits as i32)
 }
 
+/// Minor units as the decimal text a message shows: 2933 with 2 digits is "29.33".
+pub fn to_text(minor: i64, digits: u32) -> String {
+    if digits == 0 {
+        return minor.to_string();
+    }
+    let scale = 10i64.pow(digits);
+    let sign = if minor < 0 { "-" } else { "" };
+    let (whole, part) = (
+        minor.unsigned_abs() / scale as u64,
+        minor.unsigned_abs() % scale as u64,
+    );
+    format!("{sign}{whole}.{part:0width$}", width = digits as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +85,23 @@ mod tests {
             (Ok(got), Ok(want)) => assert_eq!(got, want, "{text}"),
             (Err(e), Err(want)) => assert!(e.contains(want), "{text}: {e}"),
             (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn minor_units_as_text() {
+        for (minor, digits, text) in [
+            (2933, 2, "29.33"),
+            (5, 2, "0.05"),
+            (-120, 2, "-1.20"),
+            (7, 0, "7"),
+            (1005, 3, "1.005"),
+        ] {
+            assert_eq!(to_text(minor, digits), text);
+            // Amounts read are never negative; the text of those that are reads back.
+            if minor >= 0 {
+                assert_eq!(parse_minor(text, digits), Ok(minor));
+            }
         }
     }
 

@@ -435,6 +435,16 @@ async fn run(
         .await?;
     tx.commit().await?;
     if status == "done" {
+        // Customers whose P(alive) fell below a journey's threshold since the run before enter it.
+        let previous: (Option<i64>,) = sqlx::query_as(
+            "SELECT MAX(id) FROM score_runs WHERE shop_id = $1 AND status = 'done' AND id < $2",
+        )
+        .bind(shop.id)
+        .bind(run_id)
+        .fetch_one(&state.store.pool)
+        .await?;
+        let now = crate::store::now();
+        crate::journeys::on_rescore(&state.store, shop.id, previous.0, run_id, now).await?;
         // Readers never see runs older than the one before this, so they go after the answer,
         // a batch a transaction, and ingest is never held up behind one big delete.
         let (store, shop_id) = (state.store.clone(), shop.id);

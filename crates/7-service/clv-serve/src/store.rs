@@ -115,7 +115,7 @@ impl Store {
 }
 
 /// Every table of the store.
-const TABLES: [&str; 16] = [
+const TABLES: [&str; 31] = [
     "shops",
     "api_keys",
     "customers",
@@ -131,6 +131,21 @@ const TABLES: [&str; 16] = [
     "loyalty_programs",
     "loyalty_ledger",
     "loyalty_rewards",
+    "order_lines",
+    "users",
+    "sessions",
+    "saved_segments",
+    "journeys",
+    "journey_versions",
+    "journey_runs",
+    "outbox",
+    "cap_slots",
+    "consents",
+    "suppressions",
+    "channel_settings",
+    "messaging_settings",
+    "customer_activity",
+    "service_secrets",
     "_sqlx_migrations",
 ];
 

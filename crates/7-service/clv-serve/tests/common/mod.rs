@@ -1,0 +1,197 @@
+//! What the service crate's tests share: fresh stores on SQLite and PostgreSQL, the aiosmtpd sink
+//! (a real SMTP server writing a Maildir), and fake HTTP providers that check every request.
+#![allow(dead_code)]
+
+use clv_serve::{create_shop, NewShop, Shop, Store};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+#[path = "../../../../../tests/common/sink.rs"]
+pub mod sink;
+pub use sink::Sink;
+
+/// A fresh store of each kind: a SQLite file in `dir`, and a new database in CLV_TEST_POSTGRES.
+pub async fn stores(dir: &std::path::Path, name: &str) -> Vec<Store> {
+    let sqlite = dir.join(format!("{name}.db")).display().to_string();
+    let Ok(server) = std::env::var("CLV_TEST_POSTGRES") else {
+        panic!(
+            "the service tests need PostgreSQL: run them as `tools/with-postgres.sh cargo test`"
+        );
+    };
+    let db = format!("clv_{name}_{}", std::process::id());
+    let created = Command::new("psql")
+        .args([&server, "-qc", &format!("CREATE DATABASE {db}")])
+        .status();
+    assert!(
+        created.is_ok_and(|s| s.success()),
+        "creating {db} in {server}"
+    );
+    let postgres = format!("{}/{db}", server.rsplit_once('/').unwrap().0);
+    vec![
+        Store::open(&sqlite).await.unwrap(),
+        Store::open(&postgres).await.unwrap(),
+    ]
+}
+
+pub async fn shop(store: &Store, name: &str, timezone: &str) -> Shop {
+    let new = NewShop {
+        name,
+        timezone,
+        currency: "USD",
+    };
+    create_shop(store, &new).await.unwrap().0
+}
+
+/// Apply an events request body (`{"batch": [...]}`) as the API does.
+pub async fn send(
+    store: &Store,
+    shop: &Shop,
+    body: serde_json::Value,
+) -> clv_serve::events::Applied {
+    let events =
+        clv_serve::events::parse_body(&body, shop).unwrap_or_else(|e| panic!("{}", e.message));
+    clv_serve::events::apply(&store.writer, shop, &events)
+        .await
+        .unwrap()
+}
+
+/// UTC seconds of an RFC 3339 time.
+pub fn utc(text: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .timestamp()
+}
+
+/// A request a fake provider received: path, headers, body, and what was wrong with it (empty:
+/// it was what the provider's API takes).
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub problems: Vec<String>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Fake Twilio and Telegram on one loopback port, checking each request as the real APIs would:
+/// Twilio's account path, Basic auth and form fields; Telegram's bot path and JSON. Scripted
+/// answers: the first Twilio request of each idempotency key is a 429 with `Retry-After: 120`;
+/// Telegram chat 666 has blocked the bot (403).
+pub struct Providers {
+    pub base: String,
+    pub received: Arc<Mutex<Vec<Received>>>,
+}
+
+pub const TWILIO_SID: &str = "AC0123456789";
+pub const TWILIO_TOKEN: &str = "twilio-secret";
+pub const TELEGRAM_TOKEN: &str = "123456:bot-token";
+
+pub async fn providers() -> Providers {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+    let kept = received.clone();
+    let handler = move |uri: Uri, headers: HeaderMap, body: Bytes| {
+        let kept = kept.clone();
+        async move {
+            let path = uri.path().to_string();
+            let body = String::from_utf8_lossy(&body).to_string();
+            let header = |n: &str| {
+                headers
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let mut problems = Vec::new();
+            let key = header("idempotency-key");
+            if key.is_empty() {
+                problems.push("no Idempotency-Key".to_string());
+            }
+            let seen_before = kept
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|r: &Received| r.header("idempotency-key") == Some(key.as_str()));
+            let answer = if path == format!("/2010-04-01/Accounts/{TWILIO_SID}/Messages.json") {
+                use base64::Engine;
+                let auth = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{TWILIO_SID}:{TWILIO_TOKEN}"));
+                if header("authorization") != format!("Basic {auth}") {
+                    problems.push("wrong Basic auth".into());
+                }
+                if header("content-type") != "application/x-www-form-urlencoded" {
+                    problems.push("not a form".into());
+                }
+                let form: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+                    .into_owned()
+                    .collect();
+                for field in ["To", "From", "Body"] {
+                    if !form.iter().any(|(k, v)| k == field && !v.is_empty()) {
+                        problems.push(format!("no {field}"));
+                    }
+                }
+                if !seen_before {
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [("retry-after", "120")],
+                        r#"{"code": 20429, "message": "Too Many Requests"}"#.to_string(),
+                    )
+                        .into_response()
+                } else {
+                    let n = kept.lock().unwrap().len();
+                    (
+                        StatusCode::CREATED,
+                        [("content-type", "application/json")],
+                        format!(r#"{{"sid": "SM{n:032}", "status": "queued"}}"#),
+                    )
+                        .into_response()
+                }
+            } else if path == format!("/bot{TELEGRAM_TOKEN}/sendMessage") {
+                let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                if json["chat_id"].as_str().is_none_or(str::is_empty)
+                    || json["text"].as_str().is_none_or(str::is_empty)
+                {
+                    problems.push("chat_id and text are required".into());
+                }
+                if json["chat_id"] == "666" {
+                    (StatusCode::FORBIDDEN, r#"{"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}"#.to_string()).into_response()
+                } else {
+                    (
+                        StatusCode::OK,
+                        r#"{"ok": true, "result": {"message_id": 77}}"#.to_string(),
+                    )
+                        .into_response()
+                }
+            } else {
+                problems.push(format!("no such endpoint {path}"));
+                (StatusCode::NOT_FOUND, String::new()).into_response()
+            };
+            let headers = headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+                .collect();
+            kept.lock().unwrap().push(Received {
+                path,
+                headers,
+                body,
+                problems,
+            });
+            answer
+        }
+    };
+    let app = axum::Router::new().fallback(handler);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Providers { base, received }
+}

@@ -1,0 +1,516 @@
+//! Journeys and the outbox on SQLite and on a real PostgreSQL, with the clock passed in: days of
+//! journeys run in seconds. Email goes to a real SMTP server (aiosmtpd, writing a Maildir), SMS
+//! and Telegram to local fakes that check every request.
+
+mod common;
+use clv_serve::journeys::step_due;
+use clv_serve::outbox::{deliver_due, Delivery};
+use clv_serve::{Shop, Store};
+use common::{send, utc, Sink};
+use serde_json::{json, Value};
+
+fn delivery(owner: &str) -> Delivery {
+    Delivery {
+        senders: clv_serve::channels::Senders::new(),
+        public_url: "http://127.0.0.1:9".into(),
+        owner: owner.into(),
+    }
+}
+
+/// Advance every due run and deliver every due message at `now`, until nothing is left to do.
+async fn tick(store: &Store, now: i64) {
+    let worker = delivery("tick");
+    loop {
+        let stepped = step_due(store, "tick", now, 1000).await.unwrap();
+        let delivered = deliver_due(store, &worker, now, 1000).await.unwrap();
+        if stepped + delivered == 0 {
+            return;
+        }
+    }
+}
+
+async fn email_to(store: &Store, shop: &Shop, sink: &Sink) {
+    let settings =
+        json!({"channel": "email", "smtp_url": sink.url(), "from": "Shop <shop@example.com>"});
+    let settings = serde_json::from_value(settings).unwrap();
+    clv_serve::outbox::set_channel(store, shop.id, &settings)
+        .await
+        .unwrap();
+}
+
+async fn save_journey(store: &Store, shop: &Shop, definition: Value) {
+    let (journey, _) = clv_serve::journeys::save(store, shop.id, &definition.to_string())
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message));
+    clv_serve::journeys::enable(store, shop.id, &journey.id, true)
+        .await
+        .unwrap();
+}
+
+fn identify(message: &str, customer: &str, at: &str, traits: Value) -> Value {
+    json!({"type": "identify", "messageId": message, "userId": customer, "timestamp": at, "traits": traits})
+}
+
+fn order(message: &str, customer: &str, order: &str, at: &str) -> Value {
+    json!({"event": "Order Completed", "messageId": message, "userId": customer, "timestamp": at,
+           "properties": {"order_id": order, "total": 25.0, "currency": "USD"}})
+}
+
+/// Counts of `table` rows of `shop` whose `column` is each value, as (value, count) sorted.
+async fn counts(store: &Store, shop: &Shop, table: &str, column: &str) -> Vec<(String, i64)> {
+    let sql = format!("SELECT {column}, COUNT(*) FROM {table} WHERE shop_id = $1 GROUP BY {column} ORDER BY {column}");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(shop.id)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap()
+}
+
+fn pairs(items: &[(&str, i64)]) -> Vec<(String, i64)> {
+    items.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopify_order_delivered_three_times_and_a_backfill_make_one_run_and_one_email() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Sink::start();
+    for store in common::stores(dir.path(), "replay").await {
+        let shop = common::shop(&store, "replay", "Europe/Berlin").await;
+        email_to(&store, &shop, &sink).await;
+        clv_serve::journeys::enable(&store, shop.id, "thank-you", true)
+            .await
+            .unwrap();
+        let payload = json!({"id": 1001, "created_at": "2024-05-01T10:00:00+02:00", "updated_at": "2024-05-01T10:00:00+02:00",
+            "total_price": "50.00", "currency": "USD", "cancelled_at": null,
+            "customer": {"id": 7, "email": "ann@example.com"}, "line_items": [{"sku": "mug", "quantity": 2, "price": "25.00"}]});
+        let customer = json!({"id": 7, "email": "ann@example.com", "first_name": "Ann", "updated_at": "2024-05-01T09:00:00+02:00"});
+        let deliver = |topic: &'static str, delivery: &'static str, body: Value| {
+            let (store, shop) = (store.clone(), shop.clone());
+            async move {
+                let mut headers = axum::http::HeaderMap::new();
+                headers.insert("x-shopify-topic", topic.parse().unwrap());
+                headers.insert("x-shopify-webhook-id", delivery.parse().unwrap());
+                let events = clv_serve::shopify::events(&shop, &headers, &body).unwrap();
+                clv_serve::events::apply(&store.writer, &shop, &events)
+                    .await
+                    .unwrap()
+            }
+        };
+        deliver("customers/create", "c1", customer).await;
+        for _ in 0..3 {
+            deliver("orders/create", "d1", payload.clone()).await;
+        }
+        // An edit of the order is another delivery: still the same order.
+        let mut edited = payload.clone();
+        edited["updated_at"] = json!("2024-05-01T10:05:00+02:00");
+        deliver("orders/updated", "d2", edited).await;
+        // The full history imported after: it already holds the order, and imports start nothing.
+        let export =
+            "order_id,customer_id,date,amount\n1001,7,2024-05-01,50.00\n1000,7,2024-03-01,20.00\n";
+        let options = clv_serve::imports::ImportOptions {
+            read: clv_data::ReadOptions {
+                threads: 1,
+                ..Default::default()
+            },
+            date_format: None,
+            strict: true,
+        };
+        clv_serve::imports::import(
+            &store.writer,
+            &shop,
+            "history.csv".into(),
+            export.as_bytes().to_vec(),
+            options,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message));
+        let before = sink.mails().len();
+        // Due an hour after the order (08:00 UTC): nothing before, once after, however often
+        // the workers look.
+        tick(&store, utc("2024-05-01T08:59:59Z")).await;
+        assert_eq!(sink.mails().len(), before);
+        for now in [
+            "2024-05-01T09:00:00Z",
+            "2024-05-01T09:00:01Z",
+            "2024-05-01T12:00:00Z",
+        ] {
+            tick(&store, utc(now)).await;
+        }
+        assert_eq!(
+            counts(&store, &shop, "journey_runs", "status").await,
+            pairs(&[("done", 1)])
+        );
+        assert_eq!(
+            counts(&store, &shop, "outbox", "status").await,
+            pairs(&[("sent", 1)])
+        );
+        let mails = sink.mails();
+        assert_eq!(mails.len(), before + 1);
+        let mail = mails
+            .iter()
+            .find(|m| m.header("To") == Some("ann@example.com") && !m.body.contains("1000"))
+            .unwrap();
+        assert_eq!(
+            mail.header("Subject"),
+            Some("Thank you for your order 1001")
+        );
+        assert!(mail.body.contains("Hello Ann,"), "{}", mail.body);
+        assert!(
+            mail.body
+                .contains("thank you for your order 1001 of 50.00 USD."),
+            "{}",
+            mail.body
+        );
+        assert!(mail.body.contains("- 2 × mug"), "{}", mail.body);
+        // Transactional: no unsubscribe header; the Message-ID is the outbox key's.
+        assert_eq!(mail.header("List-Unsubscribe"), None);
+        let key = mail.header("X-Clv-Idempotency-Key").unwrap();
+        assert_eq!(key, "thank-you:o:1001#1");
+        assert_eq!(
+            mail.header("Message-ID"),
+            Some(clv_serve::outbox::message_id(shop.id, key).as_str())
+        );
+    }
+}
+
+/// A journey sending a marketing message of topic `tips` at once, and a day later a
+/// transactional one and another `tips` one.
+fn tips_journey() -> Value {
+    let email = |subject: &str| json!({"email": {"subject": subject, "body": "Hello {{ customer.first_name }}. {{ links.unsubscribe }}"}});
+    json!({"id": "tips", "name": "Tips", "trigger": {"type": "event", "event": "Order Completed"}, "steps": [
+        {"type": "send", "class": "marketing", "topic": "tips", "templates": email("Tip 1")},
+        {"type": "delay", "for": "1d"},
+        {"type": "send", "class": "transactional", "templates": email("Your receipt")},
+        {"type": "send", "class": "marketing", "topic": "tips", "templates": email("Tip 2")}
+    ]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsubscribing_between_scheduling_and_sending_stops_marketing_not_transactional() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Sink::start();
+    for store in common::stores(dir.path(), "consent").await {
+        let shop = common::shop(&store, "consent", "UTC").await;
+        email_to(&store, &shop, &sink).await;
+        save_journey(&store, &shop, tips_journey()).await;
+        let (ann, bob) = (
+            format!("ann-{:?}@example.com", store.backend),
+            "bob@example.com",
+        );
+        send(&store, &shop, json!({"batch": [
+            identify("i1", "ann", "2024-06-01T09:00:00Z", json!({"email": ann, "first_name": "Ann", "email_marketing_consent": true})),
+            identify("i2", "bob", "2024-06-01T09:00:00Z", json!({"email": bob, "first_name": "Bob"})),
+            order("o1", "ann", "1", "2024-06-03T12:00:00Z"),
+            order("o2", "bob", "2", "2024-06-03T12:00:00Z"),
+        ]})).await;
+        tick(&store, utc("2024-06-03T12:00:00Z")).await;
+        let mine = |subject: &str| {
+            sink.mails()
+                .into_iter()
+                .filter(|m| {
+                    m.header("To") == Some(ann.as_str()) && m.header("Subject") == Some(subject)
+                })
+                .collect::<Vec<_>>()
+        };
+        let tip = mine("Tip 1");
+        assert_eq!(tip.len(), 1);
+        // Bob never opted in: no marketing, recorded as such.
+        let bob_log = clv_serve::outbox::log(&store, shop.id, "bob")
+            .await
+            .unwrap();
+        assert_eq!(
+            bob_log
+                .iter()
+                .map(|m| (m.status.as_str(), m.reason.as_deref()))
+                .collect::<Vec<_>>(),
+            vec![("skipped", Some("no_consent"))]
+        );
+        // RFC 8058: the link, and one-click POST.
+        let header = tip[0].header("List-Unsubscribe").unwrap().to_string();
+        assert_eq!(
+            tip[0].header("List-Unsubscribe-Post"),
+            Some("List-Unsubscribe=One-Click")
+        );
+        let link = header.trim_matches(['<', '>']);
+        assert!(tip[0].body.contains(link), "the body carries the same link");
+        let token = link.rsplit('/').next().unwrap();
+        // The day after, both messages are scheduled (written to the outbox) before the customer unsubscribes.
+        step_due(&store, "stepper", utc("2024-06-04T12:00:00Z"), 100)
+            .await
+            .unwrap();
+        let pending = clv_serve::outbox::log(&store, shop.id, "ann")
+            .await
+            .unwrap();
+        assert_eq!(pending.iter().filter(|m| m.status == "pending").count(), 2);
+        // A changed token is refused; the real one leaves the topic.
+        assert!(
+            clv_serve::outbox::unsubscribe(&store, &token.replace('.', ".0"))
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            clv_serve::outbox::unsubscribe(&store, token).await.unwrap(),
+            ("email".into(), "tips".into())
+        );
+        tick(&store, utc("2024-06-04T12:00:00Z")).await;
+        assert_eq!(mine("Your receipt").len(), 1);
+        assert_eq!(mine("Tip 2").len(), 0);
+        let log = clv_serve::outbox::log(&store, shop.id, "ann")
+            .await
+            .unwrap();
+        let tip2 = log.iter().find(|m| m.message_key == "tips:o:1#3").unwrap();
+        assert_eq!(
+            (tip2.status.as_str(), tip2.reason.as_deref()),
+            ("skipped", Some("unsubscribed"))
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_journeys_at_one_instant_under_a_cap_of_one_a_day_send_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Sink::start();
+    for store in common::stores(dir.path(), "cap").await {
+        let shop = common::shop(&store, "cap", "UTC").await;
+        email_to(&store, &shop, &sink).await;
+        clv_serve::outbox::set_messaging(
+            &store,
+            shop.id,
+            &clv_serve::outbox::Messaging {
+                marketing_per_day: 1,
+            },
+        )
+        .await
+        .unwrap();
+        for id in ["first", "second"] {
+            save_journey(&store, &shop, json!({"id": id, "name": id, "trigger": {"type": "event", "event": "Order Completed"}, "steps": [
+                {"type": "send", "class": "marketing", "templates": {"email": {"subject": id, "body": "x"}}}]})).await;
+        }
+        let customers: Vec<String> = (0..20).map(|i| format!("c{i}")).collect();
+        let mut batch: Vec<Value> = customers.iter().map(|c| identify(&format!("i{c}"), c, "2024-06-01T09:00:00Z", json!({"email": format!("{c}.{}@example.com", shop.id), "email_marketing_consent": true}))).collect();
+        batch.extend(customers.iter().map(|c| {
+            order(
+                &format!("o{c}"),
+                c,
+                &format!("o{c}"),
+                "2024-06-03T12:00:00Z",
+            )
+        }));
+        send(&store, &shop, json!({ "batch": batch })).await;
+        let now = utc("2024-06-03T12:00:00Z");
+        step_due(&store, "stepper", now, 1000).await.unwrap();
+        // Two workers deliver at once, one message each at a time.
+        let (a, b) = (delivery("a"), delivery("b"));
+        loop {
+            let (x, y) = tokio::join!(
+                deliver_due(&store, &a, now, 1),
+                deliver_due(&store, &b, now, 1)
+            );
+            if x.unwrap() + y.unwrap() == 0 {
+                break;
+            }
+        }
+        let mut per_customer =
+            std::collections::HashMap::<String, Vec<(String, Option<String>)>>::new();
+        for c in &customers {
+            for m in clv_serve::outbox::log(&store, shop.id, c).await.unwrap() {
+                per_customer
+                    .entry(c.clone())
+                    .or_default()
+                    .push((m.status, m.reason));
+            }
+        }
+        for c in &customers {
+            let mut got = per_customer[c].clone();
+            got.sort();
+            assert_eq!(
+                got,
+                vec![
+                    ("sent".to_string(), None),
+                    ("skipped".to_string(), Some("capped".to_string()))
+                ],
+                "{c}"
+            );
+        }
+        // The next local day has a slot again.
+        send(
+            &store,
+            &shop,
+            json!({"batch": [order("next", "c0", "next", "2024-06-04T12:00:00Z")]}),
+        )
+        .await;
+        tick(&store, utc("2024-06-04T12:00:00Z")).await;
+        let log = clv_serve::outbox::log(&store, shop.id, "c0").await.unwrap();
+        assert_eq!(log.iter().filter(|m| m.status == "sent").count(), 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_hours_hold_on_the_recipients_clock_on_a_daylight_saving_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Sink::start();
+    for store in common::stores(dir.path(), "quiet").await {
+        // The shop is in London; the customer in New York, where clocks go forward on 2024-03-10.
+        let shop = common::shop(&store, "quiet", "Europe/London").await;
+        email_to(&store, &shop, &sink).await;
+        save_journey(&store, &shop, json!({"id": "now", "name": "now", "trigger": {"type": "event", "event": "Order Completed"}, "steps": [
+            {"type": "send", "class": "marketing", "templates": {"email": {"subject": "now", "body": "x"}}},
+            {"type": "send", "class": "transactional", "templates": {"email": {"subject": "receipt", "body": "x"}}}]})).await;
+        let email = format!("ny-{:?}@example.com", store.backend);
+        send(&store, &shop, json!({"batch": [
+            identify("i", "ny", "2024-03-01T00:00:00Z", json!({"email": email, "timezone": "America/New_York", "email_marketing_consent": true})),
+            order("o", "ny", "1", "2024-03-10T05:00:00Z"), // 00:00 EST
+        ]})).await;
+        let status = |key: &'static str| {
+            let store = store.clone();
+            let shop = shop.id;
+            async move {
+                let log = clv_serve::outbox::log(&store, shop, "ny").await.unwrap();
+                let m = log.into_iter().find(|m| m.message_key == key).unwrap();
+                (m.status, m.sent_at)
+            }
+        };
+        tick(&store, utc("2024-03-10T05:00:00Z")).await;
+        // Transactional goes at once; marketing waits for 08:00 EDT = 12:00 UTC (not 13:00, EST's).
+        assert_eq!(
+            status("now:o:1#1").await,
+            ("sent".into(), Some(utc("2024-03-10T05:00:00Z")))
+        );
+        assert_eq!(status("now:o:1#0").await, ("pending".into(), None));
+        tick(&store, utc("2024-03-10T11:59:59Z")).await;
+        assert_eq!(status("now:o:1#0").await, ("pending".into(), None));
+        tick(&store, utc("2024-03-10T12:00:00Z")).await;
+        assert_eq!(
+            status("now:o:1#0").await,
+            ("sent".into(), Some(utc("2024-03-10T12:00:00Z")))
+        );
+        assert_eq!(
+            sink.mails()
+                .iter()
+                .filter(|m| m.header("To") == Some(email.as_str()))
+                .count(),
+            2
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn providers_get_the_requests_their_apis_take_and_their_answers_are_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    for store in common::stores(dir.path(), "providers").await {
+        let fake = common::providers().await;
+        let shop = common::shop(&store, "providers", "UTC").await;
+        for settings in [
+            json!({"channel": "sms", "base_url": fake.base, "account_sid": common::TWILIO_SID, "auth_token": common::TWILIO_TOKEN, "from": "+15550001111"}),
+            json!({"channel": "telegram", "base_url": fake.base, "bot_token": common::TELEGRAM_TOKEN}),
+        ] {
+            clv_serve::outbox::set_channel(
+                &store,
+                shop.id,
+                &serde_json::from_value(settings).unwrap(),
+            )
+            .await
+            .unwrap();
+        }
+        save_journey(&store, &shop, json!({"id": "reach", "name": "reach", "trigger": {"type": "event", "event": "Order Completed"}, "steps": [
+            {"type": "send", "class": "marketing", "templates": {"telegram": {"body": "Hi {{ customer.id }}"}, "sms": {"body": "Order {{ order.id }}"}}, "channels": ["sms", "telegram"]}]})).await;
+        send(&store, &shop, json!({"batch": [
+            identify("i1", "phone", "2024-06-01T09:00:00Z", json!({"phone": "+15551234567", "sms_marketing_consent": true, "preferred_channel": "sms"})),
+            identify("i2", "chat", "2024-06-01T09:00:00Z", json!({"telegram_chat_id": "4242", "telegram_marketing_consent": true, "preferred_channel": "telegram"})),
+            identify("i3", "blocked", "2024-06-01T09:00:00Z", json!({"telegram_chat_id": "666", "telegram_marketing_consent": true})),
+            order("o1", "phone", "1", "2024-06-03T12:00:00Z"),
+            order("o2", "chat", "2", "2024-06-03T12:00:00Z"),
+            order("o3", "blocked", "3", "2024-06-03T12:00:00Z"),
+        ]})).await;
+        let now = utc("2024-06-03T12:00:00Z");
+        let before = fake.received.lock().unwrap().len();
+        tick(&store, now).await;
+        let state = |customer: &'static str| {
+            let store = store.clone();
+            let shop = shop.id;
+            async move {
+                clv_serve::outbox::log(&store, shop, customer)
+                    .await
+                    .unwrap()
+                    .remove(0)
+            }
+        };
+        // Twilio said 429, Retry-After 120: not before then, then sent with the same key.
+        let sms = state("phone").await;
+        assert_eq!((sms.status.as_str(), sms.attempts), ("pending", 1));
+        assert!(
+            sms.last_error.as_deref().unwrap().contains("429"),
+            "{:?}",
+            sms.last_error
+        );
+        tick(&store, now + 119).await;
+        assert_eq!(state("phone").await.status, "pending");
+        tick(&store, now + 120).await;
+        let sms = state("phone").await;
+        assert_eq!(
+            (sms.status.as_str(), sms.channel.as_deref(), sms.attempts),
+            ("sent", Some("sms"), 2)
+        );
+        let chat = state("chat").await;
+        assert_eq!(
+            (chat.status.as_str(), chat.channel.as_deref()),
+            ("sent", Some("telegram"))
+        );
+        // Telegram's 403 (blocked): failed for good, consent revoked, the chat suppressed.
+        let blocked = state("blocked").await;
+        assert_eq!(
+            (blocked.status.as_str(), blocked.reason.as_deref()),
+            ("failed", Some("failed"))
+        );
+        let consent: (i64, String) = sqlx::query_as("SELECT granted, source FROM consents WHERE shop_id = $1 AND customer_id = 'blocked' AND channel = 'telegram' AND topic = 'marketing'")
+            .bind(shop.id).fetch_one(&store.pool).await.unwrap();
+        assert_eq!(consent, (0, "provider".to_string()));
+        let received: Vec<common::Received> = fake.received.lock().unwrap()[before..].to_vec();
+        for r in &received {
+            assert!(
+                r.problems.is_empty(),
+                "{} {:?}: {}",
+                r.path,
+                r.problems,
+                r.body
+            );
+        }
+        let twilio: Vec<&common::Received> = received
+            .iter()
+            .filter(|r| r.path.contains("/Accounts/"))
+            .collect();
+        assert_eq!(twilio.len(), 2);
+        assert_eq!(
+            twilio[0].header("idempotency-key"),
+            twilio[1].header("idempotency-key")
+        );
+        assert_eq!(
+            twilio[1].body,
+            "To=%2B15551234567&From=%2B15550001111&Body=Order+1"
+        );
+        let telegram: Vec<&common::Received> = received
+            .iter()
+            .filter(|r| r.path.contains("/bot"))
+            .collect();
+        assert_eq!(telegram.len(), 2);
+        assert!(
+            telegram
+                .iter()
+                .any(|r| r.body == r#"{"chat_id":"4242","text":"Hi chat"}"#),
+            "{telegram:?}"
+        );
+        // A later message to the blocked chat is not even tried.
+        send(
+            &store,
+            &shop,
+            json!({"batch": [order("o4", "blocked", "4", "2024-06-05T12:00:00Z")]}),
+        )
+        .await;
+        tick(&store, utc("2024-06-05T12:00:00Z")).await;
+        let log = clv_serve::outbox::log(&store, shop.id, "blocked")
+            .await
+            .unwrap();
+        assert_eq!(log[0].reason.as_deref(), Some("suppressed"));
+        assert_eq!(fake.received.lock().unwrap().len(), before + 4);
+    }
+}
