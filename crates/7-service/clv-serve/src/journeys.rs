@@ -265,7 +265,13 @@ pub(crate) async fn on_events(
         }
         q.execute(&mut **tx).await?;
     }
-    let now = crate::store::now();
+    // Woken at the events' time (the earliest of the batch), not the clock's: a run re-sleeps
+    // if it has nothing to do, and a simulated clock stays the only clock.
+    let now = arrivals
+        .iter()
+        .map(|(a, _)| a.at)
+        .min()
+        .unwrap_or_else(crate::store::now);
     let mut customers: Vec<&str> = arrivals.iter().map(|(_, c)| *c).collect();
     customers.sort_unstable();
     customers.dedup();

@@ -443,8 +443,13 @@ async fn run(
         .bind(run_id)
         .fetch_one(&state.store.pool)
         .await?;
+        // They enter when the prediction was made for: now, or the end of a past `as_of` day
+        // (a rescore of history, or a simulation, enters them on its own calendar).
+        let end_of_day = as_of.succ_opt().map(|d| d.and_time(chrono::NaiveTime::MIN));
+        let end_of_day = end_of_day.map(|d| clv_journeys::local::instant(shop.timezone, d));
         let now = crate::store::now();
-        crate::journeys::on_rescore(&state.store, shop.id, previous.0, run_id, now).await?;
+        let entered = end_of_day.map_or(now, |end| end.min(now));
+        crate::journeys::on_rescore(&state.store, shop.id, previous.0, run_id, entered).await?;
         // Readers never see runs older than the one before this, so they go after the answer,
         // a batch a transaction, and ingest is never held up behind one big delete.
         let (store, shop_id) = (state.store.clone(), shop.id);

@@ -83,7 +83,8 @@ impl Received {
 
 /// Fake Twilio and Telegram on one loopback port, checking each request as the real APIs would:
 /// Twilio's account path, Basic auth and form fields; Telegram's bot path and JSON. Scripted
-/// answers: the first Twilio request of each idempotency key is a 429 with `Retry-After: 120`;
+/// answers: the first Twilio request of each idempotency key to a +1555 number is a 429 with
+/// `Retry-After: 120`;
 /// Telegram chat 666 has blocked the bot (403).
 pub struct Providers {
     pub base: String,
@@ -140,7 +141,11 @@ pub async fn providers() -> Providers {
                         problems.push(format!("no {field}"));
                     }
                 }
-                if !seen_before {
+                // Only +1555 numbers are throttled, so that other tests see plain successes.
+                let throttled = form
+                    .iter()
+                    .any(|(k, v)| k == "To" && v.starts_with("+1555"));
+                if throttled && !seen_before {
                     (
                         StatusCode::TOO_MANY_REQUESTS,
                         [("retry-after", "120")],
