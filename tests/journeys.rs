@@ -7,6 +7,8 @@
 // The server module uses `common::clv`; the rest is for other test files.
 #[allow(dead_code)]
 mod common;
+#[path = "common/postgres.rs"]
+mod postgres;
 #[path = "common/server.rs"]
 mod server;
 #[path = "common/sink.rs"]

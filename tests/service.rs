@@ -4,6 +4,8 @@
 //! order, and the history imported again, give the same store.
 
 mod common;
+#[path = "common/postgres.rs"]
+mod postgres;
 #[path = "common/server.rs"]
 mod server;
 use common::{data, CDNOW_COLUMNS};

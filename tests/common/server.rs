@@ -150,22 +150,7 @@ impl Drop for Server {
 
 /// A fresh database of each kind: a SQLite file, and a new database in CLV_TEST_POSTGRES.
 pub fn databases(dir: &std::path::Path, name: &str) -> Vec<String> {
-    let sqlite = dir.join(format!("{name}.db")).display().to_string();
-    let Ok(server) = std::env::var("CLV_TEST_POSTGRES") else {
-        panic!(
-            "the service tests need PostgreSQL: run them as `tools/with-postgres.sh cargo test`"
-        );
-    };
-    let db = format!("clv_{name}_{}", std::process::id());
-    let created = Command::new("psql")
-        .args([&server, "-qc", &format!("CREATE DATABASE {db}")])
-        .status();
-    assert!(
-        created.is_ok_and(|s| s.success()),
-        "creating {db} in {server}"
-    );
-    let postgres = format!("{}/{db}", server.rsplit_once('/').unwrap().0);
-    vec![sqlite, postgres]
+    super::postgres::database_urls(dir, name)
 }
 
 /// A shop on `database` and its admin key.

@@ -649,7 +649,7 @@ async fn finish(
 }
 
 /// A message of a customer, as the message log shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Logged {
     pub message_key: String,
     pub journey_id: String,
@@ -665,54 +665,14 @@ pub struct Logged {
 
 /// Every message of `customer`, newest first.
 pub async fn log(store: &Store, shop: i64, customer: &str) -> Result<Vec<Logged>, sqlx::Error> {
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        i64,
-        Option<i64>,
-        i64,
-        Option<String>,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
+    sqlx::query_as(
         "SELECT message_key, journey_id, class, status, reason, channel, due_at, sent_at, attempts, last_error \
          FROM outbox WHERE shop_id = $1 AND customer_id = $2 ORDER BY due_at DESC, message_key",
     )
     .bind(shop)
     .bind(customer)
     .fetch_all(&store.pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                message_key,
-                journey_id,
-                class,
-                status,
-                reason,
-                channel,
-                due_at,
-                sent_at,
-                attempts,
-                last_error,
-            )| Logged {
-                message_key,
-                journey_id,
-                class,
-                status,
-                reason,
-                channel,
-                due_at,
-                sent_at,
-                attempts,
-                last_error,
-            },
-        )
-        .collect())
+    .await
 }
 
 /// Advance due runs and deliver due messages until `shutdown`; idle, look again every

@@ -3,34 +3,21 @@
 #![allow(dead_code)]
 
 use clv_serve::{create_shop, NewShop, Shop, Store};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
+#[path = "../../../../../tests/common/postgres.rs"]
+pub mod postgres;
 #[path = "../../../../../tests/common/sink.rs"]
 pub mod sink;
 pub use sink::Sink;
 
 /// A fresh store of each kind: a SQLite file in `dir`, and a new database in CLV_TEST_POSTGRES.
 pub async fn stores(dir: &std::path::Path, name: &str) -> Vec<Store> {
-    let sqlite = dir.join(format!("{name}.db")).display().to_string();
-    let Ok(server) = std::env::var("CLV_TEST_POSTGRES") else {
-        panic!(
-            "the service tests need PostgreSQL: run them as `tools/with-postgres.sh cargo test`"
-        );
-    };
-    let db = format!("clv_{name}_{}", std::process::id());
-    let created = Command::new("psql")
-        .args([&server, "-qc", &format!("CREATE DATABASE {db}")])
-        .status();
-    assert!(
-        created.is_ok_and(|s| s.success()),
-        "creating {db} in {server}"
-    );
-    let postgres = format!("{}/{db}", server.rsplit_once('/').unwrap().0);
-    vec![
-        Store::open(&sqlite).await.unwrap(),
-        Store::open(&postgres).await.unwrap(),
-    ]
+    let mut stores = Vec::new();
+    for url in postgres::database_urls(dir, name) {
+        stores.push(Store::open(&url).await.unwrap());
+    }
+    stores
 }
 
 pub async fn shop(store: &Store, name: &str, timezone: &str) -> Shop {
