@@ -61,6 +61,26 @@ fn valuation_of_lines_in_memory_on_one_thread_equals_clv_score() {
     let cli = std::fs::read(&cli_file).unwrap();
     assert_eq!(valuation.len(), 2357);
     assert!(csv == cli, "the library's scores differ from `clv score`'s");
+    // Scored once and written in uneven chunks (as the service ranks every CLV first): the same
+    // file, the header once.
+    let all = valuation.scores(0..valuation.len());
+    let mut chunked = Vec::new();
+    for start in (0..valuation.len()).step_by(1000) {
+        let rows = start..(start + 1000).min(valuation.len());
+        let part = valuation.table_of(rows.clone(), all.slice(rows));
+        let mut text = Vec::new();
+        part.write_csv(&mut text, 1).unwrap();
+        let skip = if start == 0 {
+            0
+        } else {
+            text.iter().position(|&b| b == b'\n').unwrap() + 1
+        };
+        chunked.extend_from_slice(&text[skip..]);
+    }
+    assert!(
+        chunked == cli,
+        "scores sliced into chunks differ from `clv score`'s"
+    );
     // The most valuable customers: the CLI's rows sorted by predicted_clv, by hand.
     let text = String::from_utf8(cli).unwrap();
     let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();

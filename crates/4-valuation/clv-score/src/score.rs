@@ -498,6 +498,13 @@ impl<'h> Valuation<'h> {
         self.scorer.table(rows)
     }
 
+    /// [`Valuation::table`] of customers `rows` whose `scores` are already computed (from
+    /// [`Valuation::scores`], sliced to `rows`), so a caller that needs every score first (to
+    /// rank them) scores each customer once.
+    pub fn table_of(&self, rows: Range<usize>, scores: ScoreColumns) -> Table<'h> {
+        self.scorer.table_of(rows, scores)
+    }
+
     /// The `n` customers with the highest predicted CLV (positions in id order), most valuable
     /// first; ties keep id order.
     pub fn most_valuable(&self, n: usize) -> Vec<usize> {
@@ -572,7 +579,11 @@ impl<'h> Scorer<'h> {
 
     /// The output rows of customers `rows`.
     fn table(&self, rows: Range<usize>) -> Table<'h> {
-        let scores = self.score_runs(rows.clone());
+        self.table_of(rows.clone(), self.score_runs(rows))
+    }
+
+    /// The output rows of customers `rows`, whose scores are `scores`.
+    fn table_of(&self, rows: Range<usize>, scores: ScoreColumns) -> Table<'h> {
         let c = &self.summary;
         let summary = Table::new()
             .with("customer_id", Values::Text(c.ids[rows.clone()].to_vec()))
@@ -679,6 +690,16 @@ impl Bounded {
         self.upper.append(&mut other.upper);
     }
 
+    /// Entries `rows` (the bounds' too, when there are bounds).
+    fn slice(&self, rows: Range<usize>) -> Bounded {
+        let part = |v: &[f32]| v.get(rows.clone()).map_or_else(Vec::new, <[f32]>::to_vec);
+        Bounded {
+            value: self.value[rows.clone()].to_vec(),
+            lower: part(&self.lower),
+            upper: part(&self.upper),
+        }
+    }
+
     fn add_to<'h>(self, table: Table<'h>, name: &str, with_bounds: bool) -> Table<'h> {
         let table = table.with(name, Values::Float(self.value));
         if with_bounds {
@@ -756,6 +777,27 @@ impl ScoreColumns {
         }
         for (to, from) in self.next_order_date.iter_mut().zip(other.next_order_date) {
             to.extend(from);
+        }
+    }
+
+    /// The scores of customers `rows` of these (positions within them).
+    pub fn slice(&self, rows: Range<usize>) -> ScoreColumns {
+        fn part<T: Clone>(v: &[T], rows: &Range<usize>) -> Vec<T> {
+            v.get(rows.clone()).map_or_else(Vec::new, <[T]>::to_vec)
+        }
+        ScoreColumns {
+            with_intervals: self.with_intervals,
+            with_value: self.with_value,
+            p_alive: self.p_alive.slice(rows.clone()),
+            churn_probability: self.churn_probability.slice(rows.clone()),
+            expected_purchases: self.expected_purchases.slice(rows.clone()),
+            purchases: self.purchases.each_ref().map(|v| part(v, &rows)),
+            expected_spend: self.expected_spend.slice(rows.clone()),
+            predicted_clv: self.predicted_clv.slice(rows.clone()),
+            historic_clv: part(&self.historic_clv, &rows),
+            total_clv: self.total_clv.slice(rows.clone()),
+            next_order_date: self.next_order_date.each_ref().map(|v| part(v, &rows)),
+            next_order_probability: part(&self.next_order_probability, &rows),
         }
     }
 

@@ -9,6 +9,11 @@ use serde::Serialize;
 pub enum ServeError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The bulk read or checkpoint that goes to SQLite directly (see `store::Native`).
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("a database task stopped: {0}")]
+    Stopped(#[from] tokio::task::JoinError),
     #[error("migrating the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot listen on {0}: {1}")]
@@ -53,14 +58,28 @@ impl ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
+impl ApiError {
+    /// The database failed: logged with its reason; the client is told to retry.
+    fn database(e: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %e, "database");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "database",
             "the database did not answer; retry (with the same Idempotency-Key)",
         )
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::database(&e)
+    }
+}
+
+/// The rescore's bulk read on SQLite.
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        ApiError::database(&e)
     }
 }
 

@@ -7,6 +7,7 @@ use crate::api::AppState;
 use crate::error::ApiError;
 use crate::money::to_major;
 use crate::shops::Shop;
+use crate::store::Native;
 use clv_data::time::{date_to_local, DAY};
 use clv_data::{DateParser, OrderLine, Period, SerialFeed};
 use clv_score::ValuationConfig;
@@ -27,51 +28,101 @@ pub struct Run {
     pub detail: String,
 }
 
-/// One stored line: an order (positive) or a refund (negative) of a customer.
-struct Line {
-    customer: String,
-    order: String,
+/// One stored line: an order (positive) or a refund (negative) of a customer, borrowed from the
+/// database's row.
+struct Line<'r> {
+    customer: &'r str,
+    order: &'r str,
     utc: i64,
     minor: i64,
     refund: bool,
 }
 
-async fn lines(pool: &AnyPool, shop: i64) -> Result<Vec<Line>, sqlx::Error> {
-    let orders: Vec<(String, String, i64, i64)> = sqlx::query_as(concat!(
-        "SELECT o.customer_id, o.order_id, o.placed_at, o.total_minor FROM orders o WHERE o.shop_id = $1 AND ",
-        crate::store::live!()
-    ))
-    .bind(shop)
-    .fetch_all(pool)
-    .await?;
-    let refunds: Vec<(String, String, i64, i64)> = // Most shops have no refunds or lines: a join over every order is skipped then (a planner
-    // with stale statistics may not see that it is empty: 7 s at 2.3 M orders).
-    if !crate::store::has_rows(pool, "refunds", shop).await? {
-        Vec::new()
-    } else {
-        sqlx::query_as(concat!(
-        "SELECT o.customer_id, r.order_id, r.refunded_at, r.amount_minor FROM refunds r \
-         JOIN orders o ON o.shop_id = r.shop_id AND o.order_id = r.order_id WHERE r.shop_id = $1 AND ",
-            crate::store::live!()
-        ))
-        .bind(shop)
-        .fetch_all(pool)
-        .await?
-    };
-    let line = |refund| {
-        move |(customer, order, utc, minor)| Line {
-            customer,
-            order,
-            utc,
-            minor,
-            refund,
-        }
-    };
-    Ok(orders
+const ORDER_LINES: &str = concat!(
+    "SELECT o.customer_id, o.order_id, o.placed_at, o.total_minor FROM orders o WHERE o.shop_id = $1 AND ",
+    crate::store::live!()
+);
+const REFUND_LINES: &str = concat!(
+    "SELECT o.customer_id, r.order_id, r.refunded_at, r.amount_minor FROM refunds r \
+     JOIN orders o ON o.shop_id = r.shop_id AND o.order_id = r.order_id WHERE r.shop_id = $1 AND ",
+    crate::store::live!()
+);
+
+/// The statements a read runs: the orders, then the refunds (when the shop has any), each with
+/// whether its lines are refunds.
+fn line_queries(refunds: bool) -> impl Iterator<Item = (&'static str, bool)> {
+    [(ORDER_LINES, false), (REFUND_LINES, true)]
         .into_iter()
-        .map(line(false))
-        .chain(refunds.into_iter().map(line(true)))
-        .collect())
+        .filter(move |&(_, refund)| refunds || !refund)
+}
+
+/// Hand every live order of `shop`, then every refund of one (when `refunds`), to `push` as the
+/// database returns them (2.3 M rows are never held); returns how many there were. Runs on a
+/// blocking thread: SQLite is read there, PostgreSQL through `database`.
+fn each_line(
+    native: &Native,
+    database: &tokio::runtime::Handle,
+    shop: i64,
+    refunds: bool,
+    push: &mut dyn FnMut(Line<'_>),
+) -> Result<u64, ApiError> {
+    let mut count = 0u64;
+    match native {
+        Native::Sqlite(path) => {
+            use rusqlite::types::{FromSqlError, Type};
+            let mut db = rusqlite::Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            db.busy_timeout(std::time::Duration::from_secs(10))?;
+            db.pragma_update(None, "cache_size", -65536)?;
+            // One read transaction: the orders and the refunds are of the same moment.
+            let snapshot = db.transaction()?;
+            for (sql, refund) in line_queries(refunds) {
+                let mut statement = snapshot.prepare(sql)?;
+                let mut rows = statement.query([shop])?;
+                while let Some(row) = rows.next()? {
+                    let text = |i| {
+                        (row.get_ref(i)?.as_str()).map_err(|e: FromSqlError| {
+                            rusqlite::Error::FromSqlConversionFailure(i, Type::Text, e.into())
+                        })
+                    };
+                    push(Line {
+                        customer: text(0)?,
+                        order: text(1)?,
+                        utc: row.get(2)?,
+                        minor: row.get(3)?,
+                        refund,
+                    });
+                    count += 1;
+                }
+            }
+        }
+        Native::Postgres(pool) => database.block_on(async {
+            use futures_util::TryStreamExt;
+            use sqlx::Row;
+            let mut snapshot = pool.begin().await?;
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *snapshot)
+                .await?;
+            for (sql, refund) in line_queries(refunds) {
+                let mut rows = sqlx::query(sql).bind(shop).fetch(&mut *snapshot);
+                while let Some(row) = rows.try_next().await? {
+                    push(Line {
+                        customer: row.try_get(0)?,
+                        order: row.try_get(1)?,
+                        utc: row.try_get(2)?,
+                        minor: row.try_get(3)?,
+                        refund,
+                    });
+                    count += 1;
+                }
+            }
+            Ok::<_, sqlx::Error>(())
+        })?,
+    }
+    Ok(count)
 }
 
 /// One stored product line of a live order: customer, order, UTC time, sku, quantity, amount.
@@ -154,14 +205,18 @@ fn products(
     )
 }
 
-/// The customers' histories up to the end of `as_of` in the shop's zone.
-fn histories(
+/// The customers' histories up to the end of `as_of` in the shop's zone, from the lines `read`
+/// hands to the function it is given.
+fn histories<E>(
     shop: &Shop,
-    lines: &[Line],
     as_of: chrono::NaiveDate,
     threads: usize,
-) -> Result<Histories, String> {
-    let zone = DateParser::new(None, shop.timezone.name()).map_err(|e| e.to_string())?;
+    read: impl FnOnce(&mut dyn FnMut(Line<'_>)) -> Result<u64, E>,
+) -> Result<(Result<Histories, String>, u64), E> {
+    let zone = match DateParser::new(None, shop.timezone.name()) {
+        Ok(zone) => zone,
+        Err(e) => return Ok((Err(e.to_string()), 0)),
+    };
     let mut ledger = Ledger::new(LedgerOptions {
         period: Period::Day,
         observation_end: Some(date_to_local(as_of) + DAY - 1),
@@ -170,7 +225,7 @@ fn histories(
     });
     let digits = shop.minor_digits();
     let mut feed = SerialFeed::new(&mut ledger);
-    for l in lines {
+    let lines = read(&mut |l: Line<'_>| {
         let amount = to_major(l.minor, digits);
         feed.push(&OrderLine {
             customer: l.customer.as_bytes(),
@@ -182,9 +237,10 @@ fn histories(
             description: None,
             quantity: if l.refund { -1.0 } else { 1.0 },
         });
-    }
+    })?;
     drop(feed);
-    Histories::usable(ledger.finish()).map_err(|e| e.to_string())
+    let histories = Histories::usable(ledger.finish()).map_err(|e| e.to_string());
+    Ok((histories, lines))
 }
 
 /// One customer's stored prediction: the columns filters use, and every `clv score` column's
@@ -258,11 +314,13 @@ fn score(
     tracing::debug!(elapsed = ?at.elapsed(), "rescore: fitted");
     let rules = clv_segments::rfm::default_rules();
     let rfm = clv_segments::valued::rfm(histories, &rules, threads);
-    // Tiers rank every customer, so they need every CLV before the first chunk is written.
+    // Tiers rank every customer, so every customer is scored (on every thread) before the
+    // first chunk is written; the chunks are slices of these scores.
+    let all = valuation.scores(0..valuation.len());
     let cutoffs = TIER_PERCENTS.map(|p| p / 100.0);
-    let tiers = match valuation.scores(0..valuation.len()).predicted_clv.value {
+    let tiers = match &all.predicted_clv.value {
         clv if clv.is_empty() => Vec::new(),
-        clv => clv_segments::tiers::tiers(&clv, &cutoffs),
+        clv => clv_segments::tiers::tiers(clv, &cutoffs),
     };
     tracing::debug!(elapsed = ?at.elapsed(), "rescore: segments and tiers");
     let mut detail = valuation.describe();
@@ -270,7 +328,8 @@ fn score(
         detail.push_str(&format!("\n{w}"));
     }
     for start in (0..valuation.len()).step_by(CHUNK) {
-        let table = valuation.table(start..(start + CHUNK).min(valuation.len()));
+        let rows = start..(start + CHUNK).min(valuation.len());
+        let table = valuation.table_of(rows.clone(), all.slice(rows));
         // The typed columns come from the same table as the JSON: the customers are scored once.
         let floats = |name| match table.column(name) {
             Some(clv_data::Values::Float(v)) => Some(v),
@@ -347,6 +406,16 @@ pub async fn rescore(
         }
         Err(e) => return Err(e.into()),
     };
+    // On SQLite the WAL is not copied into the database file while the predictions go in: a
+    // million rows are ~400 MB, and every commit past 1,000 pages would copy them, doubling what
+    // the rescore writes (rescores of 1 M customers went from 9.3–11.6 s to 5.9–8.0 s). The copy
+    // is made after the answer, without holding up the writer.
+    let sqlite = state.store.backend == crate::store::Backend::Sqlite;
+    if sqlite {
+        sqlx::query("PRAGMA wal_autocheckpoint = 0")
+            .execute(writer)
+            .await?;
+    }
     let outcome = run(state, shop, as_of, run_id).await;
     if outcome.is_err() {
         let failed = sqlx::query("UPDATE score_runs SET status = 'failed', finished_at = $2 WHERE id = $1 AND status = 'running'")
@@ -358,7 +427,40 @@ pub async fn rescore(
             tracing::warn!(run_id, error = %e, "marking a rescore failed");
         }
     }
+    let done = matches!(&outcome, Ok(run) if run.status == "done");
+    let (store, shop_id) = (state.store.clone(), shop.id);
+    tokio::spawn(async move { after_run(&store, shop_id, run_id, sqlite, done).await });
     outcome
+}
+
+/// A rescore's work after its answer: the WAL copied into the database (SQLite) and
+/// checkpoints back to normal, then (after a finished run) the predictions older than the run
+/// before it deleted, a batch a transaction, so ingest is never held up behind one big delete
+/// (readers never see runs older than the one before the last).
+async fn after_run(store: &crate::Store, shop: i64, run_id: i64, sqlite: bool, done: bool) {
+    let at = std::time::Instant::now();
+    if sqlite {
+        match store.native.checkpoint().await {
+            Ok(frames) => tracing::debug!(?frames, elapsed = ?at.elapsed(), "rescore: WAL copied"),
+            Err(e) => tracing::warn!(error = %e, "copying the WAL into the database"),
+        }
+        let restored = sqlx::query("PRAGMA wal_autocheckpoint = 1000")
+            .execute(&store.writer)
+            .await;
+        if let Err(e) = restored {
+            tracing::warn!(error = %e, "turning SQLite's checkpoints back on");
+        }
+    }
+    if done {
+        match forget_old_runs(store, shop, run_id).await {
+            Ok(deleted) => {
+                tracing::debug!(shop, deleted, elapsed = ?at.elapsed(), "rescore: old predictions deleted")
+            }
+            Err(e) => {
+                tracing::warn!(shop, error = %e, "deleting old predictions (the next rescore retries)")
+            }
+        }
+    }
 }
 
 /// The body of run `run_id`: read, score, write, mark done.
@@ -370,36 +472,65 @@ async fn run(
 ) -> Result<Run, ApiError> {
     let (pool, writer) = (&state.store.pool, &state.store.writer);
     let started = std::time::Instant::now();
-    let lines = lines(pool, shop.id).await?;
-    let items = items(pool, shop.id).await?;
-    tracing::info!(shop = shop.id, lines = lines.len(), items = items.len(), elapsed = ?started.elapsed(), "rescore: read");
+    // Most shops have no refunds or lines: a join over every order is skipped then (a planner
+    // with stale statistics may not see that it is empty: 7 s at 2.3 M orders).
+    let refunds = crate::store::has_rows(pool, "refunds", shop.id).await?;
     let (threads, for_scoring) = (state.threads, shop.clone());
+    let (native, shop_id) = (state.store.native.clone(), shop.id);
+    let (sender, mut chunks) = tokio::sync::mpsc::channel(1);
+    // The lines go into the ledger on this blocking thread as the database's own thread (SQLite)
+    // or socket (PostgreSQL) delivers them, so reading and summarising overlap.
+    let scoring = tokio::task::spawn_blocking(move || {
+        let database = tokio::runtime::Handle::current();
+        let read =
+            |push: &mut dyn FnMut(Line<'_>)| each_line(&native, &database, shop_id, refunds, push);
+        let (h, lines) = histories(&for_scoring, as_of, threads, read)?;
+        tracing::info!(shop = shop_id, lines, elapsed = ?started.elapsed(), "rescore: read and summarised");
+        let h = match h {
+            Ok(h) => h,
+            Err(why) => return Ok(Err((None, why))),
+        };
+        let metrics = metrics(&h);
+        tracing::debug!(elapsed = ?started.elapsed(), "rescore: metrics");
+        let mut columns = String::new();
+        Ok::<_, ApiError>(match score(&h, threads, &sender, &mut columns) {
+            Ok(detail) => Ok((metrics, columns, detail)),
+            Err(why) => Err((Some(metrics), why)),
+        })
+    });
+    let items = items(pool, shop.id).await?;
     let for_products = shop.clone();
     // Products are worked out beside the scoring.
     let products =
         tokio::task::spawn_blocking(move || products(&for_products, &items, as_of, threads));
-    let (sender, mut chunks) = tokio::sync::mpsc::channel(1);
-    let scoring = tokio::task::spawn_blocking(move || {
-        let at = std::time::Instant::now();
-        let h = histories(&for_scoring, &lines, as_of, threads).map_err(|e| (None, e))?;
-        drop(lines);
-        tracing::debug!(elapsed = ?at.elapsed(), "rescore: histories");
-        let metrics = metrics(&h);
-        tracing::debug!(elapsed = ?at.elapsed(), "rescore: metrics");
-        let mut columns = String::new();
-        match score(&h, threads, &sender, &mut columns) {
-            Ok(detail) => Ok((metrics, columns, detail)),
-            Err(why) => Err((Some(metrics), why)),
-        }
-    });
-    // A chunk a transaction, so that ingest goes on between them: readers see a run's
-    // predictions only once it is marked done, so they appear whole or not at all.
+    // Readers see a run's predictions only once it is marked done, so they appear whole or not
+    // at all. On SQLite a chunk a transaction, so that ingest goes on between them; on
+    // PostgreSQL (no single writer) one COPY of every chunk in one transaction.
     let mut customers = 0u64;
+    let mut copy = match &state.store.native {
+        // One statement, so one transaction: all or nothing (an error midway aborts it).
+        Native::Postgres(pool) => {
+            use sqlx::postgres::PgPoolCopyExt;
+            Some(pool.copy_in_raw(COPY_PREDICTIONS).await?)
+        }
+        Native::Sqlite(_) => None,
+    };
     while let Some(chunk) = chunks.recv().await {
         customers += chunk.len() as u64;
-        let mut tx = writer.begin().await?;
-        insert_predictions(&mut tx, shop.id, run_id, &chunk).await?;
-        tx.commit().await?;
+        match &mut copy {
+            Some(copy) => {
+                copy.send(copy_text(shop.id, run_id, &chunk).as_bytes())
+                    .await?;
+            }
+            None => {
+                let mut tx = writer.begin().await?;
+                insert_predictions(&mut tx, shop.id, run_id, &chunk).await?;
+                tx.commit().await?;
+            }
+        }
+    }
+    if let Some(copy) = copy {
+        copy.finish().await?;
     }
     let outcome = scoring.await.map_err(|e| {
         ApiError::new(
@@ -407,7 +538,7 @@ async fn run(
             "rescore",
             e.to_string(),
         )
-    })?;
+    })??;
     let products = products.await.ok().flatten();
     let (status, metrics, columns, detail) = match outcome {
         Ok((metrics, columns, detail)) => ("done", Some(metrics), Some(columns), detail),
@@ -450,14 +581,6 @@ async fn run(
         let now = crate::store::now();
         let entered = end_of_day.map_or(now, |end| end.min(now));
         crate::journeys::on_rescore(&state.store, shop.id, previous.0, run_id, entered).await?;
-        // Readers never see runs older than the one before this, so they go after the answer,
-        // a batch a transaction, and ingest is never held up behind one big delete.
-        let (store, shop_id) = (state.store.clone(), shop.id);
-        tokio::spawn(async move {
-            if let Err(e) = forget_old_runs(&store, shop_id, run_id).await {
-                tracing::warn!(shop = shop_id, error = %e, "deleting old predictions (the next rescore retries)");
-            }
-        });
     }
     tracing::info!(shop = shop.id, run_id, status = %run.status, customers = run.customers, elapsed = ?started.elapsed(), "rescored");
     Ok(run)
@@ -472,7 +595,7 @@ pub async fn forget_old_runs(
     store: &crate::Store,
     shop: i64,
     run_id: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<u64, sqlx::Error> {
     let keep: (i64,) = sqlx::query_as(
         "SELECT COALESCE(MAX(id), 0) FROM score_runs WHERE shop_id = $1 AND status = 'done' AND id < $2",
     )
@@ -480,6 +603,7 @@ pub async fn forget_old_runs(
     .bind(run_id)
     .fetch_one(&store.pool)
     .await?;
+    let mut total = 0;
     loop {
         let deleted = sqlx::query(
             "DELETE FROM predictions WHERE shop_id = $1 AND run_id < $2 AND customer_id IN \
@@ -492,10 +616,68 @@ pub async fn forget_old_runs(
         .await?
         .rows_affected();
         if deleted == 0 {
-            return Ok(());
+            return Ok(total);
+        }
+        total += deleted;
+    }
+}
+
+/// `text` as a field of PostgreSQL's COPY text format: backslash, tab, newline and carriage
+/// return escaped (any other byte stands for itself).
+fn push_copy_text(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
         }
     }
 }
+
+/// A number or NULL (`\N`) as a COPY field: Rust's shortest form that reads back as the same
+/// double (no exponent, which PostgreSQL reads too); nothing infinite or NaN is stored.
+fn push_copy_number(out: &mut String, value: Option<f64>) {
+    match value.filter(|v| v.is_finite()) {
+        Some(v) => out.push_str(&v.to_string()),
+        None => out.push_str("\\N"),
+    }
+}
+
+/// PostgreSQL: where a rescore's predictions go (through the native pool: no per-value
+/// conversion, no statements of thousands of parameters to parse; with 500-row `INSERT`s the
+/// write of 1,000,000 predictions took 11–13 s).
+const COPY_PREDICTIONS: &str = "COPY predictions (shop_id, run_id, customer_id, p_alive, \
+     expected_purchases, predicted_clv, segment, tier, scores) FROM STDIN";
+
+/// `rows` as lines of [`COPY_PREDICTIONS`] (the text format).
+fn copy_text(shop: i64, run_id: i64, rows: &[Prediction]) -> String {
+    let mut text = String::with_capacity(rows.len() * 400);
+    for p in rows {
+        text.push_str(&format!("{shop}\t{run_id}\t"));
+        push_copy_text(&mut text, &p.customer_id);
+        for v in [Some(p.p_alive), Some(p.expected_purchases), p.predicted_clv] {
+            text.push('\t');
+            push_copy_number(&mut text, v);
+        }
+        text.push('\t');
+        push_copy_text(&mut text, &p.segment);
+        text.push('\t');
+        match &p.tier {
+            Some(tier) => push_copy_text(&mut text, tier),
+            None => text.push_str("\\N"),
+        }
+        text.push('\t');
+        push_copy_text(&mut text, &p.scores);
+        text.push('\n');
+    }
+    text
+}
+
+/// Rows per statement of a rescore's write on SQLite: each statement is a round trip to its
+/// worker thread, and 1,000,000 rows in statements of 64 made 15,625 of them.
+const PREDICTIONS_PER_STATEMENT: usize = 500;
 
 async fn insert_predictions(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -503,7 +685,7 @@ async fn insert_predictions(
     run_id: i64,
     rows: &[Prediction],
 ) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(crate::events::ROWS_PER_STATEMENT) {
+    for chunk in rows.chunks(PREDICTIONS_PER_STATEMENT) {
         let sql = crate::events::multi_row(
             tx,
             "predictions (shop_id, run_id, customer_id, p_alive, expected_purchases, predicted_clv, segment, tier, scores)",
@@ -596,6 +778,33 @@ pub async fn every(state: AppState, every: std::time::Duration) {
             if let Err(e) = finished {
                 tracing::warn!(shop = id, error = %e, "finishing a scheduled rescore");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Fields of PostgreSQL's COPY text format: (text or number, the field).
+    #[test]
+    fn copy_fields() {
+        fn check(text: &str, expect: &str) {
+            let mut out = String::new();
+            super::push_copy_text(&mut out, text);
+            assert_eq!(out, expect, "{text:?}");
+        }
+        check("c0140001", "c0140001");
+        check("a\tb\nc\rd\\e", "a\\tb\\nc\\rd\\\\e");
+        check("Müller \\N", "Müller \\\\N");
+        let number = |v| {
+            let mut out = String::new();
+            super::push_copy_number(&mut out, v);
+            out
+        };
+        for v in [0.1, 1e-7, 2.0f64.powi(60), 0.744081086286, -3.5] {
+            assert_eq!(number(Some(v)).parse::<f64>().unwrap(), v);
+        }
+        for v in [None, Some(f64::NAN), Some(f64::INFINITY)] {
+            assert_eq!(number(v), "\\N");
         }
     }
 }

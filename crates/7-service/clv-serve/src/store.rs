@@ -19,7 +19,21 @@ pub struct Store {
     /// For writes: on SQLite one connection, so writers queue in the pool instead of retrying
     /// against the database's single write lock; on PostgreSQL the same pool as `pool`.
     pub writer: AnyPool,
+    /// The same database through its own driver, for bulk reads only (see [`Native`]).
+    pub native: Native,
     pub backend: Backend,
+}
+
+/// The database through its own driver, for a rescore's read of every order. sqlx's SQLite
+/// driver hands each row from its worker thread to the reading task (a thread wake-up a row: 11 s
+/// for 2.3 M orders, against 1.3 s in the sqlite3 shell), and its `Any` layer converts every row
+/// on either database; rusqlite reads on the caller's thread, and PostgreSQL's own pool decodes
+/// in place.
+#[derive(Clone)]
+pub enum Native {
+    /// The database file, opened read-only for each bulk read.
+    Sqlite(std::path::PathBuf),
+    Postgres(sqlx::PgPool),
 }
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -48,10 +62,13 @@ impl Store {
                 if backend == Backend::Sqlite {
                     // WAL: readers do not block the writer. NORMAL: a commit survives the
                     // process being killed (it is in the WAL), not the machine losing power.
+                    // journal_size_limit: a WAL that a rescore grew to ~400 MB is cut back to
+                    // 64 MB once it has been copied into the database.
                     conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA cache_size = -65536;",
+                             PRAGMA cache_size = -65536; \
+                             PRAGMA journal_size_limit = 67108864;",
                     )
                     .await?;
                 }
@@ -72,9 +89,22 @@ impl Store {
             Backend::Sqlite => SQLITE.run(&writer).await?,
             Backend::Postgres => POSTGRES.run(&writer).await?,
         }
+        let native = match backend {
+            Backend::Sqlite => {
+                let path = url.trim_start_matches("sqlite://");
+                Native::Sqlite(path.strip_suffix("?mode=rwc").unwrap_or(path).into())
+            }
+            Backend::Postgres => Native::Postgres(
+                sqlx::pool::PoolOptions::new()
+                    .max_connections(2)
+                    .connect(&url)
+                    .await?,
+            ),
+        };
         Ok(Store {
             pool,
             writer,
+            native,
             backend,
         })
     }
@@ -111,6 +141,25 @@ impl Store {
             }
         }
         Ok(problems)
+    }
+}
+
+impl Native {
+    /// SQLite: copy what the WAL holds into the database file without holding up the writer (a
+    /// passive checkpoint on a connection of its own, on a blocking thread); the frames in the
+    /// WAL and how many were copied. PostgreSQL checkpoints by itself: None.
+    pub async fn checkpoint(&self) -> Result<Option<(i64, i64)>, ServeError> {
+        let Native::Sqlite(path) = self else {
+            return Ok(None);
+        };
+        let path = path.clone();
+        let copy = move || {
+            let db = rusqlite::Connection::open(path)?;
+            db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(1)?, r.get(2)?))
+            })
+        };
+        Ok(Some(tokio::task::spawn_blocking(copy).await??))
     }
 }
 
