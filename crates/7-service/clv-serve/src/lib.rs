@@ -81,6 +81,7 @@ pub async fn serve(
             senders: channels::Senders::new(),
             public_url,
             owner: format!("{}-{}", std::process::id(), users::random_secret(8)),
+            live_clock: true,
         };
         let store = state.store.clone();
         tokio::spawn(async move { outbox::work(store, delivery, Duration::from_millis(200)).await })

@@ -28,6 +28,11 @@ pub struct Delivery {
     pub public_url: String,
     /// This worker's lease name: unique per process.
     pub owner: String,
+    /// True in the server: each message's send-time decision reads the system clock, so a
+    /// message late in a claimed batch is not judged by the batch's start (a message went out
+    /// a second after its expiry that way). False: every decision uses the `now` given (tests
+    /// that run days on a simulated clock).
+    pub live_clock: bool,
 }
 
 /// A shop's messaging rules.
@@ -365,6 +370,11 @@ async fn deliver_shop(
     let people = facts(store, &shop, &people).await?;
     let secret = link_secret(store).await?;
     for (row, person) in rows.iter().zip(people) {
+        let now = if delivery.live_clock {
+            crate::store::now().max(now)
+        } else {
+            now
+        };
         let (_, key, run_key, step, _, customer, due, _, attempts) = row;
         let send = runs
             .get(run_key)

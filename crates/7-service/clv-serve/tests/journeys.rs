@@ -14,6 +14,8 @@ fn delivery(owner: &str) -> Delivery {
         senders: clv_serve::channels::Senders::new(),
         public_url: "http://127.0.0.1:9".into(),
         owner: owner.into(),
+        // The simulated clock decides.
+        live_clock: false,
     }
 }
 

@@ -93,6 +93,8 @@ async fn a_simulated_year_runs_the_built_in_journeys_to_the_hand_counted_message
         senders: clv_serve::channels::Senders::new(),
         public_url: "http://127.0.0.1:9".into(),
         owner: "year".into(),
+        // The simulated clock decides.
+        live_clock: false,
     };
     let end = day_start(start) + 366 * 24 * HOUR;
     let mut next_order = 0;
