@@ -676,7 +676,8 @@ fn copy_text(shop: i64, run_id: i64, rows: &[Prediction]) -> String {
 }
 
 /// Rows per statement of a rescore's write on SQLite: each statement is a round trip to its
-/// worker thread, and 1,000,000 rows in statements of 64 made 15,625 of them.
+/// worker thread, and 1,000,000 rows in statements of 64 made 15,625 of them (alone, 500 rows
+/// changed the write by less than the run-to-run noise: 5.0–5.9 s against 5.7 s).
 const PREDICTIONS_PER_STATEMENT: usize = 500;
 
 async fn insert_predictions(
