@@ -51,6 +51,11 @@ impl<'a> Values<'a> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The JSON text of the value at `row`, as [`Table::json_rows`] writes it.
+    pub fn json_text(&self, row: usize) -> String {
+        String::from_utf8_lossy(Cell::default().render(self, row, true)).into_owned()
+    }
 }
 
 /// A named, typed column.
@@ -173,13 +178,21 @@ impl<'a> Table<'a> {
     /// Each row as a JSON array of its values, in column order (the values' text as in
     /// [`Table::json_rows`]): the compact form when the names are kept once, elsewhere.
     pub fn json_value_rows(&self) -> Vec<String> {
+        self.json_value_rows_except(&[])
+    }
+
+    /// [`Table::json_value_rows`] without the columns named in `left_out` (kept elsewhere).
+    pub fn json_value_rows_except(&self, left_out: &[&str]) -> Vec<String> {
+        let kept: Vec<&Column<'_>> = (self.columns.iter())
+            .filter(|c| !left_out.contains(&c.name.as_ref()))
+            .collect();
         let mut scratch = Cell::default();
         let mut text = Vec::new();
         (0..self.rows())
             .map(|row| {
                 text.clear();
                 text.push(b'[');
-                for (i, c) in self.columns.iter().enumerate() {
+                for (i, c) in kept.iter().enumerate() {
                     if i > 0 {
                         text.push(b',');
                     }

@@ -696,6 +696,9 @@ struct Profile {
     run_as_of: Option<String>,
     scores: Option<String>,
     score_columns: Option<String>,
+    p_alive: Option<f64>,
+    expected_purchases: Option<f64>,
+    predicted_clv: Option<f64>,
     segment: Option<String>,
     tier: Option<String>,
 }
@@ -713,11 +716,32 @@ async fn customer(
     Ok(Json(profile(&state.store, &caller.shop, &id).await?))
 }
 
-/// A stored prediction as an object: its values named by the run's columns.
-fn named(values: &str, columns: Option<&str>) -> Option<Value> {
+/// A stored prediction as an object: its values named by the run's columns, with `typed` (the
+/// values of [`crate::rescore::TYPED_SCORES`], which the array leaves out) in their places.
+fn named(values: &str, columns: Option<&str>, typed: [Value; 4]) -> Option<Value> {
     let values: Vec<Value> = serde_json::from_str(values).ok()?;
     let names: Vec<String> = serde_json::from_str(columns?).ok()?;
-    Some(Value::Object(names.into_iter().zip(values).collect()))
+    // Runs stored before the typed columns were left out hold every value in the array.
+    let whole = values.len() == names.len();
+    let mut values = values.into_iter();
+    let mut object = serde_json::Map::new();
+    for name in names {
+        let slot = crate::rescore::TYPED_SCORES.iter().position(|n| *n == name);
+        let value = match slot.filter(|_| !whole) {
+            Some(k) => typed[k].clone(),
+            None => values.next()?,
+        };
+        object.insert(name, value);
+    }
+    Some(Value::Object(object))
+}
+
+/// A typed prediction column's value as `clv score` writes it (its text: significant digits,
+/// whole numbers without `.0`), or null.
+fn score_number(x: Option<f64>) -> Value {
+    let text = x.map(|x| clv_data::Values::Float(vec![x]).json_text(0));
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null)
 }
 
 /// Customer `id` of `shop` as `GET /api/v1/customers/{id}` answers.
@@ -725,7 +749,8 @@ pub async fn profile(store: &Store, shop: &Shop, id: &str) -> Result<Value, ApiE
     let pool = &store.pool;
     // The profile, the last finished run and its prediction in one round trip.
     let found: Option<Profile> = sqlx::query_as(concat!(
-        "SELECT c.email, c.traits, c.first_seen, r.status AS run_status, r.detail AS run_detail, r.as_of AS run_as_of, p.scores, r.score_columns, p.segment, p.tier \
+        "SELECT c.email, c.traits, c.first_seen, r.status AS run_status, r.detail AS run_detail, r.as_of AS run_as_of, p.scores, r.score_columns, \
+         p.p_alive, p.expected_purchases, p.predicted_clv, p.segment, p.tier \
          FROM customers c LEFT JOIN score_runs r ON r.id = ",
         last_finished_run!(),
         " LEFT JOIN predictions p ON p.shop_id = c.shop_id AND p.run_id = r.id AND p.customer_id = c.customer_id \
@@ -744,6 +769,9 @@ pub async fn profile(store: &Store, shop: &Shop, id: &str) -> Result<Value, ApiE
         run_as_of,
         scores,
         score_columns,
+        p_alive,
+        expected_purchases,
+        predicted_clv,
         segment,
         tier,
     }) = found
@@ -778,7 +806,13 @@ pub async fn profile(store: &Store, shop: &Shop, id: &str) -> Result<Value, ApiE
                     "refunded_minor": refunded, "cancelled": cancelled.is_some() })
         })
         .collect();
-    let predictions = scores.and_then(|s| named(&s, score_columns.as_deref()));
+    let typed = [
+        Value::String(id.to_string()),
+        score_number(p_alive),
+        score_number(expected_purchases),
+        score_number(predicted_clv),
+    ];
+    let predictions = scores.and_then(|s| named(&s, score_columns.as_deref(), typed));
     let blank_because = match (&predictions, run_status.as_deref()) {
         (Some(_), _) => None,
         (None, None) => Some("no rescore has run yet: POST /api/v1/rescore".to_string()),
@@ -1209,4 +1243,64 @@ async fn loyalty_redeem(
         Ok((status, serde_json::to_value(issued).unwrap_or_default()))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use clv_data::{Table, Values};
+    use serde_json::Value;
+
+    /// A prediction stored lean (typed columns apart) or whole (runs from before) reads back as
+    /// the row `clv score --format json` writes.
+    #[test]
+    fn stored_predictions_read_back_as_clv_score_rows() {
+        fn check(table: Table<'_>) {
+            let names = serde_json::to_string(&table.names()).unwrap();
+            let lean = table.json_value_rows_except(&crate::rescore::TYPED_SCORES);
+            let (whole, want) = (table.json_value_rows(), table.json_rows());
+            let float = |name, row: usize| match table.column(name) {
+                Some(Values::Float(v)) => Some(v[row]),
+                _ => None,
+            };
+            let Some(Values::Text(ids)) = table.column("customer_id") else {
+                panic!()
+            };
+            for row in 0..table.rows() {
+                let typed = [
+                    Value::String(ids[row].to_string()),
+                    super::score_number(float("p_alive", row)),
+                    super::score_number(float("expected_purchases", row)),
+                    super::score_number(float("predicted_clv", row)),
+                ];
+                let want: Value = serde_json::from_str(&want[row]).unwrap();
+                let got = super::named(&lean[row], Some(&names), typed.clone()).unwrap();
+                assert_eq!(got, want, "lean row {row}");
+                let old = super::named(&whole[row], Some(&names), typed.map(|_| Value::Null));
+                assert_eq!(old.unwrap(), want, "whole row {row}");
+            }
+        }
+        let ids = || Values::Text(vec!["c1".into(), "Müller \"2\"".into(), "c3".into()]);
+        let p_alive = || Values::Float(vec![0.744081086286123, 1.0, f64::NAN]);
+        let expected = || Values::Float(vec![1.0 / 3.0, 12345.678901234567, 0.0]);
+        check(
+            Table::new()
+                .with("customer_id", ids())
+                .with("frequency", Values::Int(vec![2, 0, 7]))
+                .with("p_alive", p_alive())
+                .with("p_alive_lower", Values::Float32(vec![0.5, 0.25, 0.0]))
+                .with("expected_purchases", expected())
+                .with("predicted_clv", Values::Float(vec![1e-7, 2.5e12, 3.0]))
+                .with(
+                    "expected_next_order_date",
+                    Values::MaybeDate(vec![Some(0), None, Some(86_400)]),
+                ),
+        );
+        // Without a spend model there is no predicted_clv column to put back.
+        check(
+            Table::new()
+                .with("customer_id", ids())
+                .with("p_alive", p_alive())
+                .with("expected_purchases", expected()),
+        );
+    }
 }

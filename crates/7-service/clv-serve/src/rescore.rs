@@ -243,8 +243,8 @@ fn histories<E>(
     Ok((histories, lines))
 }
 
-/// One customer's stored prediction: the columns filters use, and every `clv score` column's
-/// value as one JSON array (the names are the run's `score_columns`).
+/// One customer's stored prediction: the columns filters use, and every other `clv score`
+/// column's value as one JSON array (the run's `score_columns` names them all, in order).
 struct Prediction {
     customer_id: String,
     p_alive: f64,
@@ -254,6 +254,16 @@ struct Prediction {
     tier: Option<String>,
     scores: String,
 }
+
+/// `clv score` columns a prediction stores in columns of their own, and so leaves out of its
+/// `scores` array: a quarter of each row's bytes, the database's time in a rescore's write.
+/// `api::profile` puts them back in their place.
+pub const TYPED_SCORES: [&str; 4] = [
+    "customer_id",
+    "p_alive",
+    "expected_purchases",
+    "predicted_clv",
+];
 
 /// Value tiers a rescore assigns: the top 1%, 5% and 20% by predicted CLV, then the rest (as
 /// `clv segments` does by default).
@@ -340,13 +350,17 @@ fn score(
             return Err("the scores have no p_alive or expected_purchases column".into());
         };
         let clv = floats("predicted_clv");
+        if clv.is_none() && table.column("predicted_clv").is_some() {
+            return Err("the scores' predicted_clv column is not a number column".into());
+        }
         let Some(clv_data::Values::Text(ids)) = table.column("customer_id") else {
             return Err("the scores have no customer_id column".into());
         };
         if start == 0 {
             *columns = serde_json::to_string(&table.names()).unwrap_or_default();
         }
-        let chunk: Vec<Prediction> = (table.json_value_rows().into_iter().zip(ids.iter()))
+        let chunk: Vec<Prediction> = (table.json_value_rows_except(&TYPED_SCORES).into_iter())
+            .zip(ids.iter())
             .enumerate()
             .map(|(i, (scores, id))| Prediction {
                 customer_id: id.to_string(),
