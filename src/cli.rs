@@ -1,8 +1,9 @@
 //! Command-line arguments, and turning the model names users type into typed model kinds.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use clv_data::{Period, TimeUnit};
 use clv_models::{ModelKind, PurchaseModel};
+use clv_parquet::TableFormat;
 use clv_score::ModelChoice;
 use std::path::PathBuf;
 
@@ -83,8 +84,8 @@ pub struct InputArgs {
     /// Order log: CSV/TSV/whitespace-separated text, or Parquet (by extension or --input-format).
     pub orders: PathBuf,
     /// csv or parquet; by default from the file extension (.parquet/.pq is Parquet).
-    #[arg(long, value_enum)]
-    pub input_format: Option<InputFormat>,
+    #[arg(long)]
+    pub input_format: Option<clv_parquet::Format>,
     /// Field separator: ',', tab, ';', '|' or whitespace. Detected when not given.
     #[arg(long)]
     pub delimiter: Option<clv_data::Delimiter>,
@@ -154,29 +155,15 @@ pub struct InputArgs {
     pub observation_end: Option<String>,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InputFormat {
-    Csv,
-    Parquet,
-}
-
 /// Where and how to write a result.
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
     /// table (terminal), csv, json or parquet. Default: from the -o extension, else table.
-    #[arg(long, value_enum)]
-    pub format: Option<OutputFormat>,
+    #[arg(long)]
+    pub format: Option<TableFormat>,
     /// Output file (stdout when absent; required for parquet).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutputFormat {
-    Table,
-    Csv,
-    Json,
-    Parquet,
 }
 
 #[derive(Args, Debug)]
@@ -259,15 +246,15 @@ pub struct ScoreArgs {
     pub model_file: Vec<PathBuf>,
     /// continuous (each purchase discounted at its expected time), or lifetimes (lifetimes' monthly
     /// steps and month lengths, for comparing with that package).
-    #[arg(long, value_enum, default_value_t = Discounting::Continuous)]
-    pub discounting: Discounting,
+    #[arg(long, default_value = "continuous")]
+    pub discounting: clv_score::Discounting,
     /// L2 penalty for the models fitted here (see `clv fit --penalty`).
     #[arg(long, default_value_t = 0.0)]
     pub penalty: f64,
     /// Intervals on every prediction from parameter uncertainty: delta (delta method from the
     /// fit's covariance), bootstrap (refit to data simulated from the fitted models), or none.
-    #[arg(long, value_enum, default_value_t = Intervals::Delta)]
-    pub intervals: Intervals,
+    #[arg(long, default_value = "delta")]
+    pub intervals: clv_score::Intervals,
     /// Coverage of the `_lower`/`_upper` columns.
     #[arg(long, default_value_t = 0.9)]
     pub level: f64,
@@ -277,19 +264,6 @@ pub struct ScoreArgs {
     /// Random seed for --intervals bootstrap.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Intervals {
-    Delta,
-    Bootstrap,
-    None,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Discounting {
-    Continuous,
-    Lifetimes,
 }
 
 #[derive(Args, Debug)]
@@ -324,8 +298,8 @@ pub struct SimulateArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
     /// csv or parquet; by default from the extension.
-    #[arg(long, value_enum)]
-    pub format: Option<InputFormat>,
+    #[arg(long)]
+    pub format: Option<clv_parquet::Format>,
     #[arg(long, default_value_t = 10_000)]
     pub customers: usize,
     #[arg(long, default_value_t = 42)]
@@ -562,13 +536,10 @@ pub struct DatabaseArgs {
     pub database: Option<String>,
 }
 
-/// Where the store is when nothing says.
-pub const DEFAULT_DATABASE: &str = "clv-data/clv.db";
-
 impl DatabaseArgs {
     /// The database asked for, else the default.
     pub fn url(&self) -> &str {
-        self.database.as_deref().unwrap_or(DEFAULT_DATABASE)
+        self.database.as_deref().unwrap_or(clv_serve::settings::DEFAULT_DATABASE)
     }
 }
 

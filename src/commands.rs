@@ -1,6 +1,6 @@
 //! `clv summary`, `clv metrics` and `clv simulate`.
 
-use crate::cli::{InputFormat, MetricsArgs, OutputArgs, OutputFormat, SimulateArgs, SummaryArgs};
+use crate::cli::{MetricsArgs, OutputArgs, SimulateArgs, SummaryArgs};
 use crate::input::load;
 use crate::output::{resolve_format, write_chunked, write_table, write_to};
 use anyhow::{Context, Result};
@@ -87,8 +87,8 @@ pub fn simulate(args: &SimulateArgs, threads: usize) -> Result<()> {
     };
     let log = clv_sim::simulate(&options)?;
     let format = args.format.map(|f| match f {
-        InputFormat::Csv => OutputFormat::Csv,
-        InputFormat::Parquet => OutputFormat::Parquet,
+        clv_parquet::Format::Delimited => TableFormat::Csv,
+        clv_parquet::Format::Parquet => TableFormat::Parquet,
     });
     let out = OutputArgs { format, output: Some(args.output.clone()) };
     write_table(&log.table(), &out, threads)?;

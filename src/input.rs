@@ -1,7 +1,7 @@
 //! Reading orders for a command: the input options into the library's read settings, format
 //! dispatch, the progress bar, and the data-quality report on stderr.
 
-use crate::cli::{InputArgs, InputFormat};
+use crate::cli::InputArgs;
 use anyhow::{Context, Result};
 use clv_data::{
     ColumnSpec, DateParser, DecimalMark, OrderLine, Period, Progress, ReadOptions, ReadReport,
@@ -18,11 +18,7 @@ use std::sync::Arc;
 
 /// The input's format: `--input-format`, else its extension.
 pub fn format(input: &InputArgs) -> Format {
-    match input.input_format {
-        Some(InputFormat::Parquet) => Format::Parquet,
-        Some(InputFormat::Csv) => Format::Delimited,
-        None => Format::of(&input.orders),
-    }
+    input.input_format.unwrap_or_else(|| Format::of(&input.orders))
 }
 
 pub fn date_parser(input: &InputArgs) -> Result<DateParser> {

@@ -1,9 +1,7 @@
 //! `clv fit`, `clv score`, `clv validate` and `clv retention`: options into valuation configs, the
 //! valuation crate does the work, results printed or written.
 
-use crate::cli::{
-    Discounting, FitArgs, Intervals, ModelArgs, RetentionArgs, ScoreArgs, ValidateArgs,
-};
+use crate::cli::{FitArgs, ModelArgs, RetentionArgs, ScoreArgs, ValidateArgs};
 use crate::input::load;
 use crate::output::write_text;
 use anyhow::{Context, Result};
@@ -50,21 +48,10 @@ pub fn valuation_config(
 }
 
 fn score_config(args: &ScoreArgs, threads: usize) -> Result<ValuationConfig> {
-    let intervals = match args.intervals {
-        Intervals::None => clv_score::Intervals::None,
-        Intervals::Delta => clv_score::Intervals::Delta { level: args.level },
-        Intervals::Bootstrap => clv_score::Intervals::Bootstrap {
-            level: args.level,
-            draws: args.draws,
-            seed: args.seed,
-        },
-    };
+    let intervals = args.intervals.with(args.level, args.draws, args.seed);
     let mut config = valuation_config(&args.models, intervals, threads)?;
     config.penalty = args.penalty;
-    config.discounting = match args.discounting {
-        Discounting::Continuous => clv_score::Discounting::Continuous,
-        Discounting::Lifetimes => clv_score::Discounting::Lifetimes,
-    };
+    config.discounting = args.discounting;
     for path in &args.model_file {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;

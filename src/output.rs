@@ -1,6 +1,6 @@
 //! Writing a result table where and in the format the user asked for.
 
-use crate::cli::{OutputArgs, OutputFormat};
+use crate::cli::OutputArgs;
 use anyhow::{bail, Context, Result};
 use clv_data::{ChunkedTable, Table};
 use clv_parquet::{Rows, TableFormat};
@@ -11,14 +11,8 @@ const TERMINAL_ROWS: usize = 20;
 
 /// The explicit `--format`, else what the `-o` extension says, else a terminal table.
 pub fn resolve_format(out: &OutputArgs) -> TableFormat {
-    let explicit = out.format.map(|f| match f {
-        OutputFormat::Table => TableFormat::Text,
-        OutputFormat::Csv => TableFormat::Csv,
-        OutputFormat::Json => TableFormat::Json,
-        OutputFormat::Parquet => TableFormat::Parquet,
-    });
     let by_extension = || out.output.as_deref().map(TableFormat::of);
-    explicit.or_else(by_extension).unwrap_or(TableFormat::Text)
+    out.format.or_else(by_extension).unwrap_or(TableFormat::Text)
 }
 
 /// Write `table` (CSV formatted on `threads` threads); `--format table` prints the first rows.

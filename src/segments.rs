@@ -2,8 +2,7 @@
 //! after, what to offer and when to remind, on the terminal, in files and in the report.
 
 use crate::cli::{
-    CrossSellArgs, CustomerArgs, OutputFormat, ReplenishArgs, ReportArgs, SegmentsArgs,
-    ValuationArgs,
+    CrossSellArgs, CustomerArgs, ReplenishArgs, ReportArgs, SegmentsArgs, ValuationArgs,
 };
 use crate::input::{date_parser, end_bound, load, load_with_products, read_products};
 use crate::modeling::valuation_config;
@@ -46,7 +45,7 @@ fn labels(v: &ValuationArgs) -> Labels<'_> {
 
 /// True when `out` asks for a file or a machine format (not only the terminal page).
 fn wants_table(out: &crate::cli::OutputArgs) -> bool {
-    out.output.is_some() || out.format.is_some_and(|f| f != OutputFormat::Table)
+    out.output.is_some() || out.format.is_some_and(|f| f != clv_parquet::TableFormat::Text)
 }
 
 pub fn segments(args: &SegmentsArgs, threads: usize) -> Result<()> {

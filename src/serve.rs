@@ -8,130 +8,37 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")
 }
 
-/// `clv serve --config FILE`: settings that flags and environment variables did not give.
-#[derive(serde::Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ConfigFile {
-    database: Option<String>,
-    listen: Option<std::net::SocketAddr>,
-    rescore_every: Option<String>,
-    rate_limit: Option<f64>,
-    public_url: Option<String>,
-}
-
-fn config_file(path: Option<&std::path::Path>) -> Result<ConfigFile> {
-    let Some(path) = path else { return Ok(ConfigFile::default()) };
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("{}: the service's config file", path.display()))
-}
-
 pub fn serve(args: &ServeArgs, threads: usize) -> Result<()> {
-    let file = config_file(args.config.as_deref())?;
-    let rescore_every = match args.rescore_every.as_ref().or(file.rescore_every.as_ref()) {
-        Some(text) => Some(clv_score::config::days(clv_data::time::parse_days(text)?)),
-        None => None,
+    let flags = clv_serve::settings::Settings {
+        database: args.database.database.clone(),
+        listen: args.listen,
+        rescore_every: args.rescore_every.clone(),
+        rate_limit: args.rate_limit,
+        public_url: args.public_url.clone(),
     };
-    let rate_limit = args.rate_limit.or(file.rate_limit).unwrap_or(1000.0);
-    anyhow::ensure!(
-        rate_limit.is_finite() && rate_limit > 0.0,
-        "rate limit {rate_limit} is not a positive number of requests a second"
-    );
-    let listen = args.listen.or(file.listen).unwrap_or(([127, 0, 0, 1], 8080).into());
-    let public_url = args.public_url.clone().or(file.public_url);
-    let config = clv_serve::ServeConfig {
-        listen,
-        threads,
-        rescore_every,
-        requests_per_second: rate_limit,
-        public_url,
-    };
-    let database = match args.demo {
-        true => demo_database()?,
-        false => args
-            .database
-            .database
-            .clone()
-            .or(file.database)
-            .unwrap_or(crate::cli::DEFAULT_DATABASE.into()),
-    };
+    let file = args.config.as_deref().map(clv_serve::settings::Settings::from_file);
+    let (database, config) = flags.or(file.transpose()?.unwrap_or_default()).resolve(threads)?;
+    let database = if args.demo { clv_serve::demo::fresh_database()? } else { database };
     runtime()?.block_on(async {
         let store = clv_serve::Store::open(&database).await?;
         let demo = match args.demo {
-            true => Some(demo_shop(&store, threads).await?),
+            true => Some(clv_serve::demo::seed(&store, crate::demo::CDNOW.into(), threads).await?),
             false => None,
         };
         let ready = |at| {
             eprintln!("clv serve: listening on http://{at} ({database})");
-            if let Some((key, password)) = &demo {
-                eprintln!("demo shop `demo` (CDNOW sample, scored as of 1998-06-30); its admin key:");
+            if let Some(demo) = &demo {
+                let (shop, user, key) = (clv_serve::demo::SHOP, clv_serve::demo::USER, &demo.key);
+                eprintln!("demo shop `{shop}` (CDNOW sample, scored as of 1998-06-30); its admin key:");
                 eprintln!("  {key}");
                 eprintln!("try: curl -s http://{at}/api/v1/customers/1981 -H \"Authorization: Bearer {key}\"");
-                eprintln!("dashboard: http://{at}/ (log in as {DEMO_USER}, password {password})");
+                eprintln!("dashboard: http://{at}/ (log in as {user}, password {})", demo.password);
             }
         };
-        clv_serve::serve(store, config, ready, shutdown()).await?;
+        clv_serve::serve(store, config, ready, clv_serve::shutdown_signal()).await?;
         eprintln!("clv serve: stopped");
         Ok(())
     })
-}
-
-/// A fresh SQLite file in the temp folder for `clv serve --demo`.
-fn demo_database() -> Result<String> {
-    let dir = std::env::temp_dir().join("clv-demo-serve");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
-    }
-    Ok(dir.join("clv.db").display().to_string())
-}
-
-/// The dashboard user of the demo shop.
-const DEMO_USER: &str = "demo@example.com";
-
-/// The demo shop: the bundled CDNOW sample imported and scored, and a dashboard user; returns
-/// its admin key and the user's password (random each time).
-async fn demo_shop(store: &clv_serve::Store, threads: usize) -> Result<(String, String)> {
-    let new = clv_serve::NewShop { name: "demo", timezone: "UTC", currency: "USD" };
-    let (shop, key) = clv_serve::create_shop(store, &new).await?;
-    let columns = clv_data::ColumnSpec {
-        customer: Some("2".into()),
-        date: Some("3".into()),
-        amount: Some("5".into()),
-        ..Default::default()
-    };
-    let read = clv_data::ReadOptions { columns, threads: 1, ..Default::default() };
-    let options = clv_serve::imports::ImportOptions { read, ..Default::default() };
-    let cdnow = crate::demo::CDNOW.as_bytes().to_vec();
-    let imported = clv_serve::imports::import(&store.writer, &shop, "CDNOW".into(), cdnow, options);
-    imported.await.map_err(|e| anyhow::anyhow!("importing the demo data: {}", e.message))?;
-    let state = clv_serve::api::AppState::new(store.clone(), threads, f64::INFINITY);
-    let as_of = chrono::NaiveDate::from_ymd_opt(1998, 6, 30);
-    let run = clv_serve::rescore::rescore(&state, &shop, as_of).await;
-    run.map_err(|e| anyhow::anyhow!("scoring the demo data: {}", e.message))?;
-    let password = clv_serve::users::random_secret(16);
-    let admin = clv_serve::auth::Role::Admin;
-    clv_serve::users::create(store, shop.id, DEMO_USER, &password, admin).await?;
-    Ok((key, password))
-}
-
-/// Resolves on Ctrl-C or SIGTERM: requests in flight finish, new ones are refused.
-async fn shutdown() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! { _ = interrupt => {}, _ = terminate => {} }
 }
 
 pub fn shop(command: &ShopCommand) -> Result<()> {
@@ -172,16 +79,10 @@ pub fn import(args: &ImportArgs, threads: usize) -> Result<()> {
         let store = clv_serve::Store::open(args.database.url()).await?;
         let shop = clv_serve::shops::by_name(&store, &args.shop).await?;
         let name = path.display().to_string();
-        let report = clv_serve::imports::import(&store.writer, &shop, name, bytes, options)
+        let report = clv_serve::imports::import(&store.writer, &shop, name.clone(), bytes, options)
             .await
-            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message))?;
-        for r in &report.examples {
-            eprintln!("{}:{}: column `{}` value `{}`: {}", path.display(), r.line, r.column, r.value, r.reason);
-        }
-        eprintln!(
-            "imported {} orders ({} refunds) into shop `{}` from {}: {} rows, {} accepted, {} rejected",
-            report.orders, report.refunds, shop.name, path.display(), report.rows, report.accepted, report.rejected
-        );
+            .map_err(|e| anyhow::anyhow!("{name}: {}", e.message))?;
+        report.lines(&name, &shop.name).iter().for_each(|line| eprintln!("{line}"));
         Ok(())
     })
 }
@@ -268,16 +169,8 @@ pub fn journeys(command: &JourneysCommand) -> Result<()> {
                 eprintln!("saved journey `{}` as version {version} (enable it with `clv journeys enable {}`)", journey.id, journey.id);
             }
             _ => {
-                for j in clv_serve::journeys::list(&store, shop.id).await.map_err(failed)? {
-                    let count = |m: &std::collections::HashMap<String, i64>, k: &str| m.get(k).copied().unwrap_or(0);
-                    let skipped: Vec<String> = j.skipped.iter().map(|(r, n)| format!("{r} {n}")).collect();
-                    println!(
-                        "{:<18} v{} {:<3} runs: {} active, {} done, {} exited ({} holdout); messages: {} sent, {} pending, {} skipped{}",
-                        j.id, j.version, if j.enabled { "on" } else { "off" },
-                        count(&j.runs, "active"), count(&j.runs, "done"), count(&j.runs, "exited"), j.holdout,
-                        count(&j.messages, "sent"), count(&j.messages, "pending"), count(&j.messages, "skipped") + count(&j.messages, "failed"),
-                        if skipped.is_empty() { String::new() } else { format!(" ({})", skipped.join(", ")) }
-                    );
+                for journey in clv_serve::journeys::list(&store, shop.id).await.map_err(failed)? {
+                    println!("{}", journey.line());
                 }
             }
         }

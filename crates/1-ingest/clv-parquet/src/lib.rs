@@ -300,6 +300,20 @@ impl Format {
     }
 }
 
+/// `csv` (any delimited text) or `parquet`, as users name an input's format.
+impl std::str::FromStr for Format {
+    type Err = DataError;
+    fn from_str(s: &str) -> Result<Format, DataError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "csv" | "tsv" | "text" => Ok(Format::Delimited),
+            "parquet" | "pq" => Ok(Format::Parquet),
+            other => Err(DataError::Invalid(format!(
+                "unknown input format `{other}`: use csv or parquet"
+            ))),
+        }
+    }
+}
+
 /// Read an order log of either format, every accepted line to `sink` on this thread.
 pub fn read_orders(
     path: &Path,
@@ -358,6 +372,22 @@ impl TableFormat {
             "parquet" | "pq" => TableFormat::Parquet,
             "txt" => TableFormat::Text,
             _ => TableFormat::Csv,
+        }
+    }
+}
+
+/// `table` (aligned text for a terminal), `csv`, `json` or `parquet`.
+impl std::str::FromStr for TableFormat {
+    type Err = DataError;
+    fn from_str(s: &str) -> Result<TableFormat, DataError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "table" | "text" => Ok(TableFormat::Text),
+            "csv" => Ok(TableFormat::Csv),
+            "json" => Ok(TableFormat::Json),
+            "parquet" | "pq" => Ok(TableFormat::Parquet),
+            other => Err(DataError::Invalid(format!(
+                "unknown format `{other}`: use table, csv, json or parquet"
+            ))),
         }
     }
 }

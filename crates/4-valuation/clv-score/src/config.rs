@@ -41,7 +41,47 @@ pub enum Intervals {
     },
 }
 
+/// A method name that is none of the ones a setting accepts.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {setting} `{given}`: use {accepted}")]
+pub struct UnknownMethod {
+    pub setting: &'static str,
+    pub given: String,
+    pub accepted: &'static str,
+}
+
+/// `delta`, `bootstrap` or `none`, at 90% coverage and, for the bootstrap, 100 draws from seed
+/// 42 (change them with [`Intervals::with`]).
+impl std::str::FromStr for Intervals {
+    type Err = UnknownMethod;
+    fn from_str(text: &str) -> Result<Self, UnknownMethod> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "delta" => Ok(Intervals::Delta { level: 0.9 }),
+            "bootstrap" => Ok(Intervals::Bootstrap {
+                level: 0.9,
+                draws: 100,
+                seed: 42,
+            }),
+            "none" => Ok(Intervals::None),
+            given => Err(UnknownMethod {
+                setting: "interval method",
+                given: given.into(),
+                accepted: "delta, bootstrap or none",
+            }),
+        }
+    }
+}
+
 impl Intervals {
+    /// The same method at `level` coverage and, for the bootstrap, `draws` refits from `seed`.
+    pub fn with(self, level: f64, draws: usize, seed: u64) -> Intervals {
+        match self {
+            Intervals::None => Intervals::None,
+            Intervals::Delta { .. } => Intervals::Delta { level },
+            Intervals::Bootstrap { .. } => Intervals::Bootstrap { level, draws, seed },
+        }
+    }
+
     /// The coverage, when there are intervals.
     pub fn level(self) -> Option<f64> {
         match self {
@@ -59,6 +99,22 @@ pub enum Discounting {
     /// lifetimes' scheme: whole months, a monthly rate and its own month lengths per time unit,
     /// for comparing with that package.
     Lifetimes,
+}
+
+/// `continuous` or `lifetimes`.
+impl std::str::FromStr for Discounting {
+    type Err = UnknownMethod;
+    fn from_str(text: &str) -> Result<Self, UnknownMethod> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "continuous" => Ok(Discounting::Continuous),
+            "lifetimes" => Ok(Discounting::Lifetimes),
+            given => Err(UnknownMethod {
+                setting: "discounting",
+                given: given.into(),
+                accepted: "continuous or lifetimes",
+            }),
+        }
+    }
 }
 
 /// Everything a valuation needs besides the data.
@@ -125,4 +181,48 @@ impl ValuationConfig {
 /// A length of time from days (which may be fractional), for [`ValuationConfig::horizon`].
 pub fn days(days: f64) -> Duration {
     Duration::from_secs_f64(days * 86_400.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `text` parsed as an interval method and given level 0.8, 7 draws and seed 3: `expect`,
+    /// or an error naming the accepted methods.
+    fn check(text: &str, expect: Option<Intervals>) {
+        let got = text.parse::<Intervals>().map(|i| i.with(0.8, 7, 3));
+        match (got, expect) {
+            (Ok(got), Some(want)) => assert_eq!(got, want, "{text}"),
+            (Err(e), None) => assert!(e.to_string().contains("delta, bootstrap or none"), "{e}"),
+            (got, want) => panic!("{text}: {got:?} vs {want:?}"),
+        }
+    }
+
+    #[test]
+    fn interval_methods_by_name_take_their_settings() {
+        check("delta", Some(Intervals::Delta { level: 0.8 }));
+        check(
+            " Bootstrap",
+            Some(Intervals::Bootstrap {
+                level: 0.8,
+                draws: 7,
+                seed: 3,
+            }),
+        );
+        check("none", Some(Intervals::None));
+        check("bayes", None);
+        assert_eq!(
+            "lifetimes".parse::<Discounting>().unwrap(),
+            Discounting::Lifetimes
+        );
+        assert_eq!(
+            "continuous".parse::<Discounting>().unwrap(),
+            Discounting::Continuous
+        );
+        let e = "monthly".parse::<Discounting>().unwrap_err().to_string();
+        assert!(
+            e.contains("`monthly`") && e.contains("continuous or lifetimes"),
+            "{e}"
+        );
+    }
 }

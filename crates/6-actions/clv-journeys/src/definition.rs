@@ -239,23 +239,42 @@ impl Class {
 pub enum Channel {
     Email,
     Sms,
+    Whatsapp,
     Telegram,
+    Messenger,
+    Instagram,
+    Line,
+    Wechat,
     Webhook,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 4] = [
+    pub const ALL: [Channel; 9] = [
         Channel::Email,
         Channel::Sms,
+        Channel::Whatsapp,
         Channel::Telegram,
+        Channel::Messenger,
+        Channel::Instagram,
+        Channel::Line,
+        Channel::Wechat,
         Channel::Webhook,
     ];
+
+    /// Every channel's name, for messages that list them.
+    pub const NAMES: &'static str =
+        "email, sms, whatsapp, telegram, messenger, instagram, line, wechat or webhook";
 
     pub fn name(self) -> &'static str {
         match self {
             Channel::Email => "email",
             Channel::Sms => "sms",
+            Channel::Whatsapp => "whatsapp",
             Channel::Telegram => "telegram",
+            Channel::Messenger => "messenger",
+            Channel::Instagram => "instagram",
+            Channel::Line => "line",
+            Channel::Wechat => "wechat",
             Channel::Webhook => "webhook",
         }
     }

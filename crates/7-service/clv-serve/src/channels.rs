@@ -1,13 +1,18 @@
 //! The channels a message goes out on, behind one call: email over SMTP (lettre), SMS through
-//! Twilio's Messages API, Telegram's Bot API, and a signed generic webhook. Each provider's base
-//! URL is a setting, so tests point them at local fake servers that check every request.
+//! Twilio's Messages API, the WhatsApp Cloud API, Telegram's Bot API, Messenger and Instagram
+//! through the Graph Send API, the LINE Messaging API, WeChat official-account customer
+//! messages, and a signed generic webhook. Each provider's base URL is a setting, so tests point
+//! them at local fake servers that check every request.
 //!
 //! Every send carries the message's idempotency key: email as a stable Message-ID, HTTP
-//! providers as an `Idempotency-Key` header (Twilio and Telegram ignore it; the webhook's
-//! receiver can deduplicate on it). Provider answers map to what the outbox does next: 429 →
-//! retry after the time the provider asks; 5xx and network errors → retry with the same key;
-//! other 4xx → fail for good, and where the answer means the recipient left (Telegram's 403
-//! "blocked by the user", Twilio's 21610 "unsubscribed"), revoke their consent too.
+//! providers as an `Idempotency-Key` header (only the webhook's receiver can deduplicate on it)
+//! and LINE also as its `X-Line-Retry-Key`, which LINE does deduplicate on (a retry it already
+//! accepted answers 409, which counts as sent). Provider answers map to what the outbox does
+//! next: 429 and the providers' rate-limit codes → retry after the time the provider asks; 5xx
+//! and network errors → retry with the same key; other refusals → fail for good, and where the
+//! answer means the recipient left (Telegram's 403 "blocked by the user", Twilio's 21610
+//! "unsubscribed", WhatsApp's 131050 "stopped marketing messages", Messenger's 551 "not
+//! available", WeChat's 43004 "not following"), revoke their consent too.
 
 use clv_journeys::Channel;
 use serde::{Deserialize, Serialize};
@@ -33,10 +38,60 @@ pub enum Settings {
         auth_token: String,
         from: String,
     },
+    /// WhatsApp Cloud API. A business-initiated message needs an approved template: with
+    /// `template`, every message goes as it, the rendered text its one body parameter; without,
+    /// as free text, which WhatsApp takes only within 24 hours of the customer's last message.
+    Whatsapp {
+        #[serde(default = "graph")]
+        base_url: String,
+        #[serde(default = "graph_version")]
+        api_version: String,
+        phone_number_id: String,
+        access_token: String,
+        #[serde(default)]
+        template: Option<String>,
+        /// The template's language code.
+        #[serde(default = "english")]
+        language: String,
+    },
     Telegram {
         #[serde(default = "telegram")]
         base_url: String,
         bot_token: String,
+    },
+    /// Messenger (Graph Send API) with a page access token. Transactional messages go with the
+    /// `POST_PURCHASE_UPDATE` tag, which Messenger delivers outside the 24-hour window; marketing
+    /// ones as `UPDATE`, which it takes only inside it.
+    Messenger {
+        #[serde(default = "graph")]
+        base_url: String,
+        #[serde(default = "graph_version")]
+        api_version: String,
+        page_access_token: String,
+    },
+    /// Instagram messaging (the same Send API): replies within 24 hours of the customer's last
+    /// message only.
+    Instagram {
+        #[serde(default = "graph")]
+        base_url: String,
+        #[serde(default = "graph_version")]
+        api_version: String,
+        page_access_token: String,
+    },
+    /// LINE Messaging API push messages.
+    Line {
+        #[serde(default = "line")]
+        base_url: String,
+        channel_access_token: String,
+    },
+    /// WeChat official-account customer-service messages, which WeChat takes within 48 hours of
+    /// the follower's last interaction. The access token expires every two hours: keep it
+    /// fresh from the account's token service (one place fetches it, as WeChat asks) with a
+    /// `PUT` of these settings.
+    Wechat {
+        #[serde(default = "wechat")]
+        base_url: String,
+        access_token: String,
     },
     Webhook {
         url: String,
@@ -53,12 +108,37 @@ fn telegram() -> String {
     "https://api.telegram.org".into()
 }
 
+fn graph() -> String {
+    "https://graph.facebook.com".into()
+}
+
+fn graph_version() -> String {
+    "v21.0".into()
+}
+
+fn english() -> String {
+    "en".into()
+}
+
+fn line() -> String {
+    "https://api.line.me".into()
+}
+
+fn wechat() -> String {
+    "https://api.weixin.qq.com".into()
+}
+
 impl Settings {
     pub fn channel(&self) -> Channel {
         match self {
             Settings::Email { .. } => Channel::Email,
             Settings::Sms { .. } => Channel::Sms,
+            Settings::Whatsapp { .. } => Channel::Whatsapp,
             Settings::Telegram { .. } => Channel::Telegram,
+            Settings::Messenger { .. } => Channel::Messenger,
+            Settings::Instagram { .. } => Channel::Instagram,
+            Settings::Line { .. } => Channel::Line,
+            Settings::Wechat { .. } => Channel::Wechat,
             Settings::Webhook { .. } => Channel::Webhook,
         }
     }
@@ -73,17 +153,29 @@ impl Settings {
                 from.parse::<lettre::message::Mailbox>()
                     .map_err(|e| format!("from: `{from}` is not an address: {e}"))?;
             }
-            Settings::Sms { base_url, .. } | Settings::Telegram { base_url, .. }
-                if !url_ok(base_url) =>
-            {
-                return Err(format!("base_url: `{base_url}` is not an http(s) URL"));
-            }
             Settings::Webhook { url, .. } if !url_ok(url) => {
                 return Err(format!("url: `{url}` is not an http(s) URL"));
             }
             _ => {}
         }
-        Ok(())
+        match self.base_url() {
+            Some(base) if !url_ok(base) => Err(format!("base_url: `{base}` is not an http(s) URL")),
+            _ => Ok(()),
+        }
+    }
+
+    /// The provider's base URL, for the channels that have one.
+    fn base_url(&self) -> Option<&str> {
+        match self {
+            Settings::Sms { base_url, .. }
+            | Settings::Whatsapp { base_url, .. }
+            | Settings::Telegram { base_url, .. }
+            | Settings::Messenger { base_url, .. }
+            | Settings::Instagram { base_url, .. }
+            | Settings::Line { base_url, .. }
+            | Settings::Wechat { base_url, .. } => Some(base_url.trim_end_matches('/')),
+            Settings::Email { .. } | Settings::Webhook { .. } => None,
+        }
     }
 }
 
@@ -101,6 +193,8 @@ pub struct Outgoing {
     pub body: String,
     /// The one-click unsubscribe link (marketing).
     pub unsubscribe: Option<String>,
+    /// A marketing message (else transactional): Messenger tags them differently.
+    pub marketing: bool,
 }
 
 /// Why a send did not go.
@@ -231,39 +325,111 @@ struct Answer {
 fn http_request(settings: &Settings, message: &Outgoing) -> Result<Request, Failure> {
     use base64::Engine;
     let mut headers = vec![("Idempotency-Key".to_string(), message.key.clone())];
-    let (url, body) = match settings {
+    let json = "application/json".to_string();
+    let base = settings.base_url().unwrap_or_default();
+    let (url, content_type, body) = match settings {
         Settings::Sms {
-            base_url,
             account_sid,
             auth_token,
             from,
+            ..
         } => {
             let auth = base64::engine::general_purpose::STANDARD
                 .encode(format!("{account_sid}:{auth_token}"));
             headers.push(("Authorization".into(), format!("Basic {auth}")));
-            headers.push((
-                "Content-Type".into(),
-                "application/x-www-form-urlencoded".into(),
-            ));
             let body = form_urlencoded::Serializer::new(String::new())
                 .append_pair("To", &message.to)
                 .append_pair("From", from)
                 .append_pair("Body", &message.body)
                 .finish();
-            let base = base_url.trim_end_matches('/');
+            let url = format!("{base}/2010-04-01/Accounts/{account_sid}/Messages.json");
+            (url, "application/x-www-form-urlencoded".to_string(), body)
+        }
+        Settings::Whatsapp {
+            api_version,
+            phone_number_id,
+            access_token,
+            template,
+            language,
+            ..
+        } => {
+            headers.push(("Authorization".into(), format!("Bearer {access_token}")));
+            let mut body = serde_json::json!({"messaging_product": "whatsapp", "to": message.to});
+            match template {
+                Some(name) => {
+                    body["type"] = "template".into();
+                    let text = serde_json::json!({"type": "text", "text": message.body});
+                    body["template"] = serde_json::json!({"name": name, "language": {"code": language},
+                        "components": [{"type": "body", "parameters": [text]}]});
+                }
+                None => {
+                    body["type"] = "text".into();
+                    body["text"] = serde_json::json!({"body": message.body});
+                }
+            }
             (
-                format!("{base}/2010-04-01/Accounts/{account_sid}/Messages.json"),
-                body,
+                format!("{base}/{api_version}/{phone_number_id}/messages"),
+                json,
+                body.to_string(),
             )
         }
-        Settings::Telegram {
-            base_url,
-            bot_token,
-        } => {
-            headers.push(("Content-Type".into(), "application/json".into()));
+        Settings::Telegram { bot_token, .. } => {
             let body = serde_json::json!({"chat_id": message.to, "text": message.body}).to_string();
-            let base = base_url.trim_end_matches('/');
-            (format!("{base}/bot{bot_token}/sendMessage"), body)
+            (format!("{base}/bot{bot_token}/sendMessage"), json, body)
+        }
+        Settings::Messenger {
+            api_version,
+            page_access_token,
+            ..
+        }
+        | Settings::Instagram {
+            api_version,
+            page_access_token,
+            ..
+        } => {
+            headers.push((
+                "Authorization".into(),
+                format!("Bearer {page_access_token}"),
+            ));
+            let mut body = serde_json::json!({"recipient": {"id": message.to}, "message": {"text": message.body}});
+            match (settings, message.marketing) {
+                (Settings::Instagram { .. }, _) => body["messaging_type"] = "RESPONSE".into(),
+                (_, true) => body["messaging_type"] = "UPDATE".into(),
+                (_, false) => {
+                    body["messaging_type"] = "MESSAGE_TAG".into();
+                    body["tag"] = "POST_PURCHASE_UPDATE".into();
+                }
+            }
+            (
+                format!("{base}/{api_version}/me/messages"),
+                json,
+                body.to_string(),
+            )
+        }
+        Settings::Line {
+            channel_access_token,
+            ..
+        } => {
+            headers.push((
+                "Authorization".into(),
+                format!("Bearer {channel_access_token}"),
+            ));
+            headers.push(("X-Line-Retry-Key".into(), retry_uuid(&message.key)));
+            let body = serde_json::json!({"to": message.to, "messages": [{"type": "text", "text": message.body}]});
+            (
+                format!("{base}/v2/bot/message/push"),
+                json,
+                body.to_string(),
+            )
+        }
+        Settings::Wechat { access_token, .. } => {
+            let token: String = form_urlencoded::byte_serialize(access_token.as_bytes()).collect();
+            let body = serde_json::json!({"touser": message.to, "msgtype": "text", "text": {"content": message.body}});
+            (
+                format!("{base}/cgi-bin/message/custom/send?access_token={token}"),
+                json,
+                body.to_string(),
+            )
         }
         Settings::Webhook { url, secret } => {
             let body = serde_json::json!({
@@ -274,12 +440,11 @@ fn http_request(settings: &Settings, message: &Outgoing) -> Result<Request, Fail
                 "body": message.body,
             })
             .to_string();
-            headers.push(("Content-Type".into(), "application/json".into()));
             headers.push((
                 "X-Clv-Signature".into(),
                 format!("sha256={}", sign(secret, body.as_bytes())),
             ));
-            (url.clone(), body)
+            (url.clone(), json, body)
         }
         Settings::Email { .. } => {
             return Err(Failure::Permanent {
@@ -288,7 +453,28 @@ fn http_request(settings: &Settings, message: &Outgoing) -> Result<Request, Fail
             })
         }
     };
+    headers.push(("Content-Type".into(), content_type));
     Ok(Request { url, headers, body })
+}
+
+/// LINE's retry key for outbox key `key`: LINE takes only a UUID, so the key's SHA-256 written
+/// as one (version 4 and variant bits set, as UUID validators expect), the same on every retry.
+pub fn retry_uuid(key: &str) -> String {
+    use sha2::Digest;
+    let mut b: [u8; 16] = sha2::Sha256::digest(key.as_bytes())[..16]
+        .try_into()
+        .expect("16 bytes");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// HMAC-SHA256 of `body` with `secret`, hex.
@@ -330,6 +516,13 @@ fn call(http: &ureq::Agent, request: Request) -> Result<Answer, Failure> {
 /// Longest wait a provider may ask for before the outbox retries anyway.
 const MAX_RETRY_AFTER: u64 = 3_600;
 
+/// Graph API error codes (WhatsApp, Messenger, Instagram) that mean "too fast, later".
+const GRAPH_RATE_LIMITS: [i64; 6] = [4, 17, 32, 613, 130429, 131056];
+/// WeChat error codes that pass: -1 system busy, 45047 too many messages to one follower, and
+/// the access-token codes (40001 invalid, 42001 expired, 40014 malformed), which the account's
+/// token service fixes with a fresh token.
+const WECHAT_RETRY: [i64; 5] = [-1, 45047, 40001, 42001, 40014];
+
 fn read_answer(channel: Channel, answer: Answer) -> Result<String, Failure> {
     let json: serde_json::Value = serde_json::from_str(&answer.body).unwrap_or_default();
     let error = format!(
@@ -338,29 +531,65 @@ fn read_answer(channel: Channel, answer: Answer) -> Result<String, Failure> {
         answer.status,
         answer.body.chars().take(300).collect::<String>()
     );
+    let graph_code = json["error"]["code"].as_i64();
+    let retry = |after: Option<u64>| Failure::Retry {
+        after: after.map(|s| Duration::from_secs(s.min(MAX_RETRY_AFTER))),
+        error: error.clone(),
+    };
+    // WeChat answers 200 with its verdict in `errcode`.
+    if channel == Channel::Wechat && (200..=299).contains(&answer.status) {
+        return match json["errcode"].as_i64().unwrap_or(0) {
+            0 => Ok(json["msgid"]
+                .as_i64()
+                .map(|id| id.to_string())
+                .unwrap_or_default()),
+            code if WECHAT_RETRY.contains(&code) => Err(retry(None)),
+            code => Err(Failure::Permanent {
+                error,
+                left: code == 43004,
+            }),
+        };
+    }
     match answer.status {
         200..=299 => Ok(match channel {
             Channel::Sms => json["sid"].as_str().unwrap_or_default().to_string(),
+            Channel::Whatsapp => json["messages"][0]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             Channel::Telegram => json["result"]["message_id"].to_string(),
+            Channel::Messenger | Channel::Instagram => {
+                json["message_id"].as_str().unwrap_or_default().to_string()
+            }
+            Channel::Line => json["sentMessages"][0]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             _ => String::new(),
         }),
-        429 => {
-            // Telegram says how long in the body, Twilio and others in Retry-After.
-            let after = answer
+        // LINE has accepted this retry key before: the message went.
+        409 if channel == Channel::Line => Ok(String::new()),
+        // Telegram says how long in the body, Twilio and others in Retry-After.
+        429 => Err(retry(
+            answer
                 .retry_after
-                .or_else(|| json["parameters"]["retry_after"].as_u64());
-            Err(Failure::Retry {
-                after: after.map(|s| Duration::from_secs(s.min(MAX_RETRY_AFTER))),
-                error,
-            })
+                .or_else(|| json["parameters"]["retry_after"].as_u64()),
+        )),
+        _ if graph_code.is_some_and(|c| GRAPH_RATE_LIMITS.contains(&c)) => {
+            Err(retry(answer.retry_after))
         }
         500..=599 => Err(Failure::Retry {
             after: answer.retry_after.map(Duration::from_secs),
             error,
         }),
         status => {
-            let left = (channel == Channel::Telegram && status == 403)
-                || (channel == Channel::Sms && json["code"].as_i64() == Some(21610));
+            let left = match channel {
+                Channel::Telegram => status == 403,
+                Channel::Sms => json["code"].as_i64() == Some(21610),
+                Channel::Whatsapp => graph_code == Some(131050),
+                Channel::Messenger | Channel::Instagram => graph_code == Some(551),
+                _ => false,
+            };
             Err(Failure::Permanent { error, left })
         }
     }
@@ -398,5 +627,73 @@ impl lettre::message::header::Header for ListUnsubscribePost {
     }
     fn display(&self) -> lettre::message::header::HeaderValue {
         lettre::message::header::HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The request `settings` make of a message to `to` saying "Hi", marketing or not: its URL
+    /// and its JSON body.
+    fn check(settings: serde_json::Value, marketing: bool, url: &str, body: serde_json::Value) {
+        let settings: Settings = serde_json::from_value(settings).unwrap();
+        let message = Outgoing {
+            key: "thank-you:o:1#0".into(),
+            message_id: "<m@x>".into(),
+            customer: "c1".into(),
+            to: "to-1".into(),
+            subject: None,
+            body: "Hi".into(),
+            unsubscribe: None,
+            marketing,
+        };
+        let request = http_request(&settings, &message).unwrap();
+        assert_eq!(request.url, url);
+        let got: serde_json::Value = serde_json::from_str(&request.body).unwrap();
+        assert_eq!(got, body, "{url}");
+        let header = |name: &str| {
+            request
+                .headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(header("Idempotency-Key"), Some("thank-you:o:1#0"));
+        assert_eq!(header("Content-Type"), Some("application/json"));
+    }
+
+    #[test]
+    fn each_chat_api_gets_its_own_request_shape() {
+        let messenger = serde_json::json!({"channel": "messenger", "page_access_token": "t"});
+        let url = "https://graph.facebook.com/v21.0/me/messages";
+        let tagged = serde_json::json!({"recipient": {"id": "to-1"}, "message": {"text": "Hi"},
+            "messaging_type": "MESSAGE_TAG", "tag": "POST_PURCHASE_UPDATE"});
+        check(messenger.clone(), false, url, tagged);
+        let update = serde_json::json!({"recipient": {"id": "to-1"}, "message": {"text": "Hi"}, "messaging_type": "UPDATE"});
+        check(messenger, true, url, update);
+        let free_text = serde_json::json!({"channel": "whatsapp", "base_url": "http://127.0.0.1:9/", "phone_number_id": "7", "access_token": "t"});
+        let text = serde_json::json!({"messaging_product": "whatsapp", "to": "to-1", "type": "text", "text": {"body": "Hi"}});
+        check(free_text, true, "http://127.0.0.1:9/v21.0/7/messages", text);
+        let wechat = serde_json::json!({"channel": "wechat", "access_token": "a b&c"});
+        let content =
+            serde_json::json!({"touser": "to-1", "msgtype": "text", "text": {"content": "Hi"}});
+        check(
+            wechat,
+            false,
+            "https://api.weixin.qq.com/cgi-bin/message/custom/send?access_token=a+b%26c",
+            content,
+        );
+    }
+
+    #[test]
+    fn line_retry_keys_are_uuids_fixed_by_the_outbox_key() {
+        let a = retry_uuid("thank-you:o:1#0");
+        assert_eq!(a, retry_uuid("thank-you:o:1#0"));
+        assert_ne!(a, retry_uuid("thank-you:o:2#0"));
+        let parts: Vec<usize> = a.split('-').map(str::len).collect();
+        assert_eq!(parts, [8, 4, 4, 4, 12]);
+        assert!(a.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
+        assert_eq!((&a[14..15], "89ab".contains(&a[19..20])), ("4", true));
     }
 }

@@ -51,6 +51,24 @@ pub struct ImportReport {
     pub refunds: u64,
 }
 
+impl ImportReport {
+    /// For a terminal: each rejected example as `source:line: …`, then what was imported from
+    /// `source` into `shop`.
+    pub fn lines(&self, source: &str, shop: &str) -> Vec<String> {
+        let examples = self.examples.iter().map(|r| {
+            format!(
+                "{source}:{}: column `{}` value `{}`: {}",
+                r.line, r.column, r.value, r.reason
+            )
+        });
+        let total = format!(
+            "imported {} orders ({} refunds) into shop `{shop}` from {source}: {} rows, {} accepted, {} rejected",
+            self.orders, self.refunds, self.rows, self.accepted, self.rejected
+        );
+        examples.chain(std::iter::once(total)).collect()
+    }
+}
+
 /// How a file is read; the shop's time zone reads its naive timestamps.
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {

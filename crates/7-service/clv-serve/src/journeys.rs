@@ -107,6 +107,32 @@ pub struct Listed {
     pub holdout: i64,
 }
 
+impl Listed {
+    /// One line for a terminal: id, version, on or off, runs and messages by status, and why
+    /// messages were skipped.
+    pub fn line(&self) -> String {
+        let count = |m: &HashMap<String, i64>, k: &str| m.get(k).copied().unwrap_or(0);
+        let mut skipped: Vec<String> = self
+            .skipped
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        skipped.sort();
+        let why = if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", skipped.join(", "))
+        };
+        let (runs, messages) = (&self.runs, &self.messages);
+        format!(
+            "{:<18} v{} {:<3} runs: {} active, {} done, {} exited ({} holdout); messages: {} sent, {} pending, {} skipped{why}",
+            self.id, self.version, if self.enabled { "on" } else { "off" },
+            count(runs, "active"), count(runs, "done"), count(runs, "exited"), self.holdout,
+            count(messages, "sent"), count(messages, "pending"), count(messages, "skipped") + count(messages, "failed"),
+        )
+    }
+}
+
 /// The shop's journeys with their run and message counts.
 pub async fn list(store: &Store, shop: i64) -> Result<Vec<Listed>, ApiError> {
     let rows: Vec<(String, i64, i64, String)> = sqlx::query_as(
@@ -874,4 +900,29 @@ pub(crate) async fn facts(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listed_journey_is_one_line_with_skips_and_failures_counted_together() {
+        let counts =
+            |pairs: &[(&str, i64)]| pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect();
+        let listed = Listed {
+            id: "win-back".into(),
+            name: "Win back".into(),
+            version: 3,
+            enabled: true,
+            runs: counts(&[("active", 4), ("done", 10)]),
+            messages: counts(&[("sent", 9), ("skipped", 2), ("failed", 1)]),
+            skipped: counts(&[("quiet_hours", 1), ("capped", 1)]),
+            holdout: 2,
+        };
+        assert_eq!(
+            listed.line(),
+            "win-back           v3 on  runs: 4 active, 10 done, 0 exited (2 holdout); messages: 9 sent, 0 pending, 3 skipped (capped 1, quiet_hours 1)"
+        );
+    }
 }

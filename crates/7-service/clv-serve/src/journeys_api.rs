@@ -158,9 +158,12 @@ async fn disable(
 
 /// Where a channel sends (admin keys): `{"channel": "email", "smtp_url": …, "from": …}`,
 /// `{"channel": "sms", "account_sid": …, "auth_token": …, "from": …}`, `{"channel":
-/// "telegram", "bot_token": …}` or `{"channel": "webhook", "url": …, "secret": …}`; providers
-/// take a `base_url`.
-#[utoipa::path(put, path = "/api/v1/channels/{channel}", request_body = crate::channels::Settings, params(("channel" = String, Path, description = "email, sms, telegram or webhook"), IdempotencyKey), responses(
+/// "whatsapp", "phone_number_id": …, "access_token": …, "template": …}`, `{"channel":
+/// "telegram", "bot_token": …}`, `{"channel": "messenger" | "instagram", "page_access_token":
+/// …}`, `{"channel": "line", "channel_access_token": …}`, `{"channel": "wechat",
+/// "access_token": …}` or `{"channel": "webhook", "url": …, "secret": …}`; providers take a
+/// `base_url`.
+#[utoipa::path(put, path = "/api/v1/channels/{channel}", request_body = crate::channels::Settings, params(("channel" = String, Path, description = "email, sms, whatsapp, telegram, messenger, instagram, line, wechat or webhook"), IdempotencyKey), responses(
     (status = 200, description = "Saved", body = Object),
     (status = 422, description = "Settings that cannot work", body = ApiError),
 ))]
@@ -232,7 +235,7 @@ async fn set_messaging(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ConsentStatement {
-    /// email, sms, telegram or webhook.
+    /// email, sms, whatsapp, telegram, messenger, instagram, line, wechat or webhook.
     channel: String,
     /// "marketing" (the opt-in to the channel) or a topic (winback, reviews, …).
     #[serde(default = "marketing")]
@@ -264,7 +267,7 @@ async fn consent(
 ) -> Result<Response, ApiError> {
     mutation(&state, &caller, Role::Write, &headers, &body, || async {
         let statement: ConsentStatement = typed_body(&body, "consent", "{\"channel\": \"email\", \"topic\": \"marketing\", \"granted\": true}")?;
-        let channel = Channel::parse(&statement.channel).ok_or_else(|| ApiError::invalid("channel", "is email, sms, telegram or webhook"))?;
+        let channel = Channel::parse(&statement.channel).ok_or_else(|| ApiError::invalid("channel", format!("is {}", Channel::NAMES)))?;
         if statement.topic.is_empty() || statement.topic.len() > 64 {
             return Err(ApiError::invalid("topic", "is 1 to 64 characters"));
         }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod channels;
 pub mod conditions;
 pub mod dashboard;
+pub mod demo;
 pub mod error;
 pub mod events;
 pub mod imports;
@@ -21,6 +22,7 @@ pub mod money;
 pub mod outbox;
 pub mod rescore;
 pub mod segments;
+pub mod settings;
 pub mod shopify;
 pub mod shops;
 pub mod store;
@@ -47,6 +49,27 @@ pub struct ServeConfig {
     /// The address customers reach the service at, for unsubscribe links (default: the
     /// listening address).
     pub public_url: Option<String>,
+}
+
+/// Resolves on Ctrl-C or SIGTERM: the `shutdown` a binary gives [`serve`] (requests in flight
+/// finish, new ones are refused).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = interrupt => {}, _ = terminate => {} }
 }
 
 /// Serve `store` until `shutdown` resolves, then drain in-flight requests. `ready` receives the

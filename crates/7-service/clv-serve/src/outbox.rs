@@ -146,8 +146,9 @@ pub async fn set_consent<'e>(
     Ok(())
 }
 
-/// Identify traits that state marketing consent (`email_marketing_consent`, Shopify's
-/// `accepts_marketing`, `sms_marketing_consent`), recorded at the event's time.
+/// Identify traits that state marketing consent (`{channel}_marketing_consent` for every
+/// channel, e.g. `sms_marketing_consent`, and Shopify's `accepts_marketing` for email), recorded
+/// at the event's time.
 pub(crate) async fn consent_from_traits(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     shop: i64,
@@ -155,13 +156,10 @@ pub(crate) async fn consent_from_traits(
     traits: &Value,
     at: i64,
 ) -> Result<(), sqlx::Error> {
-    for (field, channel) in [
-        ("email_marketing_consent", Channel::Email),
-        ("accepts_marketing", Channel::Email),
-        ("sms_marketing_consent", Channel::Sms),
-        ("telegram_marketing_consent", Channel::Telegram),
-    ] {
-        if let Some(granted) = traits.get(field).and_then(Value::as_bool) {
+    let named = Channel::ALL.map(|c| (format!("{}_marketing_consent", c.name()), c));
+    let shopify = ("accepts_marketing".to_string(), Channel::Email);
+    for (field, channel) in named.into_iter().chain([shopify]) {
+        if let Some(granted) = traits.get(&field).and_then(Value::as_bool) {
             set_consent(
                 &mut **tx,
                 shop,
@@ -195,12 +193,17 @@ fn address(
     match channel {
         Channel::Email => email.map(str::to_string).or_else(|| text("email")),
         Channel::Sms => text("phone"),
+        Channel::Whatsapp => text("whatsapp").or_else(|| text("phone")),
         Channel::Telegram => text("telegram_chat_id").or_else(|| {
             traits
                 .get("telegram_chat_id")
                 .and_then(Value::as_i64)
                 .map(|n| n.to_string())
         }),
+        Channel::Messenger => text("messenger_psid"),
+        Channel::Instagram => text("instagram_id"),
+        Channel::Line => text("line_user_id"),
+        Channel::Wechat => text("wechat_openid"),
         Channel::Webhook => Some(customer.to_string()),
     }
 }
@@ -511,6 +514,7 @@ async fn deliver_shop(
             subject,
             body,
             unsubscribe,
+            marketing: send.class == Class::Marketing,
         };
         let done = match delivery.senders.send(channel_settings, &outgoing).await {
             Ok(provider_id) => Done::Sent {

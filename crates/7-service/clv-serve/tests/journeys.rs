@@ -1,6 +1,7 @@
 //! Journeys and the outbox on SQLite and on a real PostgreSQL, with the clock passed in: days of
 //! journeys run in seconds. Email goes to a real SMTP server (aiosmtpd, writing a Maildir), SMS
-//! and Telegram to local fakes that check every request.
+//! and the chat apps (WhatsApp, Telegram, Messenger, Instagram, LINE, WeChat) to local fakes that
+//! check every request.
 
 mod common;
 use clv_serve::journeys::step_due;
@@ -514,5 +515,148 @@ async fn providers_get_the_requests_their_apis_take_and_their_answers_are_applie
             .unwrap();
         assert_eq!(log[0].reason.as_deref(), Some("suppressed"));
         assert_eq!(fake.received.lock().unwrap().len(), before + 4);
+    }
+}
+
+/// The chat apps: each fake checks the request its API takes; what a refusal means (stopped,
+/// not available, unfollowed) revokes that channel's marketing consent; LINE deduplicates a
+/// retry whose first answer was lost, by the retry key, and that counts as sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_apps_get_their_api_shapes_and_their_refusals_revoke_consent() {
+    let dir = tempfile::tempdir().unwrap();
+    for store in common::stores(dir.path(), "chat_apps").await {
+        let fake = common::providers().await;
+        let shop = common::shop(&store, "chat", "UTC").await;
+        let base = &fake.base;
+        for settings in [
+            json!({"channel": "whatsapp", "base_url": base, "phone_number_id": common::WHATSAPP_NUMBER_ID, "access_token": common::WHATSAPP_TOKEN, "template": "order_update", "language": "de"}),
+            json!({"channel": "messenger", "base_url": base, "page_access_token": common::PAGE_TOKEN}),
+            json!({"channel": "instagram", "base_url": base, "page_access_token": common::PAGE_TOKEN}),
+            json!({"channel": "line", "base_url": base, "channel_access_token": common::LINE_TOKEN}),
+            json!({"channel": "wechat", "base_url": base, "access_token": common::WECHAT_TOKEN}),
+        ] {
+            let settings = serde_json::from_value(settings).unwrap();
+            clv_serve::outbox::set_channel(&store, shop.id, &settings)
+                .await
+                .unwrap();
+        }
+        let body = json!({"body": "Hi {{ customer.id }}"});
+        let templates: serde_json::Map<String, Value> =
+            ["whatsapp", "messenger", "instagram", "line", "wechat"]
+                .iter()
+                .map(|c| (c.to_string(), body.clone()))
+                .collect();
+        save_journey(&store, &shop, json!({"id": "chat", "name": "chat", "trigger": {"type": "event", "event": "Order Completed"}, "steps": [
+            {"type": "send", "class": "marketing", "templates": templates}]})).await;
+        // Customer, channel, address trait and value, and what the send ends as.
+        let people = [
+            ("wa", "whatsapp", "whatsapp", "+4915112345678", "sent"),
+            ("wa-out", "whatsapp", "phone", "+4915100000000", "failed"),
+            ("fb", "messenger", "messenger_psid", "psid-1", "sent"),
+            ("fb-gone", "messenger", "messenger_psid", "551", "failed"),
+            ("ig", "instagram", "instagram_id", "ig-1", "sent"),
+            ("ln", "line", "line_user_id", "Uabc", "sent"),
+            ("ln-lost", "line", "line_user_id", "Ulost", "pending"),
+            ("wx", "wechat", "wechat_openid", "o-1", "sent"),
+            ("wx-gone", "wechat", "wechat_openid", "o-gone", "failed"),
+        ];
+        let mut batch = Vec::new();
+        for (i, (customer, channel, field, address, _)) in people.iter().enumerate() {
+            let mut traits = json!({"preferred_channel": channel});
+            traits[*field] = json!(address);
+            traits[format!("{channel}_marketing_consent")] = json!(true);
+            batch.push(identify(
+                &format!("i{i}"),
+                customer,
+                "2024-06-01T09:00:00Z",
+                traits,
+            ));
+            batch.push(order(
+                &format!("o{i}"),
+                customer,
+                &i.to_string(),
+                "2024-06-03T12:00:00Z",
+            ));
+        }
+        send(&store, &shop, json!({ "batch": batch })).await;
+        let now = utc("2024-06-03T12:00:00Z");
+        tick(&store, now).await;
+        let state = |customer: &'static str| {
+            let store = store.clone();
+            let shop = shop.id;
+            async move {
+                clv_serve::outbox::log(&store, shop, customer)
+                    .await
+                    .unwrap()
+                    .remove(0)
+            }
+        };
+        for (customer, channel, _, _, status) in people {
+            let logged = state(customer).await;
+            // The log names the channel of a sent message; a refusal names it in the error.
+            let sent = (status == "sent").then_some(channel);
+            let tried = logged.last_error.as_deref().unwrap_or(channel);
+            assert_eq!(
+                (logged.status.as_str(), logged.channel.as_deref()),
+                (status, sent),
+                "{customer}: {logged:?}"
+            );
+            assert!(tried.starts_with(channel), "{customer}: {logged:?}");
+            let consent: (i64, String) = sqlx::query_as("SELECT granted, source FROM consents WHERE shop_id = $1 AND customer_id = $2 AND channel = $3 AND topic = 'marketing'")
+                .bind(shop.id).bind(customer).bind(channel).fetch_one(&store.pool).await.unwrap();
+            let revoked = status == "failed";
+            assert_eq!(
+                consent,
+                (
+                    i64::from(!revoked),
+                    if revoked { "provider" } else { "identify" }.to_string()
+                ),
+                "{customer}"
+            );
+        }
+        // LINE's lost answer: retried after 30 s with the same retry key, which LINE refuses as
+        // already accepted: sent, and not twice.
+        tick(&store, now + 29).await;
+        assert_eq!(state("ln-lost").await.status, "pending");
+        tick(&store, now + 30).await;
+        assert_eq!(
+            (
+                state("ln-lost").await.status.as_str(),
+                state("ln-lost").await.attempts
+            ),
+            ("sent", 2)
+        );
+        let received = fake.received.lock().unwrap().clone();
+        for r in &received {
+            assert!(
+                r.problems.is_empty(),
+                "{} {:?}: {}",
+                r.path,
+                r.problems,
+                r.body
+            );
+        }
+        let bodies = |part: &str| -> Vec<Value> {
+            (received.iter().filter(|r| r.path.contains(part)))
+                .map(|r| serde_json::from_str(&r.body).unwrap())
+                .collect()
+        };
+        assert!(bodies("/messages").contains(&json!({"messaging_product": "whatsapp", "to": "+4915112345678", "type": "template",
+            "template": {"name": "order_update", "language": {"code": "de"}, "components": [{"type": "body", "parameters": [{"type": "text", "text": "Hi wa"}]}]}})));
+        assert!(bodies("/me/messages").contains(&json!({"recipient": {"id": "psid-1"}, "message": {"text": "Hi fb"}, "messaging_type": "UPDATE"})));
+        assert!(bodies("/me/messages").contains(&json!({"recipient": {"id": "ig-1"}, "message": {"text": "Hi ig"}, "messaging_type": "RESPONSE"})));
+        assert!(bodies("/push")
+            .contains(&json!({"to": "Uabc", "messages": [{"type": "text", "text": "Hi ln"}]})));
+        assert!(bodies("/custom/send")
+            .contains(&json!({"touser": "o-1", "msgtype": "text", "text": {"content": "Hi wx"}})));
+        let lost: Vec<&common::Received> = (received.iter())
+            .filter(|r| r.body.contains("Ulost"))
+            .collect();
+        assert_eq!(lost.len(), 2);
+        assert_eq!(
+            lost[0].header("x-line-retry-key"),
+            lost[1].header("x-line-retry-key")
+        );
+        assert_eq!(received.len(), people.len() + 1);
     }
 }

@@ -68,11 +68,13 @@ impl Received {
     }
 }
 
-/// Fake Twilio and Telegram on one loopback port, checking each request as the real APIs would:
-/// Twilio's account path, Basic auth and form fields; Telegram's bot path and JSON. Scripted
-/// answers: the first Twilio request of each idempotency key to a +1555 number is a 429 with
-/// `Retry-After: 120`;
-/// Telegram chat 666 has blocked the bot (403).
+/// Fake Twilio, WhatsApp Cloud API, Telegram, Graph Send API (Messenger and Instagram), LINE and
+/// WeChat on one loopback port, checking each request as the real APIs would: paths, auth, and
+/// the fields each takes. Scripted answers: the first Twilio request of each idempotency key to
+/// a +1555 number is a 429 with `Retry-After: 120`; Telegram chat 666 has blocked the bot (403);
+/// WhatsApp +4915100000000 stopped marketing messages (131050); Messenger recipient 551 is not
+/// available; LINE user Ulost's first push is accepted but answered 500 (a lost answer), and
+/// its retry with the same retry key 409; WeChat follower o-gone unfollowed (errcode 43004).
 pub struct Providers {
     pub base: String,
     pub received: Arc<Mutex<Vec<Received>>>,
@@ -81,6 +83,26 @@ pub struct Providers {
 pub const TWILIO_SID: &str = "AC0123456789";
 pub const TWILIO_TOKEN: &str = "twilio-secret";
 pub const TELEGRAM_TOKEN: &str = "123456:bot-token";
+pub const WHATSAPP_TOKEN: &str = "wa-token";
+pub const WHATSAPP_NUMBER_ID: &str = "1055";
+pub const PAGE_TOKEN: &str = "page-token";
+pub const LINE_TOKEN: &str = "line-token";
+pub const WECHAT_TOKEN: &str = "wx token/1";
+
+/// What a fake Graph, LINE or WeChat endpoint finds wrong with a JSON `body`: missing `fields`
+/// (JSON pointers), and a wrong bearer `token`.
+fn missing(json: &serde_json::Value, fields: &[&str], bearer: Option<(&str, &str)>) -> Vec<String> {
+    let mut problems: Vec<String> = (fields.iter())
+        .filter(|f| json.pointer(f).is_none_or(|v| v.is_null() || v == ""))
+        .map(|f| format!("no {f}"))
+        .collect();
+    if let Some((got, token)) = bearer {
+        if got != format!("Bearer {token}") {
+            problems.push(format!("wrong bearer token `{got}`"));
+        }
+    }
+    problems
+}
 
 pub async fn providers() -> Providers {
     use axum::body::Bytes;
@@ -164,6 +186,109 @@ pub async fn providers() -> Providers {
                     )
                         .into_response()
                 }
+            } else if path == format!("/v21.0/{WHATSAPP_NUMBER_ID}/messages") {
+                let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                let fields = [
+                    "/messaging_product",
+                    "/to",
+                    "/template/name",
+                    "/template/language/code",
+                    "/template/components/0/parameters/0/text",
+                ];
+                problems.extend(missing(
+                    &json,
+                    &fields,
+                    Some((&header("authorization"), WHATSAPP_TOKEN)),
+                ));
+                if json["to"] == "+4915100000000" {
+                    let error = r#"{"error": {"message": "This recipient has chosen to stop receiving marketing messages", "type": "OAuthException", "code": 131050}}"#;
+                    (StatusCode::BAD_REQUEST, error.to_string()).into_response()
+                } else {
+                    (
+                        StatusCode::OK,
+                        r#"{"messaging_product": "whatsapp", "messages": [{"id": "wamid.1"}]}"#
+                            .to_string(),
+                    )
+                        .into_response()
+                }
+            } else if path == "/v21.0/me/messages" {
+                let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                let fields = ["/recipient/id", "/message/text", "/messaging_type"];
+                problems.extend(missing(
+                    &json,
+                    &fields,
+                    Some((&header("authorization"), PAGE_TOKEN)),
+                ));
+                if json["messaging_type"] == "MESSAGE_TAG" && json["tag"].as_str().is_none() {
+                    problems.push("MESSAGE_TAG without a tag".into());
+                }
+                if json["recipient"]["id"] == "551" {
+                    let error = r#"{"error": {"message": "This person isn't available right now.", "code": 551, "error_subcode": 1545041}}"#;
+                    (StatusCode::BAD_REQUEST, error.to_string()).into_response()
+                } else {
+                    (
+                        StatusCode::OK,
+                        r#"{"recipient_id": "1", "message_id": "m_1"}"#.to_string(),
+                    )
+                        .into_response()
+                }
+            } else if path == "/v2/bot/message/push" {
+                let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                problems.extend(missing(
+                    &json,
+                    &["/to", "/messages/0/text"],
+                    Some((&header("authorization"), LINE_TOKEN)),
+                ));
+                let retry_key = header("x-line-retry-key");
+                let uuid = retry_key.len() == 36
+                    && retry_key.chars().enumerate().all(|(i, c)| {
+                        if [8, 13, 18, 23].contains(&i) {
+                            c == '-'
+                        } else {
+                            c.is_ascii_hexdigit()
+                        }
+                    });
+                if !uuid {
+                    problems.push(format!("X-Line-Retry-Key `{retry_key}` is not a UUID"));
+                }
+                let retried =
+                    kept.lock().unwrap().iter().any(|r: &Received| {
+                        r.header("x-line-retry-key") == Some(retry_key.as_str())
+                    });
+                match (json["to"].as_str(), retried) {
+                    (_, true) => (
+                        StatusCode::CONFLICT,
+                        r#"{"message": "The retry key is already accepted"}"#.to_string(),
+                    )
+                        .into_response(),
+                    (Some("Ulost"), false) => {
+                        (StatusCode::INTERNAL_SERVER_ERROR, String::new()).into_response()
+                    }
+                    _ => (
+                        StatusCode::OK,
+                        r#"{"sentMessages": [{"id": "461230966842064897", "quoteToken": "q"}]}"#
+                            .to_string(),
+                    )
+                        .into_response(),
+                }
+            } else if path == "/cgi-bin/message/custom/send" {
+                let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                problems.extend(missing(
+                    &json,
+                    &["/touser", "/msgtype", "/text/content"],
+                    None,
+                ));
+                let token = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+                    .find(|(k, _)| k == "access_token")
+                    .map(|(_, v)| v.into_owned());
+                if token.as_deref() != Some(WECHAT_TOKEN) {
+                    problems.push(format!("wrong access_token {token:?}"));
+                }
+                let answer = match json["touser"].as_str() {
+                    Some("o-gone") => r#"{"errcode": 43004, "errmsg": "require subscribe"}"#,
+                    _ => r#"{"errcode": 0, "errmsg": "ok"}"#,
+                };
+                (StatusCode::OK, answer.to_string()).into_response()
             } else {
                 problems.push(format!("no such endpoint {path}"));
                 (StatusCode::NOT_FOUND, String::new()).into_response()
