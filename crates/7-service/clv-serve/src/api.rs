@@ -695,6 +695,9 @@ struct Profile {
     run_detail: Option<String>,
     run_as_of: Option<String>,
     scores: Option<String>,
+    /// Rows written since pages came: the page of scores and the customer's line in it.
+    page: Option<Vec<u8>>,
+    page_slot: Option<i64>,
     score_columns: Option<String>,
     p_alive: Option<f64>,
     expected_purchases: Option<f64>,
@@ -750,6 +753,8 @@ pub async fn profile(store: &Store, shop: &Shop, id: &str) -> Result<Value, ApiE
     // The profile, the last finished run and its prediction in one round trip.
     let found: Option<Profile> = sqlx::query_as(concat!(
         "SELECT c.email, c.traits, c.first_seen, r.status AS run_status, r.detail AS run_detail, r.as_of AS run_as_of, p.scores, r.score_columns, \
+         p.score_row - (SELECT MAX(g.first_row) FROM prediction_pages g WHERE g.shop_id = p.shop_id AND g.run_id = p.run_id AND g.first_row <= p.score_row) AS page_slot, \
+         (SELECT g.scores FROM prediction_pages g WHERE g.shop_id = p.shop_id AND g.run_id = p.run_id AND g.first_row <= p.score_row ORDER BY g.first_row DESC LIMIT 1) AS page, \
          p.p_alive, p.expected_purchases, p.predicted_clv, p.segment, p.tier \
          FROM customers c LEFT JOIN score_runs r ON r.id = ",
         last_finished_run!(),
@@ -768,6 +773,8 @@ pub async fn profile(store: &Store, shop: &Shop, id: &str) -> Result<Value, ApiE
         run_detail,
         run_as_of,
         scores,
+        page,
+        page_slot,
         score_columns,
         p_alive,
         expected_purchases,
@@ -812,6 +819,11 @@ pub async fn profile(store: &Store, shop: &Shop, id: &str) -> Result<Value, ApiE
         score_number(expected_purchases),
         score_number(predicted_clv),
     ];
+    // Rows written since pages came keep their place in the run's pages, older rows the array.
+    let scores = match (page, page_slot) {
+        (Some(page), Some(slot)) => crate::rescore::page_row(&page, slot as usize),
+        _ => scores,
+    };
     let predictions = scores.and_then(|s| named(&s, score_columns.as_deref(), typed));
     let blank_because = match (&predictions, run_status.as_deref()) {
         (Some(_), _) => None,

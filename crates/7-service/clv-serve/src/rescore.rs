@@ -252,7 +252,45 @@ struct Prediction {
     predicted_clv: Option<f64>,
     segment: String,
     tier: Option<String>,
-    scores: String,
+    /// The customer's place in the run's pages of scores.
+    score_row: i64,
+}
+
+/// Consecutive customers' `scores` arrays, a line each, compressed together: the page of a run
+/// that starts at row `first_row`.
+struct Page {
+    first_row: i64,
+    scores: Vec<u8>,
+}
+
+/// What the scoring hands the writer at a time.
+struct Chunk {
+    predictions: Vec<Prediction>,
+    pages: Vec<Page>,
+}
+
+/// Customers a page of scores holds: 1,000 arrays compress ~3.6x (250: ~3.2x; one alone hardly
+/// at all). A profile decompresses one page: sequential profile reads (PostgreSQL, 1 M
+/// customers) took 1.3–1.4 ms with pages of 1,000 and of 250 alike, against 0.6–0.9 ms from a
+/// row's own array.
+const PAGE_ROWS: usize = 1_000;
+
+/// zstd's fastest level: on these pages it compresses as well as the default (3.57 against 3.79
+/// MB for 50 pages of 1,000 rows of the 1 M simulated shop) in less time.
+const PAGE_LEVEL: i32 = 1;
+
+/// `arrays` (one customer's `scores` each) as one compressed page.
+fn page(arrays: &[String]) -> Result<Vec<u8>, String> {
+    let text = arrays.join("\n");
+    zstd::bulk::compress(text.as_bytes(), PAGE_LEVEL)
+        .map_err(|e| format!("compressing scores: {e}"))
+}
+
+/// Row `slot` of a page of scores, if the page has it.
+pub fn page_row(page: &[u8], slot: usize) -> Option<String> {
+    let text = zstd::decode_all(page).ok()?;
+    let text = String::from_utf8(text).ok()?;
+    text.split('\n').nth(slot).map(str::to_string)
 }
 
 /// `clv score` columns a prediction stores in columns of their own, and so leaves out of its
@@ -309,7 +347,7 @@ pub fn insufficient(histories: &Histories) -> Option<String> {
 fn score(
     histories: &Histories,
     threads: usize,
-    out: &tokio::sync::mpsc::Sender<Vec<Prediction>>,
+    out: &tokio::sync::mpsc::Sender<Chunk>,
     columns: &mut String,
 ) -> Result<String, String> {
     if let Some(why) = insufficient(histories) {
@@ -359,10 +397,17 @@ fn score(
         if start == 0 {
             *columns = serde_json::to_string(&table.names()).unwrap_or_default();
         }
-        let chunk: Vec<Prediction> = (table.json_value_rows_except(&TYPED_SCORES).into_iter())
-            .zip(ids.iter())
-            .enumerate()
-            .map(|(i, (scores, id))| Prediction {
+        let arrays = table.json_value_rows_except(&TYPED_SCORES);
+        let pages = (arrays.chunks(PAGE_ROWS).enumerate())
+            .map(|(k, rows)| {
+                Ok(Page {
+                    first_row: (start + k * PAGE_ROWS) as i64,
+                    scores: page(rows)?,
+                })
+            })
+            .collect::<Result<Vec<Page>, String>>()?;
+        let predictions: Vec<Prediction> = (ids.iter().enumerate())
+            .map(|(i, id)| Prediction {
                 customer_id: id.to_string(),
                 p_alive: p_alive[i],
                 expected_purchases: expected[i],
@@ -371,9 +416,10 @@ fn score(
                 tier: tiers
                     .get(start + i)
                     .map(|&k| clv_segments::tiers::tier_name(&cutoffs, k)),
-                scores,
+                score_row: (start + i) as i64,
             })
             .collect();
+        let chunk = Chunk { predictions, pages };
         if out.blocking_send(chunk).is_err() {
             return Err("the writer stopped".into());
         }
@@ -530,15 +576,19 @@ async fn run(
         Native::Sqlite(_) => None,
     };
     while let Some(chunk) = chunks.recv().await {
-        customers += chunk.len() as u64;
+        customers += chunk.predictions.len() as u64;
+        // Pages are read only through a finished run's predictions: on PostgreSQL they go in
+        // beside the COPY, on a connection of their own.
+        let mut tx = writer.begin().await?;
+        insert_pages(&mut tx, shop.id, run_id, &chunk.pages).await?;
         match &mut copy {
             Some(copy) => {
-                copy.send(copy_text(shop.id, run_id, &chunk).as_bytes())
-                    .await?;
+                tx.commit().await?;
+                let text = copy_text(shop.id, run_id, &chunk.predictions);
+                copy.send(text.as_bytes()).await?;
             }
             None => {
-                let mut tx = writer.begin().await?;
-                insert_predictions(&mut tx, shop.id, run_id, &chunk).await?;
+                insert_predictions(&mut tx, shop.id, run_id, &chunk.predictions).await?;
                 tx.commit().await?;
             }
         }
@@ -617,6 +667,12 @@ pub async fn forget_old_runs(
     .bind(run_id)
     .fetch_one(&store.pool)
     .await?;
+    // A thousand customers a page: the pages go in one statement.
+    sqlx::query("DELETE FROM prediction_pages WHERE shop_id = $1 AND run_id < $2")
+        .bind(shop)
+        .bind(keep.0)
+        .execute(&store.writer)
+        .await?;
     let mut total = 0;
     loop {
         let deleted = sqlx::query(
@@ -663,11 +719,11 @@ fn push_copy_number(out: &mut String, value: Option<f64>) {
 /// conversion, no statements of thousands of parameters to parse; with 500-row `INSERT`s the
 /// write of 1,000,000 predictions took 11–13 s).
 const COPY_PREDICTIONS: &str = "COPY predictions (shop_id, run_id, customer_id, p_alive, \
-     expected_purchases, predicted_clv, segment, tier, scores) FROM STDIN";
+     expected_purchases, predicted_clv, segment, tier, scores, score_row) FROM STDIN";
 
 /// `rows` as lines of [`COPY_PREDICTIONS`] (the text format).
 fn copy_text(shop: i64, run_id: i64, rows: &[Prediction]) -> String {
-    let mut text = String::with_capacity(rows.len() * 400);
+    let mut text = String::with_capacity(rows.len() * 100);
     for p in rows {
         text.push_str(&format!("{shop}\t{run_id}\t"));
         push_copy_text(&mut text, &p.customer_id);
@@ -682,9 +738,8 @@ fn copy_text(shop: i64, run_id: i64, rows: &[Prediction]) -> String {
             Some(tier) => push_copy_text(&mut text, tier),
             None => text.push_str("\\N"),
         }
-        text.push('\t');
-        push_copy_text(&mut text, &p.scores);
-        text.push('\n');
+        // The scores are in the pages: the row's array is empty.
+        text.push_str(&format!("\t\t{}\n", p.score_row));
     }
     text
 }
@@ -703,9 +758,9 @@ async fn insert_predictions(
     for chunk in rows.chunks(PREDICTIONS_PER_STATEMENT) {
         let sql = crate::events::multi_row(
             tx,
-            "predictions (shop_id, run_id, customer_id, p_alive, expected_purchases, predicted_clv, segment, tier, scores)",
+            "predictions (shop_id, run_id, customer_id, p_alive, expected_purchases, predicted_clv, segment, tier, scores, score_row)",
             chunk.len(),
-            9,
+            10,
             "",
         );
         let mut insert = sqlx::query(sql);
@@ -719,10 +774,34 @@ async fn insert_predictions(
                 .bind(p.predicted_clv)
                 .bind(&p.segment)
                 .bind(&p.tier)
-                .bind(&p.scores);
+                .bind("")
+                .bind(p.score_row);
         }
         insert.execute(&mut **tx).await?;
     }
+    Ok(())
+}
+
+async fn insert_pages(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    shop: i64,
+    run_id: i64,
+    pages: &[Page],
+) -> Result<(), sqlx::Error> {
+    if pages.is_empty() {
+        return Ok(());
+    }
+    let head = "prediction_pages (shop_id, run_id, first_row, scores)";
+    let sql = crate::events::multi_row(tx, head, pages.len(), 4, "");
+    let mut insert = sqlx::query(sql);
+    for p in pages {
+        insert = insert
+            .bind(shop)
+            .bind(run_id)
+            .bind(p.first_row)
+            .bind(&p.scores);
+    }
+    insert.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -799,6 +878,8 @@ pub async fn every(state: AppState, every: std::time::Duration) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     /// Fields of PostgreSQL's COPY text format: (text or number, the field).
     #[test]
     fn copy_fields() {
@@ -821,5 +902,31 @@ mod tests {
         for v in [None, Some(f64::NAN), Some(f64::INFINITY)] {
             assert_eq!(number(v), "\\N");
         }
+    }
+
+    #[test]
+    fn a_page_gives_back_each_row_as_written() {
+        let rows: Vec<String> = (0..PAGE_ROWS)
+            .map(|i| match i % 3 {
+                0 => format!("[{i},0.5,\"2025-07-18\"]"),
+                1 => format!("[{i},null,\"line\\nbreak, \\\"quoted\\\" ü\"]"),
+                _ => "[]".to_string(),
+            })
+            .collect();
+        let page = page(&rows).unwrap();
+        assert!(
+            page.len() * 3 < rows.iter().map(|r| r.len() + 1).sum::<usize>(),
+            "{} bytes",
+            page.len()
+        );
+        for slot in [0, 1, 2, PAGE_ROWS / 2, PAGE_ROWS - 1] {
+            assert_eq!(
+                page_row(&page, slot).as_ref(),
+                Some(&rows[slot]),
+                "slot {slot}"
+            );
+        }
+        assert_eq!(page_row(&page, PAGE_ROWS), None);
+        assert_eq!(page_row(b"not zstd", 0), None);
     }
 }

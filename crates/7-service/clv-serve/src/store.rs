@@ -164,7 +164,7 @@ impl Native {
 }
 
 /// Every table of the store.
-const TABLES: [&str; 31] = [
+const TABLES: [&str; 32] = [
     "shops",
     "api_keys",
     "customers",
@@ -175,6 +175,7 @@ const TABLES: [&str; 31] = [
     "idempotency_keys",
     "score_runs",
     "predictions",
+    "prediction_pages",
     "job_claims",
     "integrations",
     "loyalty_programs",
