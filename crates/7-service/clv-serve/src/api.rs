@@ -29,6 +29,9 @@ pub struct AppState {
     pub limits: std::sync::Arc<crate::auth::RateLimits>,
     /// Keys recently looked up.
     pub keys: std::sync::Arc<crate::auth::KeyCache>,
+    /// The address providers reach the service at (Twilio signs the URL it posts to); `None`:
+    /// the request's `Host`.
+    pub public_url: Option<String>,
 }
 
 impl AppState {
@@ -40,6 +43,7 @@ impl AppState {
             threads,
             limits,
             keys,
+            public_url: None,
         }
     }
 

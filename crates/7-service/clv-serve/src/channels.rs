@@ -53,6 +53,13 @@ pub enum Settings {
         /// The template's language code.
         #[serde(default = "english")]
         language: String,
+        /// The app secret that signs status webhooks (`X-Hub-Signature-256`) to
+        /// `/webhooks/whatsapp/{shop id}`; without it they are refused.
+        #[serde(default)]
+        app_secret: Option<String>,
+        /// What Meta's subscription handshake (`GET …?hub.verify_token=`) must bring.
+        #[serde(default)]
+        verify_token: Option<String>,
     },
     Telegram {
         #[serde(default = "telegram")]

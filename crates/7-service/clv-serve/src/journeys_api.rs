@@ -29,10 +29,151 @@ pub(crate) fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState>
 
 /// Routes without a key: the unsubscribe link a message carries.
 pub(crate) fn public_routes() -> Router<AppState> {
-    Router::new().route(
-        "/u/{token}",
-        axum::routing::get(unsubscribe_page).post(unsubscribe),
-    )
+    Router::new()
+        .route(
+            "/u/{token}",
+            axum::routing::get(unsubscribe_page).post(unsubscribe),
+        )
+        .route(
+            "/webhooks/twilio/{shop}",
+            axum::routing::post(twilio_status),
+        )
+        .route(
+            "/webhooks/whatsapp/{shop}",
+            axum::routing::get(whatsapp_handshake).post(whatsapp_status),
+        )
+}
+
+/// The shop a provider's webhook names and its settings for `channel`; a refusal that says
+/// nothing about which of the two is missing.
+async fn hooked(
+    state: &AppState,
+    shop: &str,
+    channel: Channel,
+) -> Result<(i64, crate::channels::Settings), ApiError> {
+    let refused = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            format!(
+                "no such shop, or its {} channel is not set up",
+                channel.name()
+            ),
+        )
+    };
+    let id: i64 = shop.parse().map_err(|_| refused())?;
+    let settings = crate::outbox::channel_settings(&state.store, id, channel).await?;
+    Ok((id, settings.ok_or_else(refused)?))
+}
+
+fn applied(moved: u64) -> Response {
+    (StatusCode::OK, Json(json!({ "applied": moved }))).into_response()
+}
+
+/// Twilio's status callback (set `StatusCallback` to `{public URL}/webhooks/twilio/{shop id}`):
+/// signed with the auth token over the public URL, applied once and never backwards.
+async fn twilio_status(
+    State(state): State<AppState>,
+    Path(shop): Path<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let (id, settings) = hooked(&state, &shop, Channel::Sms).await?;
+    let crate::channels::Settings::Sms { auth_token, .. } = settings else {
+        return Err(ApiError::invalid(
+            "channel",
+            "the sms settings are not Twilio's",
+        ));
+    };
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let base = state
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{host}"));
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let signature = headers
+        .get("x-twilio-signature")
+        .and_then(|h| h.to_str().ok());
+    let update = crate::delivery::twilio_update(&auth_token, &url, signature, &body)?;
+    let now = crate::store::now();
+    let moved =
+        crate::delivery::apply(&state.store, id, Channel::Sms, update.as_slice(), now).await?;
+    Ok(applied(moved))
+}
+
+#[derive(Deserialize)]
+struct Handshake {
+    #[serde(rename = "hub.mode")]
+    mode: Option<String>,
+    #[serde(rename = "hub.verify_token")]
+    verify_token: Option<String>,
+    #[serde(rename = "hub.challenge")]
+    challenge: Option<String>,
+}
+
+/// Meta's subscription check of the WhatsApp webhook: the challenge echoed when the verify
+/// token is the channel's.
+async fn whatsapp_handshake(
+    State(state): State<AppState>,
+    Path(shop): Path<String>,
+    axum::extract::Query(hub): axum::extract::Query<Handshake>,
+) -> Result<Response, ApiError> {
+    let (_, settings) = hooked(&state, &shop, Channel::Whatsapp).await?;
+    let crate::channels::Settings::Whatsapp { verify_token, .. } = settings else {
+        return Err(ApiError::invalid(
+            "channel",
+            "the whatsapp settings are not WhatsApp's",
+        ));
+    };
+    match (
+        hub.mode.as_deref(),
+        &hub.verify_token,
+        verify_token,
+        hub.challenge,
+    ) {
+        (Some("subscribe"), Some(given), Some(token), Some(challenge)) if *given == token => {
+            Ok((StatusCode::OK, challenge).into_response())
+        }
+        _ => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "bad_verify_token",
+            "hub.verify_token is not the channel's verify_token",
+        )),
+    }
+}
+
+/// WhatsApp's webhook: message statuses, signed with the app secret, applied once and never
+/// backwards.
+async fn whatsapp_status(
+    State(state): State<AppState>,
+    Path(shop): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let (id, settings) = hooked(&state, &shop, Channel::Whatsapp).await?;
+    let crate::channels::Settings::Whatsapp {
+        app_secret: Some(secret),
+        ..
+    } = settings
+    else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            "the whatsapp channel has no app_secret to check webhooks with",
+        ));
+    };
+    let signature = headers
+        .get("x-hub-signature-256")
+        .and_then(|h| h.to_str().ok());
+    let updates = crate::delivery::whatsapp_updates(&secret, signature, &body)?;
+    let now = crate::store::now();
+    let moved = crate::delivery::apply(&state.store, id, Channel::Whatsapp, &updates, now).await?;
+    Ok(applied(moved))
 }
 
 /// The shop's journeys: version, on or off, runs by status, messages by status and skip reason.

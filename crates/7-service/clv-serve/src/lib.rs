@@ -11,6 +11,7 @@ pub mod auth;
 pub mod channels;
 pub mod conditions;
 pub mod dashboard;
+pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod events;
@@ -86,7 +87,9 @@ pub async fn serve(
     let bound = listener
         .local_addr()
         .map_err(|e| ServeError::Listen(config.listen, e))?;
-    let state = api::AppState::new(store, config.threads, config.requests_per_second);
+    let public_url = (config.public_url.clone()).unwrap_or_else(|| format!("http://{bound}"));
+    let mut state = api::AppState::new(store, config.threads, config.requests_per_second);
+    state.public_url = Some(public_url.clone());
     let scheduler = config.rescore_every.map(|every| {
         let state = state.clone();
         tokio::spawn(async move { rescore::every(state, every).await })
@@ -96,10 +99,6 @@ pub async fn serve(
         tokio::spawn(async move { loyalty::expire_every(state, loyalty::SWEEP_EVERY).await })
     };
     let worker = {
-        let public_url = config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{bound}"));
         let delivery = outbox::Delivery {
             senders: channels::Senders::new(),
             public_url,

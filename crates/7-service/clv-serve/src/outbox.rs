@@ -103,6 +103,15 @@ pub async fn set_channel(store: &Store, shop: i64, settings: &Settings) -> Resul
     Ok(())
 }
 
+/// How `shop` set up `channel`, if it did.
+pub(crate) async fn channel_settings(
+    store: &Store,
+    shop: i64,
+    channel: Channel,
+) -> Result<Option<Settings>, sqlx::Error> {
+    Ok(channels(store, shop).await?.remove(&channel))
+}
+
 async fn channels(store: &Store, shop: i64) -> Result<HashMap<Channel, Settings>, sqlx::Error> {
     let rows: Vec<(String,)> =
         sqlx::query_as("SELECT settings FROM channel_settings WHERE shop_id = $1")
@@ -675,12 +684,15 @@ pub struct Logged {
     pub sent_at: Option<i64>,
     pub attempts: i64,
     pub last_error: Option<String>,
+    /// What the provider's status webhook last said: sent, delivered, read or failed.
+    pub delivery: Option<String>,
+    pub delivered_at: Option<i64>,
 }
 
 /// Every message of `customer`, newest first.
 pub async fn log(store: &Store, shop: i64, customer: &str) -> Result<Vec<Logged>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT message_key, journey_id, class, status, reason, channel, due_at, sent_at, attempts, last_error \
+        "SELECT message_key, journey_id, class, status, reason, channel, due_at, sent_at, attempts, last_error, delivery, delivered_at \
          FROM outbox WHERE shop_id = $1 AND customer_id = $2 ORDER BY due_at DESC, message_key",
     )
     .bind(shop)

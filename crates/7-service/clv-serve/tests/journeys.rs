@@ -660,3 +660,188 @@ async fn chat_apps_get_their_api_shapes_and_their_refusals_revoke_consent() {
         assert_eq!(received.len(), people.len() + 1);
     }
 }
+
+/// A request over real HTTP on a blocking thread: method, URL, headers and body; the status
+/// and the answer's text.
+async fn http(
+    method: &str,
+    url: String,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+) -> (u16, String) {
+    let method = method.to_string();
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut request = ureq::http::Request::builder()
+            .method(method.as_str())
+            .uri(&url);
+        for (k, v) in &headers {
+            request = request.header(*k, v);
+        }
+        let mut answer = agent.run(request.body(body).unwrap()).unwrap();
+        (
+            answer.status().as_u16(),
+            answer.body_mut().read_to_string().unwrap_or_default(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// Twilio's status callbacks and WhatsApp's statuses, over HTTP to the service: refused
+/// without the right signature, applied to the message the provider id names, once, and never
+/// backwards (a replay or a late `sent` after `delivered` moves nothing); Meta's handshake
+/// echoes its challenge only with the channel's verify token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_webhooks_are_signed_applied_once_and_never_backwards() {
+    let dir = tempfile::tempdir().unwrap();
+    for store in common::stores(dir.path(), "delivery_hooks").await {
+        let fake = common::providers().await;
+        let shop = common::shop(&store, "hooks", "UTC").await;
+        for settings in [
+            json!({"channel": "sms", "base_url": fake.base, "account_sid": common::TWILIO_SID, "auth_token": common::TWILIO_TOKEN, "from": "+15550001111"}),
+            json!({"channel": "whatsapp", "base_url": fake.base, "phone_number_id": common::WHATSAPP_NUMBER_ID, "access_token": common::WHATSAPP_TOKEN, "template": "order_update", "app_secret": "app-secret", "verify_token": "vt"}),
+        ] {
+            let settings = serde_json::from_value(settings).unwrap();
+            clv_serve::outbox::set_channel(&store, shop.id, &settings)
+                .await
+                .unwrap();
+        }
+        save_journey(&store, &shop, json!({"id": "update", "name": "update", "trigger": {"type": "event", "event": "Order Completed"}, "steps": [
+            {"type": "send", "class": "transactional", "templates": {"sms": {"body": "Order {{ order.id }}"}, "whatsapp": {"body": "Order {{ order.id }}"}}}]})).await;
+        send(&store, &shop, json!({"batch": [
+            identify("i1", "texter", "2024-06-01T09:00:00Z", json!({"phone": "+447700900123", "preferred_channel": "sms"})),
+            identify("i2", "chatter", "2024-06-01T09:00:00Z", json!({"whatsapp": "+4915112345678", "preferred_channel": "whatsapp"})),
+            order("o1", "texter", "1", "2024-06-03T12:00:00Z"),
+            order("o2", "chatter", "2", "2024-06-03T12:00:00Z"),
+        ]})).await;
+        tick(&store, utc("2024-06-03T12:00:00Z")).await;
+        let provider_id = |customer: &'static str| {
+            let store = store.clone();
+            async move {
+                let (id,): (Option<String>,) =
+                    sqlx::query_as("SELECT provider_id FROM outbox WHERE customer_id = $1")
+                        .bind(customer)
+                        .fetch_one(&store.pool)
+                        .await
+                        .unwrap();
+                id.unwrap()
+            }
+        };
+        let (sid, wamid) = (provider_id("texter").await, provider_id("chatter").await);
+        assert_eq!(wamid, "wamid.1");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut state = clv_serve::api::AppState::new(store.clone(), 1, f64::INFINITY);
+        state.public_url = Some(base.clone());
+        let app = clv_serve::api::router(state);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let twilio_url = format!("{base}/webhooks/twilio/{}", shop.id);
+        let twilio = |status: &str, token: &str| {
+            let form = vec![
+                ("MessageSid".to_string(), sid.clone()),
+                ("MessageStatus".to_string(), status.to_string()),
+                ("AccountSid".to_string(), common::TWILIO_SID.to_string()),
+            ];
+            let signature = clv_serve::delivery::twilio_signature(token, &twilio_url, &form);
+            let body = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&form)
+                .finish();
+            let headers = vec![
+                (
+                    "content-type",
+                    "application/x-www-form-urlencoded".to_string(),
+                ),
+                ("x-twilio-signature", signature),
+            ];
+            http("POST", twilio_url.clone(), headers, body)
+        };
+        assert_eq!(twilio("delivered", "not-the-token").await.0, 401);
+        assert_eq!(
+            twilio("delivered", common::TWILIO_TOKEN).await,
+            (200, r#"{"applied":1}"#.to_string())
+        );
+        assert_eq!(
+            twilio("delivered", common::TWILIO_TOKEN).await.1,
+            r#"{"applied":0}"#
+        );
+        assert_eq!(
+            twilio("sent", common::TWILIO_TOKEN).await.1,
+            r#"{"applied":0}"#
+        );
+        let texted = clv_serve::outbox::log(&store, shop.id, "texter")
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(texted.delivery.as_deref(), Some("delivered"));
+        assert!(texted.delivered_at.is_some());
+
+        let hook = format!("{base}/webhooks/whatsapp/{}", shop.id);
+        let handshake = |token: &str| {
+            http(
+                "GET",
+                format!(
+                    "{hook}?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=1158201444"
+                ),
+                vec![],
+                String::new(),
+            )
+        };
+        assert_eq!(handshake("vt").await, (200, "1158201444".to_string()));
+        assert_eq!(handshake("guess").await.0, 403);
+        let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {"statuses": [
+            {"id": wamid, "status": "delivered", "timestamp": "1717416100", "recipient_id": "4915112345678"},
+            {"id": wamid, "status": "read", "timestamp": "1717416200", "recipient_id": "4915112345678"}]}}]}]})
+        .to_string();
+        let signed = |secret: &str| {
+            use hmac::{KeyInit, Mac};
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+            mac.update(body.as_bytes());
+            vec![
+                ("content-type", "application/json".to_string()),
+                (
+                    "x-hub-signature-256",
+                    format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
+                ),
+            ]
+        };
+        assert_eq!(
+            http("POST", hook.clone(), signed("wrong"), body.clone())
+                .await
+                .0,
+            401
+        );
+        assert_eq!(
+            http("POST", hook.clone(), vec![], body.clone()).await.0,
+            401
+        );
+        assert_eq!(
+            http("POST", hook.clone(), signed("app-secret"), body.clone()).await,
+            (200, r#"{"applied":2}"#.to_string())
+        );
+        assert_eq!(
+            http("POST", hook.clone(), signed("app-secret"), body.clone())
+                .await
+                .1,
+            r#"{"applied":0}"#
+        );
+        let chatted = clv_serve::outbox::log(&store, shop.id, "chatter")
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(chatted.delivery.as_deref(), Some("read"));
+        // The texter's message is the sms channel's: WhatsApp's statuses cannot touch it.
+        assert_eq!(
+            clv_serve::outbox::log(&store, shop.id, "texter")
+                .await
+                .unwrap()[0]
+                .delivery
+                .as_deref(),
+            Some("delivered")
+        );
+    }
+}
