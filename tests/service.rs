@@ -193,6 +193,26 @@ fn cdnow_imported_through_the_api_scores_as_the_cli_and_replays_change_nothing()
         by_hand.sort();
         assert!(by_hand.len() > 10, "{}", by_hand.len());
         assert_eq!(listed, by_hand);
+        // Tiers by predicted CLV follow the CLI's predicted_clv, whatever the points.
+        let program = json!({"points_per_unit": 1, "tier_basis": "predicted_clv",
+            "tiers": [{"name": "member", "min_clv": 0}, {"name": "vip", "min_clv": 50}]});
+        let (status, answer) =
+            server.call("PUT", "/api/v1/loyalty/program", &clean, Some(&program));
+        assert_eq!(status, 200, "{answer}");
+        let vip = |row: &serde_json::Map<String, Value>| number(row, "predicted_clv") >= 50.0;
+        assert!(cli.iter().filter(|(_, r)| vip(r)).count() >= 5);
+        let vips = cli.iter().filter(|(_, r)| vip(r)).take(5);
+        let others = cli.iter().filter(|(_, r)| !vip(r)).take(5);
+        for (id, row) in vips.chain(others) {
+            let account = account(&server, &clean, id);
+            let want = if vip(row) { "vip" } else { "member" };
+            assert_eq!(account["tier"], want, "{id}: {account}");
+            let clv = account["tier_clv"].as_f64().unwrap();
+            assert!(
+                (clv - number(row, "predicted_clv")).abs() < 1e-9 * clv.max(1.0),
+                "{id}"
+            );
+        }
         let (status, refused) = server.call(
             "GET",
             "/api/v1/customers?where=email%20%3D%201",

@@ -49,7 +49,11 @@ pub struct Program {
     /// switching expiry on never expires history at once.
     #[serde(default)]
     pub expiry_since: Option<i64>,
-    /// Tiers by points earned, lowest first.
+    /// What tiers go by: points earned in the window (default), or the customer's predicted
+    /// CLV from the latest rescore.
+    #[serde(default)]
+    pub tier_basis: TierBasis,
+    /// Tiers, lowest first.
     #[serde(default)]
     pub tiers: Vec<Tier>,
     /// The window tier points are counted in.
@@ -64,12 +68,28 @@ fn default_pending_days() -> u32 {
     30
 }
 
-/// A tier: customers with at least `min_points` earned in the window are in it.
+/// A tier: customers with at least `min_points` earned in the window are in it, or, when tiers
+/// go by predicted CLV, customers whose predicted CLV is at least `min_clv` (currency units).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tier {
     pub name: String,
+    #[serde(default)]
     pub min_points: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_clv: Option<f64>,
+}
+
+/// What puts a customer in a tier.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TierBasis {
+    /// Points each order kept (earned less refunds), for orders placed in the tier window.
+    #[default]
+    Points,
+    /// The predicted CLV of the latest rescore: the value still to come, not the value past. A
+    /// customer without a prediction yet counts as 0.
+    PredictedClv,
 }
 
 /// Which orders' points count towards a tier.
@@ -136,12 +156,42 @@ impl Program {
         if self.expiry_months.is_some() != self.expiry_since.is_some() {
             problems.push("expiry_months and expiry_since go together".into());
         }
-        for pair in self.tiers.windows(2) {
-            if pair[1].min_points <= pair[0].min_points {
-                problems.push(format!(
-                    "tier `{}` must need more points than `{}` (tiers go lowest first)",
-                    pair[1].name, pair[0].name
-                ));
+        match self.tier_basis {
+            TierBasis::Points => {
+                for pair in self.tiers.windows(2) {
+                    if pair[1].min_points <= pair[0].min_points {
+                        problems.push(format!(
+                            "tier `{}` must need more points than `{}` (tiers go lowest first)",
+                            pair[1].name, pair[0].name
+                        ));
+                    }
+                }
+                for t in self.tiers.iter().filter(|t| t.min_clv.is_some()) {
+                    problems.push(format!(
+                        "tier `{}`: min_clv is for \"tier_basis\": \"predicted_clv\"",
+                        t.name
+                    ));
+                }
+            }
+            TierBasis::PredictedClv => {
+                for t in &self.tiers {
+                    if !t.min_clv.is_some_and(|v| v.is_finite() && v >= 0.0) {
+                        problems.push(format!(
+                            "tier `{}` needs min_clv, a predicted CLV of 0 or more",
+                            t.name
+                        ));
+                    }
+                }
+                for pair in self.tiers.windows(2) {
+                    if let (Some(low), Some(high)) = (pair[0].min_clv, pair[1].min_clv) {
+                        if high <= low {
+                            problems.push(format!(
+                                "tier `{}` must need a higher predicted CLV than `{}` (tiers go lowest first)",
+                                pair[1].name, pair[0].name
+                            ));
+                        }
+                    }
+                }
             }
         }
         let mut ids = HashSet::new();
@@ -632,10 +682,25 @@ pub fn tier_points(program: &Program, entries: &[Entry], now: i64) -> i64 {
         .sum()
 }
 
-/// The tier of a customer with `entries` at `now` (none below the lowest tier).
-pub fn tier<'p>(program: &'p Program, entries: &[Entry], now: i64) -> Option<&'p Tier> {
-    let points = tier_points(program, entries, now);
-    program.tiers.iter().rev().find(|t| points >= t.min_points)
+/// The tier of a customer with `entries` at `now` and `predicted_clv` from the latest rescore
+/// (none below the lowest tier).
+pub fn tier<'p>(
+    program: &'p Program,
+    entries: &[Entry],
+    now: i64,
+    predicted_clv: Option<f64>,
+) -> Option<&'p Tier> {
+    let mut tiers = program.tiers.iter().rev();
+    match program.tier_basis {
+        TierBasis::Points => {
+            let points = tier_points(program, entries, now);
+            tiers.find(|t| points >= t.min_points)
+        }
+        TierBasis::PredictedClv => {
+            let clv = predicted_clv.filter(|v| v.is_finite()).unwrap_or(0.0);
+            tiers.find(|t| t.min_clv.is_some_and(|min| clv >= min))
+        }
+    }
 }
 
 #[cfg(test)]

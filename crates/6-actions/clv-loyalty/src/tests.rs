@@ -22,6 +22,7 @@ fn program() -> Program {
         pending_days: 30,
         expiry_months: None,
         expiry_since: None,
+        tier_basis: TierBasis::Points,
         tiers: vec![],
         tier_window: TierWindow::Rolling12Months,
         rewards: vec![Reward {
@@ -294,6 +295,7 @@ fn a_refund_demotes_a_customer_in_a_three_tier_program() {
             Tier {
                 name: name.into(),
                 min_points: min.parse().expect("a number"),
+                min_clv: None,
             }
         })
         .to_vec();
@@ -304,7 +306,7 @@ fn a_refund_demotes_a_customer_in_a_three_tier_program() {
         order("may", utc("2025-05-15T12:00:00Z"), 400_00),
         order("sep", utc("2025-09-15T12:00:00Z"), 350_00),
     ];
-    let name = |ledger: &[Entry], at: &str| tier(&p, ledger, utc(at)).map(|t| t.name.clone());
+    let name = |ledger: &[Entry], at: &str| tier(&p, ledger, utc(at), None).map(|t| t.name.clone());
     sync(&p, &mut ledger, &orders[0]);
     assert_eq!(
         name(&ledger, "2025-02-01T00:00:00Z").as_deref(),
@@ -338,6 +340,61 @@ fn a_refund_demotes_a_customer_in_a_three_tier_program() {
     );
 }
 
+/// Tiers by predicted CLV, `member` from 0, `vip` from 200: each (predicted CLV, points-only
+/// ledger) gives `expect`; the points a customer earned do not matter.
+#[test]
+fn tiers_by_predicted_clv_follow_the_prediction_not_the_points() {
+    let mut p = program();
+    p.tier_basis = TierBasis::PredictedClv;
+    let tier_of = |name: &str, min: f64| Tier {
+        name: name.into(),
+        min_points: 0,
+        min_clv: Some(min),
+    };
+    p.tiers = vec![tier_of("member", 0.0), tier_of("vip", 200.0)];
+    p.check().unwrap();
+    let mut rich = Vec::new();
+    sync(
+        &p,
+        &mut rich,
+        &order("big", utc("2025-01-15T12:00:00Z"), 5_000_00),
+    );
+    let now = utc("2025-03-01T00:00:00Z");
+    let check = |clv: Option<f64>, ledger: &[Entry], expect: Option<&str>| {
+        assert_eq!(
+            tier(&p, ledger, now, clv).map(|t| t.name.as_str()),
+            expect,
+            "{clv:?}"
+        );
+    };
+    check(Some(250.0), &[], Some("vip"));
+    check(Some(200.0), &[], Some("vip"));
+    check(Some(199.99), &rich, Some("member"));
+    check(None, &rich, Some("member"));
+    check(Some(f64::NAN), &[], Some("member"));
+    p.tiers[0].min_clv = Some(10.0);
+    assert_eq!(tier(&p, &[], now, Some(5.0)), None);
+    // What cannot hold is refused when saved.
+    p.tiers[1].min_clv = None;
+    let Err(LoyaltyError::Program(why)) = p.check() else {
+        panic!("accepted")
+    };
+    assert!(why.contains("tier `vip` needs min_clv"), "{why}");
+    p.tiers[1].min_clv = Some(5.0);
+    let Err(LoyaltyError::Program(why)) = p.check() else {
+        panic!("accepted")
+    };
+    assert!(
+        why.contains("tier `vip` must need a higher predicted CLV than `member`"),
+        "{why}"
+    );
+    p.tier_basis = TierBasis::Points;
+    let Err(LoyaltyError::Program(why)) = p.check() else {
+        panic!("accepted")
+    };
+    assert!(why.contains("min_clv is for"), "{why}");
+}
+
 #[test]
 fn programs_are_checked_when_saved() {
     let mut p = program();
@@ -345,10 +402,12 @@ fn programs_are_checked_when_saved() {
         Tier {
             name: "a".into(),
             min_points: 10,
+            min_clv: None,
         },
         Tier {
             name: "b".into(),
             min_points: 10,
+            min_clv: None,
         },
     ];
     p.expiry_months = Some(0);
@@ -394,8 +453,8 @@ proptest! {
         p.pending_days = 14;
         (p.expiry_months, p.expiry_since) = (Some(2), Some(utc("2025-02-01T00:00:00Z")));
         p.tiers = vec![
-            Tier { name: "member".into(), min_points: 0 },
-            Tier { name: "vip".into(), min_points: 400 },
+            Tier { name: "member".into(), min_points: 0, min_clv: None },
+            Tier { name: "vip".into(), min_points: 400, min_clv: None },
         ];
         let mut now = utc("2025-01-01T17:00:00Z");
         let (mut orders, mut ledger) = (Vec::<OrderFacts>::new(), Vec::<Entry>::new());
@@ -468,7 +527,7 @@ proptest! {
             let earliest = expires_at(&p, NEW_YORK, p.expiry_since.unwrap_or_default()).unwrap_or_default();
             prop_assert!(ledger.iter().filter(|e| e.kind == Kind::Expire).all(|e| e.at >= earliest && e.points < 0));
             let want = if vip_points >= 400 { "vip" } else { "member" };
-            prop_assert_eq!(tier(&p, &ledger, now).map(|t| t.name.as_str()), Some(want));
+            prop_assert_eq!(tier(&p, &ledger, now, None).map(|t| t.name.as_str()), Some(want));
         }
     }
 }

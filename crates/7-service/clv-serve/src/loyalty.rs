@@ -240,6 +240,10 @@ pub struct Account {
     pub tier: Option<String>,
     /// The points that count towards the tier (earned in the tier window, less refunds).
     pub tier_points: i64,
+    /// With tiers by predicted CLV: the prediction of the latest finished rescore the tier went
+    /// by (none before the first rescore: the customer counts as 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier_clv: Option<f64>,
     #[schema(value_type = Vec<Object>)]
     pub ledger: Vec<Entry>,
     pub rewards: Vec<Issued>,
@@ -281,14 +285,36 @@ async fn issued(
         .collect())
 }
 
+/// The customer's predicted CLV in the latest rescore that scored the shop.
+async fn predicted_clv(
+    conn: &mut sqlx::AnyConnection,
+    shop: i64,
+    customer: &str,
+) -> Result<Option<f64>, sqlx::Error> {
+    let found: Option<(Option<f64>,)> = sqlx::query_as(
+        "SELECT predicted_clv FROM predictions WHERE shop_id = $1 AND customer_id = $2 AND run_id = \
+         (SELECT MAX(id) FROM score_runs WHERE shop_id = $1 AND status = 'done')",
+    )
+    .bind(shop)
+    .bind(customer)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(found.and_then(|(clv,)| clv))
+}
+
 pub async fn account(store: &crate::Store, shop: i64, customer: &str) -> Result<Account, ApiError> {
     let program = program(store, shop).await?;
     let mut conn = store.pool.acquire().await?;
     let ledger = entries(&mut conn, shop, customer).await?;
     let now = crate::store::now();
+    let tier_clv = match program.tier_basis {
+        clv_loyalty::TierBasis::PredictedClv => predicted_clv(&mut conn, shop, customer).await?,
+        clv_loyalty::TierBasis::Points => None,
+    };
     Ok(Account {
         balance: clv_loyalty::balance(&ledger, now),
-        tier: clv_loyalty::tier(&program, &ledger, now).map(|t| t.name.clone()),
+        tier: clv_loyalty::tier(&program, &ledger, now, tier_clv).map(|t| t.name.clone()),
+        tier_clv,
         tier_points: clv_loyalty::tier_points(&program, &ledger, now),
         rewards: issued(&mut conn, shop, customer, None).await?,
         ledger,
