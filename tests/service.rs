@@ -2080,6 +2080,48 @@ fn loyalty_points_follow_orders_once_and_redemptions_never_overspend() {
             account(&server, &live, "rich")["balance"]["available"],
             json!(0)
         );
+        // The liability by hand: CDNOW's points, ana's 100 and rich's none left; ten $10
+        // rewards issued; 10 cents a point ($10 for 100); nothing expired on this shop.
+        let (status, economics) = server.call("GET", "/api/v1/loyalty/liability", &live, None);
+        assert_eq!(status, 200, "{economics}");
+        let cdnow_points: i64 = want.values().sum();
+        let liability = &economics["liability"];
+        assert_eq!(
+            liability["outstanding_points"],
+            json!(cdnow_points + 100),
+            "{economics}"
+        );
+        assert_eq!(
+            liability["outstanding_value_minor"],
+            json!((cdnow_points + 100) * 10)
+        );
+        assert_eq!(liability["point_value_minor"], json!(10.0));
+        assert_eq!(liability["breakage"], json!(0.0));
+        let issued = (
+            &liability["rewards_issued"],
+            &liability["cash_rewards_minor"],
+        );
+        assert_eq!(issued, (&json!(10), &json!(10_000)));
+        assert_eq!(
+            economics["points"]["earned"],
+            json!(cdnow_points + 100 + 1000)
+        );
+        assert_eq!(economics["points"]["redeemed"], json!(1000));
+        let group = |g: &str, f: &str| economics[g][f].as_f64().unwrap_or(0.0);
+        let customers = group("members", "customers") + group("others", "customers");
+        assert_eq!(customers, (want.len() + 2) as f64, "{economics}");
+        let orders = group("members", "customers") * group("members", "orders_per_customer")
+            + group("others", "customers") * group("others", "orders_per_customer");
+        // Every CDNOW order, ana's A (B was cancelled) and rich's R.
+        assert!(
+            (orders - (cdnow_orders().len() + 2) as f64).abs() < 1e-6,
+            "{economics}"
+        );
+        assert!(
+            economics["members"]["mean_predicted_clv"].is_null(),
+            "no rescore ran"
+        );
+
         // An unknown reward and an unknown customer are explained.
         let body = json!({ "reward": "yacht", "idempotency_key": "y" });
         let (status, answer) = server.call(

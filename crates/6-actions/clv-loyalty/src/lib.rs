@@ -1,6 +1,6 @@
 //! The loyalty ledger's rules, as pure functions over ledger rows: what an order earns and what
 //! its refunds and cancellation take back, balances, redemptions, lot expiry at the end of a
-//! month in the shop's zone, and tiers.
+//! month in the shop's zone, tiers (by points or by predicted CLV), and the liability report.
 //!
 //! The ledger is append-only and every row has a deterministic key (`earn:{order}`,
 //! `refund:{refund}`, `cancel:{order}`, `redeem:{client key}`, `expire:{lot}`): the store keeps
@@ -450,23 +450,71 @@ pub struct Balance {
     pub expired: i64,
 }
 
+impl Balance {
+    /// Count `points` of a row of `kind`, spendable or still pending.
+    pub fn add(&mut self, kind: Kind, points: i64, spendable: bool) {
+        if spendable {
+            self.available += points;
+        } else {
+            self.pending += points;
+        }
+        match kind {
+            k if k.of_order() => self.earned += points,
+            Kind::Redeem => self.redeemed -= points,
+            Kind::Expire => self.expired -= points,
+            _ => {}
+        }
+    }
+}
+
 /// The balance of `entries` at `now`: sums of the rows, nothing else.
 pub fn balance(entries: &[Entry], now: i64) -> Balance {
     let mut b = Balance::default();
     for e in entries.iter().filter(|e| e.at <= now) {
-        if e.available_at <= now {
-            b.available += e.points;
-        } else {
-            b.pending += e.points;
-        }
-        match e.kind {
-            k if k.of_order() => b.earned += e.points,
-            Kind::Redeem => b.redeemed -= e.points,
-            Kind::Expire => b.expired -= e.points,
-            _ => {}
-        }
+        b.add(e.kind, e.points, e.available_at <= now);
     }
     b
+}
+
+/// What a program owes and has cost: how a shop owner tells whether it pays.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Liability {
+    /// Points customers hold, spendable or pending (less any debts from refunds).
+    pub outstanding_points: i64,
+    /// The money a point buys at the program's best cash reward (a fixed discount or store
+    /// credit), in minor units; none without one.
+    pub point_value_minor: Option<f64>,
+    /// The outstanding points at that value, rounded: what the shop owes at most.
+    pub outstanding_value_minor: Option<i64>,
+    /// Breakage so far: the share of points kept from orders that expired unspent.
+    pub breakage: Option<f64>,
+    pub rewards_issued: u64,
+    /// The money value of the cash rewards issued (fixed discounts and store credit).
+    pub cash_rewards_minor: i64,
+    /// Rewards issued whose cost depends on the basket (percentages, free shipping or products).
+    pub other_rewards: u64,
+}
+
+/// The liability of `program` with every customer's rows summed into `totals` and the rewards
+/// `issued` so far.
+pub fn liability(program: &Program, totals: &Balance, issued: &[Reward]) -> Liability {
+    let cash = |r: &Reward| matches!(r.kind, RewardKind::FixedDiscount | RewardKind::StoreCredit);
+    let point_value = (program.rewards.iter())
+        .filter(|r| cash(r) && r.points > 0)
+        .map(|r| r.value as f64 / r.points as f64)
+        .fold(None, |best: Option<f64>, v| {
+            Some(best.map_or(v, |b| b.max(v)))
+        });
+    let outstanding = totals.available + totals.pending;
+    Liability {
+        outstanding_points: outstanding,
+        point_value_minor: point_value,
+        outstanding_value_minor: point_value.map(|v| (outstanding as f64 * v).round() as i64),
+        breakage: (totals.earned > 0).then(|| totals.expired as f64 / totals.earned as f64),
+        rewards_issued: issued.len() as u64,
+        cash_rewards_minor: issued.iter().filter(|r| cash(r)).map(|r| r.value).sum(),
+        other_rewards: issued.iter().filter(|r| !cash(r)).count() as u64,
+    }
 }
 
 /// The row that spends `reward`'s points at `now` under the client's `key`, if they are there.

@@ -395,6 +395,53 @@ fn tiers_by_predicted_clv_follow_the_prediction_not_the_points() {
     assert!(why.contains("min_clv is for"), "{why}");
 }
 
+/// The liability by hand: 1,200 points kept from orders, 300 redeemed, 100 expired, 50 still
+/// pending; the best cash reward is 1,000 cents for 100 points (10 cents a point; store credit
+/// at 500 for 100 is worse).
+#[test]
+fn the_liability_is_the_outstanding_points_at_the_best_cash_rate() {
+    let mut p = program();
+    let reward = |id: &str, kind: RewardKind, points: i64, value: i64| Reward {
+        id: id.into(),
+        name: id.into(),
+        kind,
+        points,
+        value,
+    };
+    p.rewards = vec![
+        reward("ten-off", RewardKind::FixedDiscount, 100, 1000),
+        reward("credit", RewardKind::StoreCredit, 100, 500),
+        reward("ship", RewardKind::FreeShipping, 50, 0),
+    ];
+    let mut totals = Balance::default();
+    totals.add(Kind::Earn, 1_150, true);
+    totals.add(Kind::Earn, 50, false);
+    totals.add(Kind::Redeem, -300, true);
+    totals.add(Kind::Expire, -100, true);
+    let issued = [
+        p.rewards[0].clone(),
+        p.rewards[0].clone(),
+        p.rewards[2].clone(),
+    ];
+    let l = liability(&p, &totals, &issued);
+    assert_eq!(l.outstanding_points, 1_200 - 300 - 100);
+    assert_eq!(
+        (l.point_value_minor, l.outstanding_value_minor),
+        (Some(10.0), Some(8_000))
+    );
+    assert_eq!(l.breakage, Some(100.0 / 1_200.0));
+    assert_eq!(
+        (l.rewards_issued, l.cash_rewards_minor, l.other_rewards),
+        (3, 2_000, 1)
+    );
+    p.rewards.retain(|r| r.kind == RewardKind::FreeShipping);
+    let l = liability(&p, &Balance::default(), &[]);
+    assert_eq!(
+        (l.point_value_minor, l.outstanding_value_minor, l.breakage),
+        (None, None, None)
+    );
+}
+
 #[test]
 fn programs_are_checked_when_saved() {
     let mut p = program();

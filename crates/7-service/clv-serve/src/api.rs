@@ -100,6 +100,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(loyalty_backfill))
         .routes(routes!(loyalty_expire))
         .routes(routes!(loyalty_account))
+        .routes(routes!(loyalty_liability))
         .routes(routes!(loyalty_redeem));
     crate::journeys_api::routes(routes).split_for_parts()
 }
@@ -1160,6 +1161,23 @@ async fn loyalty_backfill(
         ))
     })
     .await
+}
+
+/// What the program owes and has cost: outstanding points and their money value at the best cash
+/// reward, breakage, rewards issued; members (customers with points) against the other
+/// customers by orders per customer and mean predicted CLV.
+#[utoipa::path(get, path = "/api/v1/loyalty/liability", responses(
+    (status = 200, description = "The program's economics", body = crate::loyalty::Economics),
+    (status = 404, description = "No program yet", body = ApiError),
+))]
+async fn loyalty_liability(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<crate::loyalty::Economics>, ApiError> {
+    let now = crate::store::now();
+    Ok(Json(
+        crate::loyalty::economics(&state.store, caller.shop.id, now).await?,
+    ))
 }
 
 /// Write the expiry rows due now (the server also sweeps when it starts and every hour).

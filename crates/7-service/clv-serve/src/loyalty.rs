@@ -462,3 +462,80 @@ pub async fn expire_every(state: crate::api::AppState, period: std::time::Durati
         }
     }
 }
+
+/// Members (customers with a ledger row) or the others: how many, their orders a customer
+/// (cancelled orders left out) and their mean predicted CLV in the latest finished rescore.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Group {
+    pub customers: i64,
+    pub orders_per_customer: Option<f64>,
+    pub mean_predicted_clv: Option<f64>,
+}
+
+/// The program's economics, as `GET /api/v1/loyalty/liability` shows them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Economics {
+    #[schema(value_type = Object)]
+    pub liability: clv_loyalty::Liability,
+    #[schema(value_type = Object)]
+    pub points: clv_loyalty::Balance,
+    pub members: Group,
+    pub others: Group,
+}
+
+/// What `shop`'s program owes at `now`, what it has cost, and its members against the others.
+pub async fn economics(store: &crate::Store, shop: i64, now: i64) -> Result<Economics, ApiError> {
+    let program = program(store, shop).await?;
+    let sums: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT kind, CASE WHEN available_at <= $2 THEN 1 ELSE 0 END, CAST(SUM(points) AS BIGINT) \
+         FROM loyalty_ledger WHERE shop_id = $1 AND at <= $2 GROUP BY 1, 2",
+    )
+    .bind(shop)
+    .bind(now)
+    .fetch_all(&store.pool)
+    .await?;
+    let mut points = clv_loyalty::Balance::default();
+    for (kind, spendable, sum) in sums {
+        if let Some(kind) = clv_loyalty::Kind::parse(&kind) {
+            points.add(kind, sum, spendable == 1);
+        }
+    }
+    let issued: Vec<(String,)> =
+        sqlx::query_as("SELECT reward FROM loyalty_rewards WHERE shop_id = $1")
+            .bind(shop)
+            .fetch_all(&store.pool)
+            .await?;
+    let issued: Vec<clv_loyalty::Reward> = issued
+        .iter()
+        .filter_map(|(r,)| serde_json::from_str(r).ok())
+        .collect();
+    let groups: Vec<(i64, i64, i64, Option<f64>)> = sqlx::query_as(
+        "SELECT CASE WHEN m.customer_id IS NULL THEN 0 ELSE 1 END, COUNT(*), \
+         CAST(COALESCE(SUM((SELECT COUNT(*) FROM orders o WHERE o.shop_id = c.shop_id AND o.customer_id = c.customer_id \
+           AND NOT EXISTS (SELECT 1 FROM cancellations x WHERE x.shop_id = o.shop_id AND x.order_id = o.order_id))), 0) AS BIGINT), \
+         AVG(p.predicted_clv) \
+         FROM customers c \
+         LEFT JOIN (SELECT DISTINCT customer_id FROM loyalty_ledger WHERE shop_id = $1) m ON m.customer_id = c.customer_id \
+         LEFT JOIN predictions p ON p.shop_id = c.shop_id AND p.customer_id = c.customer_id \
+           AND p.run_id = (SELECT MAX(id) FROM score_runs WHERE shop_id = $1 AND status = 'done') \
+         WHERE c.shop_id = $1 GROUP BY 1",
+    )
+    .bind(shop)
+    .fetch_all(&store.pool)
+    .await?;
+    let group = |member: i64| {
+        let found = groups.iter().find(|g| g.0 == member);
+        let (customers, orders, clv) = found.map_or((0, 0, None), |g| (g.1, g.2, g.3));
+        Group {
+            customers,
+            orders_per_customer: (customers > 0).then(|| orders as f64 / customers as f64),
+            mean_predicted_clv: clv,
+        }
+    };
+    Ok(Economics {
+        liability: clv_loyalty::liability(&program, &points, &issued),
+        points,
+        members: group(1),
+        others: group(0),
+    })
+}
