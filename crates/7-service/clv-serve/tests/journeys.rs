@@ -7,7 +7,7 @@ mod common;
 use clv_serve::journeys::step_due;
 use clv_serve::outbox::{deliver_due, Delivery};
 use clv_serve::{Shop, Store};
-use common::{send, utc, Sink};
+use common::{latest, save_journey, send, set_channel, utc, Sink};
 use serde_json::{json, Value};
 
 fn delivery(owner: &str) -> Delivery {
@@ -35,19 +35,7 @@ async fn tick(store: &Store, now: i64) {
 async fn email_to(store: &Store, shop: &Shop, sink: &Sink) {
     let settings =
         json!({"channel": "email", "smtp_url": sink.url(), "from": "Shop <shop@example.com>"});
-    let settings = serde_json::from_value(settings).unwrap();
-    clv_serve::outbox::set_channel(store, shop.id, &settings)
-        .await
-        .unwrap();
-}
-
-async fn save_journey(store: &Store, shop: &Shop, definition: Value) {
-    let (journey, _) = clv_serve::journeys::save(store, shop.id, &definition.to_string())
-        .await
-        .unwrap_or_else(|e| panic!("{}", e.message));
-    clv_serve::journeys::enable(store, shop.id, &journey.id, true)
-        .await
-        .unwrap();
+    set_channel(store, shop, settings).await;
 }
 
 fn identify(message: &str, customer: &str, at: &str, traits: Value) -> Value {
@@ -407,13 +395,7 @@ async fn providers_get_the_requests_their_apis_take_and_their_answers_are_applie
             json!({"channel": "sms", "base_url": fake.base, "account_sid": common::TWILIO_SID, "auth_token": common::TWILIO_TOKEN, "from": "+15550001111"}),
             json!({"channel": "telegram", "base_url": fake.base, "bot_token": common::TELEGRAM_TOKEN}),
         ] {
-            clv_serve::outbox::set_channel(
-                &store,
-                shop.id,
-                &serde_json::from_value(settings).unwrap(),
-            )
-            .await
-            .unwrap();
+            set_channel(&store, &shop, settings).await;
         }
         save_journey(&store, &shop, json!({"id": "reach", "name": "reach", "trigger": {"type": "event", "event": "Order Completed"}, "steps": [
             {"type": "send", "class": "marketing", "templates": {"telegram": {"body": "Hi {{ customer.id }}"}, "sms": {"body": "Order {{ order.id }}"}}, "channels": ["sms", "telegram"]}]})).await;
@@ -428,16 +410,7 @@ async fn providers_get_the_requests_their_apis_take_and_their_answers_are_applie
         let now = utc("2024-06-03T12:00:00Z");
         let before = fake.received.lock().unwrap().len();
         tick(&store, now).await;
-        let state = |customer: &'static str| {
-            let store = store.clone();
-            let shop = shop.id;
-            async move {
-                clv_serve::outbox::log(&store, shop, customer)
-                    .await
-                    .unwrap()
-                    .remove(0)
-            }
-        };
+        let state = |customer: &'static str| latest(&store, &shop, customer);
         // Twilio said 429, Retry-After 120: not before then, then sent with the same key.
         let sms = state("phone").await;
         assert_eq!((sms.status.as_str(), sms.attempts), ("pending", 1));
@@ -535,10 +508,7 @@ async fn chat_apps_get_their_api_shapes_and_their_refusals_revoke_consent() {
             json!({"channel": "line", "base_url": base, "channel_access_token": common::LINE_TOKEN}),
             json!({"channel": "wechat", "base_url": base, "access_token": common::WECHAT_TOKEN}),
         ] {
-            let settings = serde_json::from_value(settings).unwrap();
-            clv_serve::outbox::set_channel(&store, shop.id, &settings)
-                .await
-                .unwrap();
+            set_channel(&store, &shop, settings).await;
         }
         let body = json!({"body": "Hi {{ customer.id }}"});
         let templates: serde_json::Map<String, Value> =
@@ -581,16 +551,7 @@ async fn chat_apps_get_their_api_shapes_and_their_refusals_revoke_consent() {
         send(&store, &shop, json!({ "batch": batch })).await;
         let now = utc("2024-06-03T12:00:00Z");
         tick(&store, now).await;
-        let state = |customer: &'static str| {
-            let store = store.clone();
-            let shop = shop.id;
-            async move {
-                clv_serve::outbox::log(&store, shop, customer)
-                    .await
-                    .unwrap()
-                    .remove(0)
-            }
-        };
+        let state = |customer: &'static str| latest(&store, &shop, customer);
         for (customer, channel, _, _, status) in people {
             let logged = state(customer).await;
             // The log names the channel of a sent message; a refusal names it in the error.
@@ -705,10 +666,7 @@ async fn delivery_webhooks_are_signed_applied_once_and_never_backwards() {
             json!({"channel": "sms", "base_url": fake.base, "account_sid": common::TWILIO_SID, "auth_token": common::TWILIO_TOKEN, "from": "+15550001111"}),
             json!({"channel": "whatsapp", "base_url": fake.base, "phone_number_id": common::WHATSAPP_NUMBER_ID, "access_token": common::WHATSAPP_TOKEN, "template": "order_update", "app_secret": "app-secret", "verify_token": "vt"}),
         ] {
-            let settings = serde_json::from_value(settings).unwrap();
-            clv_serve::outbox::set_channel(&store, shop.id, &settings)
-                .await
-                .unwrap();
+            set_channel(&store, &shop, settings).await;
         }
         save_journey(&store, &shop, json!({"id": "update", "name": "update", "trigger": {"type": "event", "event": "Order Completed"}, "steps": [
             {"type": "send", "class": "transactional", "templates": {"sms": {"body": "Order {{ order.id }}"}, "whatsapp": {"body": "Order {{ order.id }}"}}}]})).await;

@@ -42,6 +42,32 @@ pub async fn send(
         .unwrap()
 }
 
+/// Save `definition` as a journey of `shop` and switch it on.
+pub async fn save_journey(store: &Store, shop: &Shop, definition: serde_json::Value) {
+    let (journey, _) = clv_serve::journeys::save(store, shop.id, &definition.to_string())
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message));
+    clv_serve::journeys::enable(store, shop.id, &journey.id, true)
+        .await
+        .unwrap();
+}
+
+/// Set up one of `shop`'s channels from its settings as JSON.
+pub async fn set_channel(store: &Store, shop: &Shop, settings: serde_json::Value) {
+    let settings = serde_json::from_value(settings).unwrap();
+    clv_serve::outbox::set_channel(store, shop.id, &settings)
+        .await
+        .unwrap();
+}
+
+/// The newest message of `customer` in the message log.
+pub async fn latest(store: &Store, shop: &Shop, customer: &str) -> clv_serve::outbox::Logged {
+    clv_serve::outbox::log(store, shop.id, customer)
+        .await
+        .unwrap()
+        .remove(0)
+}
+
 /// UTC seconds of an RFC 3339 time.
 pub fn utc(text: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(text)
