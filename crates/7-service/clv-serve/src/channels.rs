@@ -466,7 +466,7 @@ fn http_request(settings: &Settings, message: &Outgoing) -> Result<Request, Fail
 
 /// LINE's retry key for outbox key `key`: LINE takes only a UUID, so the key's SHA-256 written
 /// as one (version 4 and variant bits set, as UUID validators expect), the same on every retry.
-pub fn retry_uuid(key: &str) -> String {
+fn retry_uuid(key: &str) -> String {
     use sha2::Digest;
     let mut b: [u8; 16] = sha2::Sha256::digest(key.as_bytes())[..16]
         .try_into()

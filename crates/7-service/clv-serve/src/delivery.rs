@@ -13,31 +13,31 @@ use serde_json::Value;
 
 /// What a provider says of a message, in the order statuses may follow each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Delivery {
+pub enum Status {
     Sent = 1,
     Delivered = 2,
     Read = 3,
     Failed = 4,
 }
 
-impl Delivery {
+impl Status {
     pub fn name(self) -> &'static str {
         match self {
-            Delivery::Sent => "sent",
-            Delivery::Delivered => "delivered",
-            Delivery::Read => "read",
-            Delivery::Failed => "failed",
+            Status::Sent => "sent",
+            Status::Delivered => "delivered",
+            Status::Read => "read",
+            Status::Failed => "failed",
         }
     }
 
     /// Twilio's `MessageStatus` or WhatsApp's `status`; `None` for the stages before sending
     /// (queued, accepted, sending, scheduled), which say nothing new.
-    pub fn parse(status: &str) -> Option<Delivery> {
+    pub fn parse(status: &str) -> Option<Status> {
         match status {
-            "sent" => Some(Delivery::Sent),
-            "delivered" => Some(Delivery::Delivered),
-            "read" => Some(Delivery::Read),
-            "failed" | "undelivered" => Some(Delivery::Failed),
+            "sent" => Some(Status::Sent),
+            "delivered" => Some(Status::Delivered),
+            "read" => Some(Status::Read),
+            "failed" | "undelivered" => Some(Status::Failed),
             _ => None,
         }
     }
@@ -47,7 +47,7 @@ impl Delivery {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Update {
     pub provider_id: String,
-    pub status: Delivery,
+    pub status: Status,
     /// The provider's error, for a failure.
     pub error: Option<String>,
 }
@@ -102,12 +102,12 @@ pub fn twilio_update(
     let sid = field("MessageSid").ok_or_else(|| ApiError::invalid("MessageSid", "is required"))?;
     let status =
         field("MessageStatus").ok_or_else(|| ApiError::invalid("MessageStatus", "is required"))?;
-    Ok(Delivery::parse(status).map(|status| Update {
+    Ok(Status::parse(status).map(|status| Update {
         provider_id: sid.to_string(),
         status,
         error: field("ErrorCode")
             .filter(|c| !c.is_empty())
-            .map(|c| format!("twilio: {status:?} (ErrorCode {c})")),
+            .map(|c| format!("twilio: {} (ErrorCode {c})", status.name())),
     }))
 }
 
@@ -136,7 +136,7 @@ pub fn whatsapp_updates(
         .flat_map(|change| change["value"]["statuses"].as_array().into_iter().flatten());
     Ok(statuses
         .filter_map(|s| {
-            let status = Delivery::parse(s["status"].as_str()?)?;
+            let status = Status::parse(s["status"].as_str()?)?;
             let error = s["errors"][0].as_object().map(|e| {
                 format!(
                     "whatsapp: {} ({})",
@@ -164,7 +164,7 @@ pub async fn apply(
 ) -> Result<u64, sqlx::Error> {
     let mut moved = 0;
     for u in updates {
-        let reached = matches!(u.status, Delivery::Delivered | Delivery::Read);
+        let reached = matches!(u.status, Status::Delivered | Status::Read);
         moved += sqlx::query(
             "UPDATE outbox SET delivery = $4, \
              delivered_at = CASE WHEN $5 = 1 THEN COALESCE(delivered_at, $6) ELSE delivered_at END, \
@@ -226,12 +226,12 @@ mod tests {
             [
                 Update {
                     provider_id: "wamid.1".into(),
-                    status: Delivery::Delivered,
+                    status: Status::Delivered,
                     error: None
                 },
                 Update {
                     provider_id: "wamid.2".into(),
-                    status: Delivery::Failed,
+                    status: Status::Failed,
                     error: Some("whatsapp: Message undeliverable (131026)".into())
                 },
             ]

@@ -511,11 +511,12 @@ pub async fn economics(store: &crate::Store, shop: i64, now: i64) -> Result<Econ
         .collect();
     let groups: Vec<(i64, i64, i64, Option<f64>)> = sqlx::query_as(
         "SELECT CASE WHEN m.customer_id IS NULL THEN 0 ELSE 1 END, COUNT(*), \
-         CAST(COALESCE(SUM((SELECT COUNT(*) FROM orders o WHERE o.shop_id = c.shop_id AND o.customer_id = c.customer_id \
-           AND NOT EXISTS (SELECT 1 FROM cancellations x WHERE x.shop_id = o.shop_id AND x.order_id = o.order_id))), 0) AS BIGINT), \
-         AVG(p.predicted_clv) \
+         CAST(COALESCE(SUM(n.orders), 0) AS BIGINT), AVG(p.predicted_clv) \
          FROM customers c \
          LEFT JOIN (SELECT DISTINCT customer_id FROM loyalty_ledger WHERE shop_id = $1) m ON m.customer_id = c.customer_id \
+         LEFT JOIN (SELECT o.customer_id, COUNT(*) AS orders FROM orders o WHERE o.shop_id = $1 \
+           AND NOT EXISTS (SELECT 1 FROM cancellations x WHERE x.shop_id = o.shop_id AND x.order_id = o.order_id) \
+           GROUP BY o.customer_id) n ON n.customer_id = c.customer_id \
          LEFT JOIN predictions p ON p.shop_id = c.shop_id AND p.customer_id = c.customer_id \
            AND p.run_id = (SELECT MAX(id) FROM score_runs WHERE shop_id = $1 AND status = 'done') \
          WHERE c.shop_id = $1 GROUP BY 1",

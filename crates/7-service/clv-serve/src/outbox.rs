@@ -109,7 +109,13 @@ pub(crate) async fn channel_settings(
     shop: i64,
     channel: Channel,
 ) -> Result<Option<Settings>, sqlx::Error> {
-    Ok(channels(store, shop).await?.remove(&channel))
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT settings FROM channel_settings WHERE shop_id = $1 AND channel = $2")
+            .bind(shop)
+            .bind(channel.name())
+            .fetch_optional(&store.pool)
+            .await?;
+    Ok(row.and_then(|(s,)| serde_json::from_str(&s).ok()))
 }
 
 async fn channels(store: &Store, shop: i64) -> Result<HashMap<Channel, Settings>, sqlx::Error> {

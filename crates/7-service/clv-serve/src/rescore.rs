@@ -286,11 +286,11 @@ fn page(arrays: &[String]) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("compressing scores: {e}"))
 }
 
-/// Row `slot` of a page of scores, if the page has it.
+/// Row `slot` of a page of scores, if the page has it (only that line is checked as text).
 pub fn page_row(page: &[u8], slot: usize) -> Option<String> {
     let text = zstd::decode_all(page).ok()?;
-    let text = String::from_utf8(text).ok()?;
-    text.split('\n').nth(slot).map(str::to_string)
+    let line = text.split(|&b| b == b'\n').nth(slot)?;
+    String::from_utf8(line.to_vec()).ok()
 }
 
 /// `clv score` columns a prediction stores in columns of their own, and so leaves out of its
