@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A local SMTP sink for the tests: aiosmtpd (PyPI, into target/smtp-venv, pinned) storing every
 # message it receives in a Maildir. The tests start it themselves through this script:
-#   tools/smtp-sink.sh PORT MAILDIR
+#   tools/smtp-sink.sh PORT MAILDIR [aiosmtpd options, e.g. --tlscert C --tlskey K]
 # (`tools/smtp-sink.sh --install` only makes the venv; .ci/run calls it before the tests.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +21,5 @@ install
 [ "${1:-}" = "--install" ] && exit 0
 PORT=$1
 MAILDIR=$2
-exec "$VENV/bin/python" -m aiosmtpd -n -l "127.0.0.1:$PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR"
+shift 2
+exec "$VENV/bin/python" -m aiosmtpd -n -l "127.0.0.1:$PORT" "$@" -c aiosmtpd.handlers.Mailbox "$MAILDIR"

@@ -29,30 +29,58 @@ pub struct Sink {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Child,
+    options: Vec<String>,
+}
+
+/// aiosmtpd on `port`, once it accepts connections.
+fn spawn(port: u16, dir: &tempfile::TempDir, options: &[&str]) -> Child {
+    let script = tools_dir().join("smtp-sink.sh");
+    let child = Command::new(script)
+        .args([
+            &port.to_string(),
+            &dir.path().join("maildir").display().to_string(),
+        ])
+        .args(options)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("tools/smtp-sink.sh starts aiosmtpd");
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the SMTP sink did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child
 }
 
 impl Sink {
     pub fn start() -> Sink {
+        Sink::start_with(&[])
+    }
+
+    /// With more aiosmtpd options: `--tlscert C --tlskey K` (STARTTLS, required before MAIL)
+    /// or `--smtpscert C --smtpskey K` (implicit TLS).
+    pub fn start_with(options: &[&str]) -> Sink {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let script = tools_dir().join("smtp-sink.sh");
-        let child = Command::new(script)
-            .args([
-                &port.to_string(),
-                &dir.path().join("maildir").display().to_string(),
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("tools/smtp-sink.sh starts aiosmtpd");
-        let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed().as_secs() < 120,
-                "the SMTP sink did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
+        let child = spawn(port, &dir, options);
+        Sink {
+            port,
+            dir,
+            child,
+            options: options.iter().map(|o| o.to_string()).collect(),
         }
-        Sink { port, dir, child }
+    }
+
+    /// Stop the server (dropping its connections) and start a new one on the same port and
+    /// Maildir.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let options: Vec<&str> = self.options.iter().map(String::as_str).collect();
+        self.child = spawn(self.port, &self.dir, &options);
     }
 
     pub fn url(&self) -> String {

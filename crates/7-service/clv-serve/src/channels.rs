@@ -16,8 +16,6 @@
 
 use clv_journeys::Channel;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Where a shop's channel sends.
@@ -26,7 +24,8 @@ use std::time::Duration;
 pub enum Settings {
     Email {
         /// `smtp://host:port` (plain, for a local relay), `smtp://host?tls=required` (STARTTLS)
-        /// or `smtps://user:password@host` (implicit TLS).
+        /// or `smtps://user:password@host` (implicit TLS); `ca=/path/ca.pem` trusts a private
+        /// CA (see `smtp::Relay::parse`).
         smtp_url: String,
         /// The sender, e.g. `Shop <hello@shop.example>`.
         from: String,
@@ -155,8 +154,7 @@ impl Settings {
         let url_ok = |u: &str| u.starts_with("http://") || u.starts_with("https://");
         match self {
             Settings::Email { smtp_url, from } => {
-                lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(smtp_url)
-                    .map_err(|e| format!("smtp_url: {e}"))?;
+                crate::smtp::Relay::parse(smtp_url).map_err(|e| format!("smtp_url: {e}"))?;
                 from.parse::<lettre::message::Mailbox>()
                     .map_err(|e| format!("from: `{from}` is not an address: {e}"))?;
             }
@@ -219,7 +217,7 @@ pub enum Failure {
 /// The senders, with what they keep between sends (SMTP connection pools, the HTTP agent).
 #[derive(Clone)]
 pub struct Senders {
-    smtp: Arc<Mutex<HashMap<String, lettre::AsyncSmtpTransport<lettre::Tokio1Executor>>>>,
+    smtp: crate::smtp::Pool,
     http: ureq::Agent,
 }
 
@@ -240,7 +238,7 @@ impl Senders {
             .build()
             .into();
         Senders {
-            smtp: Arc::new(Mutex::new(HashMap::new())),
+            smtp: crate::smtp::Pool::default(),
             http,
         }
     }
@@ -265,7 +263,6 @@ impl Senders {
 
     async fn email(&self, url: &str, from: &str, message: &Outgoing) -> Result<String, Failure> {
         use lettre::message::header::ContentType;
-        use lettre::AsyncTransport;
         let permanent = |error: String| Failure::Permanent { error, left: false };
         let to = message
             .to
@@ -290,26 +287,13 @@ impl Senders {
         let email = builder
             .body(message.body.clone())
             .map_err(|e| permanent(e.to_string()))?;
-        let transport = {
-            let mut pools = self.smtp.lock().unwrap_or_else(|p| p.into_inner());
-            match pools.get(url) {
-                Some(t) => t.clone(),
-                None => {
-                    let t = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
-                        .map_err(|e| permanent(format!("smtp_url: {e}")))?
-                        .timeout(Some(TIMEOUT))
-                        .build();
-                    pools.insert(url.to_string(), t.clone());
-                    t
-                }
-            }
-        };
-        match transport.send(email).await {
-            Ok(response) => Ok(response.message().collect::<Vec<_>>().join(" ")),
-            Err(e) if e.is_permanent() => Err(permanent(e.to_string())),
+        let bytes = email.formatted();
+        match self.smtp.send(url, email.envelope(), &bytes, TIMEOUT).await {
+            Ok(answer) => Ok(answer),
+            Err(e) if e.permanent => Err(permanent(e.error)),
             Err(e) => Err(Failure::Retry {
                 after: None,
-                error: e.to_string(),
+                error: e.error,
             }),
         }
     }

@@ -26,6 +26,7 @@ pub mod segments;
 pub mod settings;
 pub mod shopify;
 pub mod shops;
+pub mod smtp;
 pub mod store;
 pub mod users;
 

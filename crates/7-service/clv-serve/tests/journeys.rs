@@ -803,3 +803,125 @@ async fn delivery_webhooks_are_signed_applied_once_and_never_backwards() {
         );
     }
 }
+
+/// Email over STARTTLS and implicit TLS to aiosmtpd with the test CA's certificate
+/// (tests/data/tls): delivered when the relay's certificate is trusted, refused when it is not,
+/// and a relay without the encryption asked for is never sent to in plain text.
+#[tokio::test]
+async fn email_goes_over_starttls_and_implicit_tls_to_a_relay_with_a_private_ca() {
+    use clv_serve::channels::{Failure, Outgoing, Senders, Settings};
+    let tls = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls");
+    let (cert, key, ca) = (
+        format!("{tls}/relay.pem"),
+        format!("{tls}/relay.key"),
+        format!("{tls}/ca.pem"),
+    );
+    let starttls = ["--tlscert", &cert, "--tlskey", &key];
+    let implicit = ["--smtpscert", &cert, "--smtpskey", &key];
+    // One sender for every case: connections are kept and reused between messages.
+    let senders = Senders::new();
+    let mut sent = 0;
+    /// A sink's options, the smtp_url after `scheme://localhost:port`, and what becomes of
+    /// three messages: delivered, or the failure each one gets (its text contains `expect`).
+    async fn check(
+        senders: &Senders,
+        sent: &mut usize,
+        options: &[&str],
+        scheme: &str,
+        query: &str,
+        expect: Result<(), (bool, &str)>,
+    ) {
+        let sink = Sink::start_with(options);
+        let settings = Settings::Email {
+            smtp_url: format!("{scheme}://localhost:{}{query}", sink.port),
+            from: "Shop <shop@example.com>".into(),
+        };
+        settings.check().unwrap();
+        for i in 0..3 {
+            *sent += 1;
+            let message = Outgoing {
+                key: format!("tls-{sent}"),
+                message_id: format!("<tls-{sent}@clv.test>"),
+                customer: "c1".into(),
+                to: "ann@example.com".into(),
+                subject: Some(format!("Message {i}")),
+                body: format!("Hello {i}"),
+                unsubscribe: None,
+                marketing: false,
+            };
+            let result = senders.send(&settings, &message).await;
+            match (&result, expect) {
+                (Ok(_), Ok(())) => {}
+                (Err(Failure::Retry { error, .. }), Err((false, part)))
+                | (Err(Failure::Permanent { error, .. }), Err((true, part)))
+                    if error.contains(part) => {}
+                _ => panic!("{scheme}{query} {options:?}: {result:?}, expected {expect:?}"),
+            }
+        }
+        let subjects: Vec<String> = sink
+            .mails()
+            .iter()
+            .map(|m| m.header("Subject").unwrap_or_default().to_string())
+            .collect();
+        let want = if expect.is_ok() { 3 } else { 0 };
+        assert_eq!(subjects.len(), want, "{scheme}{query}: {subjects:?}");
+    }
+    let with_ca = format!("?tls=required&ca={ca}");
+    check(&senders, &mut sent, &starttls, "smtp", &with_ca, Ok(())).await;
+    check(
+        &senders,
+        &mut sent,
+        &implicit,
+        "smtps",
+        &format!("?ca={ca}"),
+        Ok(()),
+    )
+    .await;
+    // Not trusted without the CA: a retry (the relay's certificate may be fixed), nothing sent.
+    let untrusted = Err((false, "UnknownIssuer"));
+    check(
+        &senders,
+        &mut sent,
+        &starttls,
+        "smtp",
+        "?tls=required",
+        untrusted,
+    )
+    .await;
+    check(&senders, &mut sent, &implicit, "smtps", "", untrusted).await;
+    // tls=required against a relay without STARTTLS: refused before any mail command.
+    let plain_only = Err((false, "does not offer STARTTLS"));
+    check(&senders, &mut sent, &[], "smtp", &with_ca, plain_only).await;
+    // Plain text to a relay that requires STARTTLS: the relay's own refusal (530).
+    check(
+        &senders,
+        &mut sent,
+        &starttls,
+        "smtp",
+        "",
+        Err((true, "STARTTLS")),
+    )
+    .await;
+    // A kept connection the relay dropped (restarted) right after a message: the next message
+    // goes on a new connection, once.
+    let mut sink = Sink::start();
+    let settings = Settings::Email {
+        smtp_url: sink.url(),
+        from: "Shop <shop@example.com>".into(),
+    };
+    for i in 0..2 {
+        let message = Outgoing {
+            key: format!("restart-{i}"),
+            message_id: format!("<restart-{i}@clv.test>"),
+            customer: "c1".into(),
+            to: "ann@example.com".into(),
+            subject: Some(format!("Message {i}")),
+            body: "Hello".into(),
+            unsubscribe: None,
+            marketing: false,
+        };
+        senders.send(&settings, &message).await.unwrap();
+        sink.restart();
+    }
+    assert_eq!(sink.mails().len(), 2);
+}
