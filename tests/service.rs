@@ -2138,3 +2138,147 @@ fn loyalty_points_follow_orders_once_and_redemptions_never_overspend() {
         assert_eq!(status, 404);
     }
 }
+
+/// The seed's double-sided referral through the API on both databases: $10 (100 points, the
+/// price of "$10 off") to each side once the referee's first order has passed its approval
+/// window, refusals with their reasons (self-referral by a +tag email, already a customer, too
+/// many claims from one IP, a first order refunded below the minimum), an operator's
+/// cancellation, and replays that pay nothing twice.
+#[test]
+fn a_referral_pays_both_sides_once_and_each_fraud_check_refuses_its_case() {
+    let dir = tempfile::tempdir().unwrap();
+    for database in databases(dir.path(), "referrals") {
+        let key = shop(&database, "acme");
+        let server = Server::start(&database);
+        let mut program = loyalty_program();
+        program["referrals"] = json!({"referrer_points": 100, "referee_points": 100,
+            "min_order_minor": 2500, "max_per_source": 2, "source_window_days": 30});
+        let (status, answer) = server.call("PUT", "/api/v1/loyalty/program", &key, Some(&program));
+        assert_eq!(status, 200, "{answer}");
+        let identify = |id: &str, email: &str| {
+            json!({"type": "identify", "messageId": format!("id-{id}"), "userId": id,
+                   "timestamp": "2024-01-01T00:00:00Z", "traits": {"email": email}})
+        };
+        send(
+            &server,
+            &key,
+            &[
+                identify("ann", "Ann.Lee@mail.example"),
+                identify("dan", "dan@mail.example"),
+                order_event("dan-1", "dan", "D1", 30.0),
+            ],
+        );
+        let (status, code) = server.call("GET", "/api/v1/customers/ann/referral", &key, None);
+        assert_eq!(status, 200, "{code}");
+        let (_, again) = server.call("GET", "/api/v1/customers/ann/referral", &key, None);
+        assert_eq!(code, again, "a customer has one code");
+        let code = code["code"].as_str().unwrap().to_string();
+        let claim = |customer: &str, extra: Value| {
+            let mut body = json!({"code": code.to_lowercase(), "customer_id": customer});
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            server.call("POST", "/api/v1/referrals", &key, Some(&body))
+        };
+        /// A claim's answer: status, and the stored status and reason.
+        fn check(answer: (u16, Value), expect: (u16, &str, &str)) {
+            let (status, body) = answer;
+            let reason = body["reason"].as_str().unwrap_or_default();
+            assert!(
+                status == expect.0
+                    && body["status"] == json!(expect.1)
+                    && reason.contains(expect.2),
+                "{status} {body}, expected {expect:?}"
+            );
+        }
+        let ip = json!({"source": "203.0.113.7"});
+        check(claim("bob", ip.clone()), (201, "pending", ""));
+        check(claim("bob", ip.clone()), (200, "pending", ""));
+        check(
+            claim("ann2", json!({"email": "annlee+deals@MAIL.example"})),
+            (201, "refused", "email matches"),
+        );
+        check(
+            claim("dan", json!({})),
+            (201, "refused", "already a customer"),
+        );
+        check(claim("eve", ip.clone()), (201, "pending", ""));
+        check(
+            claim("fay", ip.clone()),
+            (201, "refused", "2 claims from this IP"),
+        );
+        check(claim("gus", json!({})), (201, "pending", ""));
+        let (status, _) = claim("ann", json!({}));
+        assert_eq!(status, 201, "ann referring herself is stored refused");
+        let unknown = json!({"code": "NOSUCHCODE", "customer_id": "hal"});
+        let (status, answer) = server.call("POST", "/api/v1/referrals", &key, Some(&unknown));
+        assert_eq!(status, 404, "{answer}");
+        // Another code for bob: a customer is referred once.
+        let (_, dan_code) = server.call("GET", "/api/v1/customers/dan/referral", &key, None);
+        let other = json!({"code": dan_code["code"], "customer_id": "bob"});
+        let (status, answer) = server.call("POST", "/api/v1/referrals", &key, Some(&other));
+        assert_eq!(status, 409, "{answer}");
+        // First orders after the claims (the program's window is 0 days): bob's $40 stands,
+        // eve's $40 is refunded to $15; gus's claim is cancelled by an operator.
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let at = |mut e: Value| {
+            e["timestamp"] = json!(now);
+            e
+        };
+        send(
+            &server,
+            &key,
+            &[
+                at(order_event("bob-1", "bob", "B1", 40.0)),
+                at(order_event("eve-1", "eve", "E1", 40.0)),
+                at(
+                    json!({"type": "track", "event": "Order Refunded", "messageId": "eve-r", "userId": "eve",
+                          "properties": {"order_id": "E1", "total": 25.0}}),
+                ),
+                at(order_event("gus-1", "gus", "G1", 90.0)),
+            ],
+        );
+        let cancel = json!({"reason": "a duplicate account"});
+        let (status, answer) =
+            server.call("POST", "/api/v1/referrals/gus/cancel", &key, Some(&cancel));
+        assert_eq!(
+            (status, &answer["status"]),
+            (200, &json!("cancelled")),
+            "{answer}"
+        );
+        let (status, _) = server.call("POST", "/api/v1/referrals/gus/cancel", &key, Some(&cancel));
+        assert_eq!(status, 409);
+        let (status, settled) = server.call("POST", "/api/v1/referrals/settle", &key, None);
+        assert_eq!((status, settled), (200, json!({"paid": 1, "refused": 1})));
+        let (_, again) = server.call("POST", "/api/v1/referrals/settle", &key, None);
+        assert_eq!(again, json!({"paid": 0, "refused": 0}), "settled twice");
+        let (_, list) = server.call("GET", "/api/v1/referrals", &key, None);
+        let by_referee = |id: &str| {
+            let r = list
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["referee_id"] == json!(id));
+            r.cloned().unwrap_or_default()
+        };
+        assert_eq!(by_referee("bob")["order_id"], json!("B1"));
+        let eve = by_referee("eve");
+        assert!(eve["reason"].as_str().unwrap().contains("1500"), "{eve}");
+        assert!(by_referee("gus")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate account"));
+        // Ann: 100 referral points; bob: 100 plus his order's 40. The $10 reward is theirs.
+        for (customer, points) in [("ann", 100), ("bob", 140), ("eve", 15), ("gus", 90)] {
+            let a = account(&server, &key, customer);
+            assert_eq!(a["balance"]["available"], json!(points), "{customer}: {a}");
+        }
+        let ann = account(&server, &key, "ann");
+        let rows: Vec<&str> = (ann["ledger"].as_array().unwrap().iter())
+            .map(|e| e["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(rows, ["referral:bob:referrer"]);
+        let (_, owed) = server.call("GET", "/api/v1/loyalty/liability", &key, None);
+        assert_eq!(owed["points"]["referrals"], json!(200), "{owed}");
+    }
+}

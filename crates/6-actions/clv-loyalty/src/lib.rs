@@ -26,6 +26,9 @@ use chrono::{Datelike, NaiveDate, TimeZone};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
+pub mod referral;
+pub use referral::Referrals;
+
 /// Seconds in a day.
 pub const DAY: i64 = 86_400;
 
@@ -62,6 +65,9 @@ pub struct Program {
     /// What points buy.
     #[serde(default)]
     pub rewards: Vec<Reward>,
+    /// Double-sided referrals (none: no referral program).
+    #[serde(default)]
+    pub referrals: Option<Referrals>,
 }
 
 fn default_pending_days() -> u32 {
@@ -206,6 +212,18 @@ impl Program {
                 problems.push(format!("reward `{}`: a percentage is 1 to 100", r.id));
             }
         }
+        if let Some(r) = &self.referrals {
+            if r.referrer_points < 0 || r.referee_points < 0 {
+                problems.push("referral points cannot be negative".into());
+            }
+            if r.referrer_points == 0 && r.referee_points == 0 {
+                problems.push("a referral must give points to one side at least".into());
+            }
+            if r.max_per_source == 0 || r.source_window_days == 0 {
+                problems
+                    .push("referrals: max_per_source and source_window_days are at least 1".into());
+            }
+        }
         match problems.is_empty() {
             true => Ok(()),
             false => Err(LoyaltyError::Program(problems.join("; "))),
@@ -239,10 +257,12 @@ pub enum Kind {
     Expire,
     /// An operator's correction.
     Adjust,
+    /// A referral paid (to the referrer or the new customer).
+    Referral,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Earn,
         Kind::Reprice,
         Kind::Reverse,
@@ -250,6 +270,7 @@ impl Kind {
         Kind::Redeem,
         Kind::Expire,
         Kind::Adjust,
+        Kind::Referral,
     ];
 
     pub fn name(self) -> &'static str {
@@ -261,6 +282,7 @@ impl Kind {
             Kind::Redeem => "redeem",
             Kind::Expire => "expire",
             Kind::Adjust => "adjust",
+            Kind::Referral => "referral",
         }
     }
 
@@ -448,6 +470,8 @@ pub struct Balance {
     pub earned: i64,
     pub redeemed: i64,
     pub expired: i64,
+    /// Given for referrals.
+    pub referrals: i64,
 }
 
 impl Balance {
@@ -462,6 +486,7 @@ impl Balance {
             k if k.of_order() => self.earned += points,
             Kind::Redeem => self.redeemed -= points,
             Kind::Expire => self.expired -= points,
+            Kind::Referral => self.referrals += points,
             _ => {}
         }
     }
@@ -486,7 +511,8 @@ pub struct Liability {
     pub point_value_minor: Option<f64>,
     /// The outstanding points at that value, rounded: what the shop owes at most.
     pub outstanding_value_minor: Option<i64>,
-    /// Breakage so far: the share of points kept from orders that expired unspent.
+    /// Breakage so far: the share of points given (kept from orders, and referrals) that
+    /// expired unspent.
     pub breakage: Option<f64>,
     pub rewards_issued: u64,
     /// The money value of the cash rewards issued (fixed discounts and store credit).
@@ -506,11 +532,12 @@ pub fn liability(program: &Program, totals: &Balance, issued: &[Reward]) -> Liab
             Some(best.map_or(v, |b| b.max(v)))
         });
     let outstanding = totals.available + totals.pending;
+    let given = totals.earned + totals.referrals;
     Liability {
         outstanding_points: outstanding,
         point_value_minor: point_value,
         outstanding_value_minor: point_value.map(|v| (outstanding as f64 * v).round() as i64),
-        breakage: (totals.earned > 0).then(|| totals.expired as f64 / totals.earned as f64),
+        breakage: (given > 0).then(|| totals.expired as f64 / given as f64),
         rewards_issued: issued.len() as u64,
         cash_rewards_minor: issued.iter().filter(|r| cash(r)).map(|r| r.value).sum(),
         other_rewards: issued.iter().filter(|r| !cash(r)).count() as u64,
@@ -614,7 +641,7 @@ fn expiry_walk(
             (Some(order), k) if k.of_order() => {
                 lot_of_order.get(order.as_str()).map(|k| k.as_str())
             }
-            (_, Kind::Adjust) if e.points > 0 => {
+            (_, Kind::Adjust | Kind::Referral) if e.points > 0 => {
                 value.insert(&e.key, (0, e.available_at));
                 Some(e.key.as_str())
             }

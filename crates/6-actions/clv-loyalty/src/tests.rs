@@ -32,6 +32,7 @@ fn program() -> Program {
             points: 100,
             value: 1000,
         }],
+        referrals: None,
     }
 }
 
@@ -576,5 +577,172 @@ proptest! {
             let want = if vip_points >= 400 { "vip" } else { "member" };
             prop_assert_eq!(tier(&p, &ledger, now, None).map(|t| t.name.as_str()), Some(want));
         }
+    }
+}
+
+mod referrals {
+    use super::*;
+    use crate::referral::{screen, settle, Claim, FirstOrder, Person, Refusal, Settlement};
+
+    /// The seed's program: $10 to the referrer and $10 to the new customer. "$10 off" costs 100
+    /// points, so each side gets 100; the referee's first order must keep $25 after refunds.
+    fn ten_and_ten() -> (Program, Referrals) {
+        let terms = Referrals {
+            referrer_points: 100,
+            referee_points: 100,
+            min_order_minor: 25_00,
+            max_per_source: 2,
+            source_window_days: 30,
+        };
+        let program = Program {
+            referrals: Some(terms.clone()),
+            ..program()
+        };
+        program.check().unwrap();
+        (program, terms)
+    }
+
+    fn person(id: &str, email: &str, address: &str, card: &str) -> Person {
+        let known = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        Person {
+            customer_id: id.into(),
+            email: known(email),
+            address: known(address),
+            payment_fingerprint: known(card),
+        }
+    }
+
+    /// Ann refers `referee`, with `before` orders and `recent` claims from the same source.
+    fn check(referee: Person, before: u64, recent: u32, expect: Result<(), Refusal>) {
+        let ann = person(
+            "ann",
+            "Ann.Lee@mail.example",
+            "12 Oak St, Springfield",
+            "fp-ann",
+        );
+        let claim = Claim {
+            referrer: ann,
+            referee,
+            referee_orders_before: before,
+            recent_from_source: recent,
+        };
+        assert_eq!(screen(&ten_and_ten().1, &claim), expect, "{claim:?}");
+    }
+
+    #[test]
+    fn each_fraud_check_refuses_its_case_and_a_genuine_claim_stands() {
+        let own = |what: &str| Err(Refusal::SelfReferral(what.into()));
+        // (referee: id, email, address, card), orders before the claim, claims from its source.
+        let cases = [
+            (
+                ("bob", "bob@mail.example", "9 Elm Rd", "fp-bob"),
+                0,
+                0,
+                Ok(()),
+            ),
+            (
+                ("ann", "other@mail.example", "", ""),
+                0,
+                0,
+                own("customer id"),
+            ),
+            (
+                ("ann2", "annlee+promo@MAIL.example", "", ""),
+                0,
+                0,
+                own("email"),
+            ),
+            (
+                ("ann3", "", "12 oak st. springfield", ""),
+                0,
+                0,
+                own("address"),
+            ),
+            (("ann4", "", "", "fp-ann"), 0, 0, own("payment fingerprint")),
+            (
+                ("cat", "cat@mail.example", "", ""),
+                2,
+                0,
+                Err(Refusal::AlreadyCustomer(2)),
+            ),
+            (
+                ("dan", "dan@mail.example", "", ""),
+                0,
+                2,
+                Err(Refusal::TooManyFromSource(2)),
+            ),
+            // Unknown facts never match each other.
+            (("eve", "", "", ""), 0, 1, Ok(())),
+        ];
+        for ((id, email, address, card), before, recent, expect) in cases {
+            check(person(id, email, address, card), before, recent, expect);
+        }
+    }
+
+    #[test]
+    fn ten_and_ten_pays_both_sides_once_after_the_approval_window() {
+        let (program, terms) = ten_and_ten();
+        let placed = utc("2026-03-02T10:00:00Z");
+        let first = |refunded_minor: i64, cancelled: bool| FirstOrder {
+            order_id: "B1".into(),
+            placed_at: placed,
+            total_minor: 40_00,
+            refunded_minor,
+            cancelled,
+        };
+        let at = |days: i64| placed + days * DAY;
+        let settle_at = |order: Option<&FirstOrder>, now: i64| {
+            settle(&program, &terms, "bob", "ann", "bob", order, now)
+        };
+        assert_eq!(settle_at(None, at(90)), Settlement::Wait { until: None });
+        let order = first(0, false);
+        let approved = at(30);
+        assert_eq!(
+            settle_at(Some(&order), approved - 1),
+            Settlement::Wait {
+                until: Some(approved)
+            }
+        );
+        let Settlement::Pay(rows) = settle_at(Some(&order), approved) else {
+            panic!("a $40 order past its window pays");
+        };
+        let sides: Vec<(&str, &str, i64)> = (rows.iter())
+            .map(|(c, e)| (c.as_str(), e.key.as_str(), e.points))
+            .collect();
+        assert_eq!(
+            sides,
+            [
+                ("ann", "referral:bob:referrer", 100),
+                ("bob", "referral:bob:referee", 100)
+            ]
+        );
+        // Each side's 100 points buy the $10 reward, once: the keys are the claim's.
+        for (_, e) in &rows {
+            let ledger = vec![e.clone()];
+            assert_eq!(balance(&ledger, approved).available, 100);
+            let spent = redeem(&program, &ledger, "ten-off", "r1", approved).unwrap();
+            assert_eq!(spent.points, -100);
+        }
+        let again = settle_at(Some(&order), at(31));
+        assert_eq!(
+            again,
+            Settlement::Pay(rows.clone()),
+            "the same rows, written once"
+        );
+        // Refunded to $15 (below $25), or cancelled, before the window ends: refused.
+        let refunded = settle_at(Some(&first(25_00, false)), approved);
+        assert_eq!(refunded, Settlement::Refuse(Refusal::BelowMinimum(15_00)));
+        let cancelled = settle_at(Some(&first(0, true)), approved);
+        assert_eq!(cancelled, Settlement::Refuse(Refusal::Cancelled));
+        // The liability counts both sides: 200 points at 10 cents = $20, nothing expired yet.
+        let mut totals = Balance::default();
+        for (_, e) in &rows {
+            totals.add(e.kind, e.points, true);
+        }
+        let owed = liability(&program, &totals, &[]);
+        assert_eq!(
+            (owed.outstanding_value_minor, owed.breakage),
+            (Some(20_00), Some(0.0))
+        );
     }
 }

@@ -101,7 +101,11 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(loyalty_expire))
         .routes(routes!(loyalty_account))
         .routes(routes!(loyalty_liability))
-        .routes(routes!(loyalty_redeem));
+        .routes(routes!(loyalty_redeem))
+        .routes(routes!(referral_code))
+        .routes(routes!(referral_claim, referral_list))
+        .routes(routes!(referral_settle))
+        .routes(routes!(referral_cancel));
     crate::journeys_api::routes(routes).split_for_parts()
 }
 
@@ -1337,4 +1341,118 @@ mod tests {
                 .with("expected_purchases", expected()),
         );
     }
+}
+
+/// A customer's referral code, made on first ask; the shop builds its link from it.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/referral", params(("id" = String, Path, description = "The customer's id")), responses(
+    (status = 200, description = "The code", body = Object),
+    (status = 404, description = "No referral program, or no such customer", body = ApiError),
+))]
+async fn referral_code(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let code = crate::referrals::code(&state.store, caller.shop.id, &id).await?;
+    Ok(Json(json!({ "customer_id": id, "code": code })))
+}
+
+/// A new customer claims a referral (at sign-up or before checkout): screened now (self-referral,
+/// already a customer, too many from one source) and stored pending, or refused with the reason.
+/// It pays both sides when the first order after it is past the program's approval window.
+#[utoipa::path(post, path = "/api/v1/referrals", request_body = crate::referrals::ClaimRequest, params(IdempotencyKey), responses(
+    (status = 201, description = "Stored: pending, or refused with the reason", body = crate::referrals::Referral),
+    (status = 200, description = "Claimed before with this code", body = crate::referrals::Referral),
+    (status = 404, description = "No referral program, or no such code", body = ApiError),
+    (status = 409, description = "Referred with another code already", body = ApiError),
+))]
+async fn referral_claim(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    mutation(&state, &caller, Role::Write, &headers, &body, || async {
+        let request: crate::referrals::ClaimRequest = typed_body(
+            &body,
+            "referral",
+            "{\"code\": \"REFERRER'S CODE\", \"customer_id\": \"…\", \"source\": \"IP or device\"}",
+        )?;
+        let (status, stored) =
+            crate::referrals::claim(&state.store, caller.shop.id, &request, crate::store::now())
+                .await?;
+        Ok((status, serde_json::to_value(stored).unwrap_or_default()))
+    })
+    .await
+}
+
+/// The shop's referrals, newest first, with their status and reasons.
+#[utoipa::path(get, path = "/api/v1/referrals", responses(
+    (status = 200, description = "The referrals", body = [crate::referrals::Referral]),
+))]
+async fn referral_list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<crate::referrals::Referral>>, ApiError> {
+    Ok(Json(
+        crate::referrals::list(&state.store, caller.shop.id).await?,
+    ))
+}
+
+/// Settle the referrals due now (the server also does it hourly): both sides paid once, or
+/// refused with the reason.
+#[utoipa::path(post, path = "/api/v1/referrals/settle", request_body(content = Object, description = "Empty"), params(IdempotencyKey), responses(
+    (status = 200, description = "How many were paid and refused", body = Object),
+    (status = 404, description = "No referral program", body = ApiError),
+))]
+async fn referral_settle(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    mutation(&state, &caller, Role::Write, &headers, &body, || async {
+        let (paid, refused) =
+            crate::referrals::settle_due(&state.store, caller.shop.id, crate::store::now()).await?;
+        Ok((StatusCode::OK, json!({ "paid": paid, "refused": refused })))
+    })
+    .await
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct Cancellation {
+    /// Why, as the referral will show it.
+    reason: String,
+}
+
+/// Cancel a pending referral (admin keys), with the reason.
+#[utoipa::path(post, path = "/api/v1/referrals/{referee}/cancel", request_body = Cancellation, params(("referee" = String, Path, description = "The referred customer's id"), IdempotencyKey), responses(
+    (status = 200, description = "Cancelled", body = crate::referrals::Referral),
+    (status = 403, description = "Not an admin key", body = ApiError),
+    (status = 404, description = "No referral for this customer", body = ApiError),
+    (status = 409, description = "Paid, refused or cancelled already", body = ApiError),
+))]
+async fn referral_cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(referee): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    mutation(&state, &caller, Role::Admin, &headers, &body, || async {
+        let request: Cancellation = typed_body(&body, "reason", "{\"reason\": \"…\"}")?;
+        let stored = crate::referrals::cancel(
+            &state.store,
+            caller.shop.id,
+            &referee,
+            &request.reason,
+            crate::store::now(),
+        )
+        .await?;
+        Ok((
+            StatusCode::OK,
+            serde_json::to_value(stored).unwrap_or_default(),
+        ))
+    })
+    .await
 }

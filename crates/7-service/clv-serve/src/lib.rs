@@ -21,6 +21,7 @@ pub mod journeys_api;
 pub mod loyalty;
 pub mod money;
 pub mod outbox;
+pub mod referrals;
 pub mod rescore;
 pub mod segments;
 pub mod settings;

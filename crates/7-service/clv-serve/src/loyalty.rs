@@ -87,7 +87,11 @@ fn entry((key, kind, points, at, available_at, order_id, rate, reason): Row) -> 
 }
 
 /// Write `rows` (customer, entry); a row whose key is there already is left as it is.
-async fn insert(tx: &mut Tx<'_>, shop: i64, rows: &[(String, Entry)]) -> Result<(), sqlx::Error> {
+pub(crate) async fn insert(
+    tx: &mut Tx<'_>,
+    shop: i64,
+    rows: &[(String, Entry)],
+) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = multi_row(
             tx,
@@ -397,7 +401,7 @@ pub async fn redeem(
 }
 
 /// A reward code: 16 letters and digits a customer can type (no 0/O or 1/I), 80 random bits.
-fn reward_code() -> String {
+pub(crate) fn reward_code() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
     let mut rng = rand::rng();
@@ -438,8 +442,8 @@ pub async fn expire(
 /// How often the server writes the expiry rows due (and once when it starts).
 pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Write the expiry rows due in every shop with expiry, every `period`, until the task is
-/// dropped. Several processes may sweep one database: an expiry row's key admits it once.
+/// Write the expiry rows due in every shop with expiry, and settle the referrals due, every
+/// `period`, until the task is dropped. Several processes may sweep one database: an expiry row's key admits it once.
 pub async fn expire_every(state: crate::api::AppState, period: std::time::Duration) {
     let mut ticks = tokio::time::interval(period);
     loop {
@@ -452,6 +456,14 @@ pub async fn expire_every(state: crate::api::AppState, period: std::time::Durati
                 Ok(shop) => expire(&state.store, &shop, crate::store::now()).await,
                 Err(e) => Err(e),
             };
+            match crate::referrals::settle_due(&state.store, id, crate::store::now()).await {
+                Ok((0, 0)) => {}
+                Ok((paid, refused)) => {
+                    tracing::info!(shop = id, paid, refused, "referrals settled")
+                }
+                Err(e) if e.status == StatusCode::NOT_FOUND => {}
+                Err(e) => tracing::warn!(shop = id, error = e.message, "referral sweep"),
+            }
             match outcome {
                 Ok(0) => {}
                 Ok(rows) => tracing::info!(shop = id, rows, "loyalty: points expired"),

@@ -816,6 +816,19 @@ async fn email_goes_over_starttls_and_implicit_tls_to_a_relay_with_a_private_ca(
         format!("{tls}/relay.key"),
         format!("{tls}/ca.pem"),
     );
+    /// A transactional email to Ann under outbox key `key`, subject "Message {i}".
+    fn email(key: &str, i: usize) -> Outgoing {
+        Outgoing {
+            key: key.into(),
+            message_id: format!("<{key}@clv.test>"),
+            customer: "c1".into(),
+            to: "ann@example.com".into(),
+            subject: Some(format!("Message {i}")),
+            body: format!("Hello {i}"),
+            unsubscribe: None,
+            marketing: false,
+        }
+    }
     let starttls = ["--tlscert", &cert, "--tlskey", &key];
     let implicit = ["--smtpscert", &cert, "--smtpskey", &key];
     // One sender for every case: connections are kept and reused between messages.
@@ -839,16 +852,7 @@ async fn email_goes_over_starttls_and_implicit_tls_to_a_relay_with_a_private_ca(
         settings.check().unwrap();
         for i in 0..3 {
             *sent += 1;
-            let message = Outgoing {
-                key: format!("tls-{sent}"),
-                message_id: format!("<tls-{sent}@clv.test>"),
-                customer: "c1".into(),
-                to: "ann@example.com".into(),
-                subject: Some(format!("Message {i}")),
-                body: format!("Hello {i}"),
-                unsubscribe: None,
-                marketing: false,
-            };
+            let message = email(&format!("tls-{sent}"), i);
             let result = senders.send(&settings, &message).await;
             match (&result, expect) {
                 (Ok(_), Ok(())) => {}
@@ -910,16 +914,7 @@ async fn email_goes_over_starttls_and_implicit_tls_to_a_relay_with_a_private_ca(
         from: "Shop <shop@example.com>".into(),
     };
     for i in 0..2 {
-        let message = Outgoing {
-            key: format!("restart-{i}"),
-            message_id: format!("<restart-{i}@clv.test>"),
-            customer: "c1".into(),
-            to: "ann@example.com".into(),
-            subject: Some(format!("Message {i}")),
-            body: "Hello".into(),
-            unsubscribe: None,
-            marketing: false,
-        };
+        let message = email(&format!("restart-{i}"), i);
         senders.send(&settings, &message).await.unwrap();
         sink.restart();
     }
