@@ -115,15 +115,11 @@ impl Relay {
         builder.build_rustls().map_err(|e| format!("tls: {e}"))
     }
 
-    /// A new connection, greeted, encrypted as asked and logged in.
-    async fn connect(&self, timeout: Duration) -> Result<AsyncSmtpConnection, String> {
-        let tcp = tokio::time::timeout(
-            timeout,
-            tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
-        )
-        .await
-        .map_err(|_| format!("{}:{}: connection timed out", self.host, self.port))?
-        .map_err(|e| format!("{}:{}: {e}", self.host, self.port))?;
+    /// A new connection, greeted, encrypted as asked and logged in (the caller bounds its time).
+    async fn connect(&self) -> Result<AsyncSmtpConnection, String> {
+        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| format!("{}:{}: {e}", self.host, self.port))?;
         tcp.set_nodelay(true).map_err(|e| e.to_string())?;
         let stream: Box<dyn AsyncTokioStream> = if self.security == Security::Implicit {
             #[allow(deprecated)]
@@ -200,7 +196,18 @@ impl Pool {
             let reused = idle.is_some();
             let mut conn = match idle.take() {
                 Some(conn) => conn,
-                None => relay.connect(timeout).await.map_err(|error| SendError {
+                // The whole of connecting (TCP, greeting, TLS, AUTH) within the timeout: a
+                // relay that accepts and never greets must not hold the worker.
+                None => match tokio::time::timeout(timeout, relay.connect()).await {
+                    Ok(connected) => connected,
+                    Err(_) => Err(format!(
+                        "{}:{}: no session within {} s",
+                        relay.host,
+                        relay.port,
+                        timeout.as_secs()
+                    )),
+                }
+                .map_err(|error| SendError {
                     permanent: false,
                     error,
                 })?,

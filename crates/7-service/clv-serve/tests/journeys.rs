@@ -919,4 +919,25 @@ async fn email_goes_over_starttls_and_implicit_tls_to_a_relay_with_a_private_ca(
         sink.restart();
     }
     assert_eq!(sink.mails().len(), 2);
+    // A relay that accepts and never greets: a retry after the timeout, not a stuck worker.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("smtp://127.0.0.1:{}", silent.local_addr().unwrap().port());
+    let envelope = lettre::address::Envelope::new(
+        Some("shop@example.com".parse().unwrap()),
+        vec!["ann@example.com".parse().unwrap()],
+    )
+    .unwrap();
+    let pool = clv_serve::smtp::Pool::default();
+    let wait = std::time::Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    let failed = pool
+        .send(&url, &envelope, b"Subject: x\r\n\r\nx\r\n", wait)
+        .await;
+    let failed = failed.unwrap_err();
+    assert!(
+        !failed.permanent && failed.error.contains("no session within"),
+        "{failed:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    drop(silent);
 }
