@@ -2208,6 +2208,7 @@ fn a_referral_pays_both_sides_once_and_each_fraud_check_refuses_its_case() {
             (201, "refused", "2 claims from this IP"),
         );
         check(claim("gus", json!({})), (201, "pending", ""));
+        check(claim("ivy", json!({})), (201, "pending", ""));
         let (status, _) = claim("ann", json!({}));
         assert_eq!(status, 201, "ann referring herself is stored refused");
         let unknown = json!({"code": "NOSUCHCODE", "customer_id": "hal"});
@@ -2236,6 +2237,9 @@ fn a_referral_pays_both_sides_once_and_each_fraud_check_refuses_its_case() {
                           "properties": {"order_id": "E1", "total": 25.0}}),
                 ),
                 at(order_event("gus-1", "gus", "G1", 90.0)),
+                // Ivy's order of 2024 arrives after her claim: she was a customer already.
+                order_event("ivy-0", "ivy", "I0", 20.0),
+                at(order_event("ivy-1", "ivy", "I1", 60.0)),
             ],
         );
         let cancel = json!({"reason": "a duplicate account"});
@@ -2249,7 +2253,7 @@ fn a_referral_pays_both_sides_once_and_each_fraud_check_refuses_its_case() {
         let (status, _) = server.call("POST", "/api/v1/referrals/gus/cancel", &key, Some(&cancel));
         assert_eq!(status, 409);
         let (status, settled) = server.call("POST", "/api/v1/referrals/settle", &key, None);
-        assert_eq!((status, settled), (200, json!({"paid": 1, "refused": 1})));
+        assert_eq!((status, settled), (200, json!({"paid": 1, "refused": 2})));
         let (_, again) = server.call("POST", "/api/v1/referrals/settle", &key, None);
         assert_eq!(again, json!({"paid": 0, "refused": 0}), "settled twice");
         let (_, list) = server.call("GET", "/api/v1/referrals", &key, None);
@@ -2268,6 +2272,14 @@ fn a_referral_pays_both_sides_once_and_each_fraud_check_refuses_its_case() {
             .as_str()
             .unwrap()
             .contains("duplicate account"));
+        let ivy = by_referee("ivy");
+        assert!(
+            ivy["reason"]
+                .as_str()
+                .unwrap()
+                .contains("already a customer"),
+            "{ivy}"
+        );
         // Ann: 100 referral points; bob: 100 plus his order's 40. The $10 reward is theirs.
         for (customer, points) in [("ann", 100), ("bob", 140), ("eve", 15), ("gus", 90)] {
             let a = account(&server, &key, customer);

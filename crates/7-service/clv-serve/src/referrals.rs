@@ -335,15 +335,28 @@ pub async fn settle_due(store: &crate::Store, shop: i64, now: i64) -> Result<(u6
             }
             None => None,
         };
-        let settlement = settle(
-            &program,
-            &terms,
-            &referee,
-            &referrer,
-            &referee,
-            order.as_ref(),
-            now,
-        );
+        // Orders dated before the claim may arrive after it (a late webhook, an import): the
+        // referee was a customer already after all.
+        let (before,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM orders WHERE shop_id = $1 AND customer_id = $2 AND placed_at < $3",
+        )
+        .bind(shop)
+        .bind(&referee)
+        .bind(claimed_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let settlement = match before {
+            0 => settle(
+                &program,
+                &terms,
+                &referee,
+                &referrer,
+                &referee,
+                order.as_ref(),
+                now,
+            ),
+            n => Settlement::Refuse(Refusal::AlreadyCustomer(n as u64)),
+        };
         let order_id = order.map(|o| o.order_id);
         let (status, reason) = match settlement {
             Settlement::Wait { .. } => continue,
