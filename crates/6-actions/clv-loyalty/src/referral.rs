@@ -153,11 +153,10 @@ pub enum Settlement {
     Refuse(Refusal),
 }
 
-/// Settle the claim `claim_key` (the referee's id in the shop) between `referrer` and `referee`.
+/// Settle the claim of `referee` (one per referee, so the rows' keys are theirs) on `referrer`.
 pub fn settle(
     program: &Program,
     terms: &Referrals,
-    claim_key: &str,
     referrer: &str,
     referee: &str,
     order: Option<&FirstOrder>,
@@ -180,7 +179,7 @@ pub fn settle(
         return Settlement::Refuse(Refusal::BelowMinimum(kept));
     }
     let row = |side: &str, points: i64, reason: String| Entry {
-        key: format!("referral:{claim_key}:{side}"),
+        key: format!("referral:{referee}:{side}"),
         kind: Kind::Referral,
         points,
         at: approved_at,

@@ -692,7 +692,7 @@ mod referrals {
         };
         let at = |days: i64| placed + days * DAY;
         let settle_at = |order: Option<&FirstOrder>, now: i64| {
-            settle(&program, &terms, "bob", "ann", "bob", order, now)
+            settle(&program, &terms, "ann", "bob", order, now)
         };
         assert_eq!(settle_at(None, at(90)), Settlement::Wait { until: None });
         let order = first(0, false);

@@ -135,6 +135,24 @@ async fn person(
     })
 }
 
+/// How many orders `customer` placed before `at`.
+async fn orders_before<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    shop: i64,
+    customer: &str,
+    at: i64,
+) -> Result<u64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM orders WHERE shop_id = $1 AND customer_id = $2 AND placed_at < $3",
+    )
+    .bind(shop)
+    .bind(customer)
+    .bind(at)
+    .fetch_one(executor)
+    .await?;
+    Ok(n.max(0) as u64)
+}
+
 /// Record `request` at `now`: the claim, pending or refused with the reason (201), or the one
 /// already made with the same code (200). A referee already claimed by another code: 409.
 pub async fn claim(
@@ -174,14 +192,7 @@ pub async fn claim(
     };
     let referee = person(store, shop, &request.customer_id, given).await?;
     let referrer_person = person(store, shop, &referrer, Person::default()).await?;
-    let (before,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM orders WHERE shop_id = $1 AND customer_id = $2 AND placed_at < $3",
-    )
-    .bind(shop)
-    .bind(&request.customer_id)
-    .bind(now)
-    .fetch_one(&store.pool)
-    .await?;
+    let before = orders_before(&store.pool, shop, &request.customer_id, now).await?;
     let recent = match &request.source {
         Some(source) => {
             let since = now - i64::from(terms.source_window_days) * clv_loyalty::DAY;
@@ -200,7 +211,7 @@ pub async fn claim(
     let claim = Claim {
         referrer: referrer_person,
         referee,
-        referee_orders_before: before.max(0) as u64,
+        referee_orders_before: before,
         recent_from_source: recent.clamp(0, i64::from(u32::MAX)) as u32,
     };
     let (status, reason) = match screen(&terms, &claim) {
@@ -337,25 +348,10 @@ pub async fn settle_due(store: &crate::Store, shop: i64, now: i64) -> Result<(u6
         };
         // Orders dated before the claim may arrive after it (a late webhook, an import): the
         // referee was a customer already after all.
-        let (before,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM orders WHERE shop_id = $1 AND customer_id = $2 AND placed_at < $3",
-        )
-        .bind(shop)
-        .bind(&referee)
-        .bind(claimed_at)
-        .fetch_one(&mut *tx)
-        .await?;
+        let before = orders_before(&mut *tx, shop, &referee, claimed_at).await?;
         let settlement = match before {
-            0 => settle(
-                &program,
-                &terms,
-                &referee,
-                &referrer,
-                &referee,
-                order.as_ref(),
-                now,
-            ),
-            n => Settlement::Refuse(Refusal::AlreadyCustomer(n as u64)),
+            0 => settle(&program, &terms, &referrer, &referee, order.as_ref(), now),
+            n => Settlement::Refuse(Refusal::AlreadyCustomer(n)),
         };
         let order_id = order.map(|o| o.order_id);
         let (status, reason) = match settlement {

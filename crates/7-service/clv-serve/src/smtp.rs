@@ -22,15 +22,22 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// Where email goes and how: parsed from a channel's `smtp_url`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Relay {
     host: String,
     port: u16,
     security: Security,
     credentials: Option<Credentials>,
     hello: ClientId,
-    /// PEM root certificates to trust besides the public ones (a private relay's CA).
-    ca: Option<Vec<u8>>,
+    /// The TLS settings (the public roots, and a private CA's from `ca=`), built once at parse.
+    tls: Option<TlsParameters>,
+}
+
+impl std::fmt::Debug for Relay {
+    /// Without the credentials and TLS settings (lettre's have no Debug).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{} {:?}", self.host, self.port, self.security)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,27 +99,25 @@ impl Relay {
         let ca = query("ca")
             .map(|path| std::fs::read(&path).map_err(|e| format!("ca={path}: cannot read it: {e}")))
             .transpose()?;
-        let relay = Relay {
+        let tls = match security {
+            Security::Plain => None,
+            _ => {
+                let mut builder = TlsParameters::builder(host.clone());
+                if let Some(pem) = &ca {
+                    let cert = Certificate::from_pem(pem).map_err(|e| format!("ca: {e}"))?;
+                    builder = builder.add_root_certificate(cert);
+                }
+                Some(builder.build_rustls().map_err(|e| format!("tls: {e}"))?)
+            }
+        };
+        Ok(Relay {
             port: url.port().unwrap_or(default_port),
             host,
             security,
             credentials,
             hello,
-            ca,
-        };
-        if relay.security != Security::Plain {
-            relay.tls()?;
-        }
-        Ok(relay)
-    }
-
-    fn tls(&self) -> Result<TlsParameters, String> {
-        let mut builder = TlsParameters::builder(self.host.clone());
-        if let Some(pem) = &self.ca {
-            let cert = Certificate::from_pem(pem).map_err(|e| format!("ca: {e}"))?;
-            builder = builder.add_root_certificate(cert);
-        }
-        builder.build_rustls().map_err(|e| format!("tls: {e}"))
+            tls,
+        })
     }
 
     /// A new connection, greeted, encrypted as asked and logged in (the caller bounds its time).
@@ -124,9 +129,13 @@ impl Relay {
         let stream: Box<dyn AsyncTokioStream> = if self.security == Security::Implicit {
             #[allow(deprecated)]
             let mut tls = AsyncNetworkStream::use_existing_tokio1(Box::new(tcp));
-            tls.upgrade_tls(self.tls()?)
-                .await
-                .map_err(|e| e.to_string())?;
+            tls.upgrade_tls(
+                self.tls
+                    .clone()
+                    .ok_or("implicit TLS without TLS settings")?,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             Box::new(Bridge(tls))
         } else {
             Box::new(tcp)
@@ -136,7 +145,8 @@ impl Relay {
             .map_err(|e| e.to_string())?;
         if let Security::StartTls { required } = self.security {
             if conn.can_starttls() {
-                conn.starttls(self.tls()?, &self.hello)
+                let tls = self.tls.clone().ok_or("STARTTLS without TLS settings")?;
+                conn.starttls(tls, &self.hello)
                     .await
                     .map_err(|e| e.to_string())?;
             } else if required {
